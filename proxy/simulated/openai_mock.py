@@ -1,0 +1,218 @@
+"""A mock of OpenAI's `/v1/chat/completions`: JSON and SSE, usage, tool calls, error bodies, headers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from proxy.simulated.knobs import Knobs, answer_words, estimate_tokens, sample_arguments, sleep_ms, split_text
+from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
+
+ERROR_BODIES: dict[int, tuple[str, str, str | None]] = {
+    400: ("invalid_request_error", "Invalid request.", None),
+    401: ("invalid_request_error", "Incorrect API key provided.", "invalid_api_key"),
+    403: ("invalid_request_error", "You are not allowed to access this model.", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "The model does not exist or you do not have access to it.", "model_not_found"),
+    422: ("invalid_request_error", "Unprocessable request.", None),
+    429: ("requests", "Rate limit reached for requests. Please try again later.", "rate_limit_exceeded"),
+    500: ("server_error", "The server had an error while processing your request. Sorry about that!", None),
+    502: ("server_error", "Bad gateway.", None),
+    503: ("server_error", "The engine is currently overloaded, please try again later.", None),
+}
+
+
+def error_response(status: int, knobs: Knobs, message: str | None = None) -> web.Response:
+    etype, default_message, code = ERROR_BODIES.get(status, ("server_error", "Upstream error.", None))
+    headers = {"x-request-id": f"req_{uuid.uuid4().hex[:24]}"}
+    if status in (429, 503) and knobs.retry_after_s is not None:
+        headers["retry-after"] = str(knobs.retry_after_s)
+    body = {"error": {"message": message or default_message, "type": etype, "param": None, "code": code}}
+    return json_response(body, status=status, headers=headers)
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for msg in body.get("messages") or []:
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return "\n".join(parts)
+
+
+def wants_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool the mock will call: the named one, else the first, unless the last turn is a tool result."""
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice", "auto")
+    messages = body.get("messages") or []
+    if not tools or choice == "none" or (messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"):
+        return None
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        for tool in tools:
+            if (tool.get("function") or {}).get("name") == name:
+                return tool
+    return tools[0]
+
+
+async def chat_completions(ctx: MockContext, request: web.Request) -> web.StreamResponse:
+    knobs = ctx.knobs
+    body = await read_json(request)
+    ctx.note_request(request, body)
+    if knobs.api_key is not None and request.headers.get("Authorization") != f"Bearer {knobs.api_key}":
+        ctx.counters.errors += 1
+        return error_response(401, knobs)
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+        ctx.counters.errors += 1
+        return error_response(400, knobs, "'messages' and 'model' are required properties.")
+    plan = ctx.plan()
+    if plan.hang:
+        await hang_forever()
+    if plan.status is not None:
+        ctx.counters.errors += 1
+        await sleep_ms(min(knobs.ttft_ms, 5.0))
+        return error_response(plan.status, knobs)
+
+    model = str(body["model"])
+    text = prompt_text(body)
+    prompt_tokens = estimate_tokens(text)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    tool = wants_tool_call(body)
+    if body.get("stream"):
+        ctx.counters.streams += 1
+        return await stream_answer(ctx, request, body, model, completion_id, created, prompt_tokens, text, tool)
+
+    await sleep_ms(knobs.ttft_ms)
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+    if tool is not None:
+        args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
+        message["tool_calls"] = [
+            {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+             "function": {"name": tool["function"]["name"], "arguments": args}}
+        ]
+        finish, completion_tokens = "tool_calls", estimate_tokens(args)
+    else:
+        content = "".join(answer_words(model, text, knobs.chunks))
+        message["content"] = content
+        finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
+    payload = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": usage_block(prompt_tokens, completion_tokens),
+        "system_fingerprint": "fp_mock",
+    }
+    return json_response(payload, headers={"x-request-id": f"req_{uuid.uuid4().hex[:24]}", "openai-processing-ms": str(int(knobs.ttft_ms))})
+
+
+def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    }
+
+
+async def stream_answer(
+    ctx: MockContext,
+    request: web.Request,
+    body: dict[str, Any],
+    model: str,
+    completion_id: str,
+    created: int,
+    prompt_tokens: int,
+    text: str,
+    tool: dict[str, Any] | None,
+) -> web.StreamResponse:
+    knobs = ctx.knobs
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    resp = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "x-request-id": f"req_{uuid.uuid4().hex[:24]}",
+        },
+    )
+    await resp.prepare(request)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        obj: dict[str, Any] = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": "fp_mock",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if include_usage:
+            obj["usage"] = None
+        return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}))
+    waited = 0.0
+    if knobs.keepalive_every_ms > 0:
+        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+            await sleep_ms(knobs.keepalive_every_ms)
+            waited += knobs.keepalive_every_ms
+            await resp.write(b": keep-alive\n\n")
+    await sleep_ms(knobs.ttft_ms - waited)
+
+    if tool is not None:
+        args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
+        pieces = split_text(args, max(knobs.chunks - 1, 1))
+        deltas: list[dict[str, Any]] = [
+            {"tool_calls": [{"index": 0, "id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+                             "function": {"name": tool["function"]["name"], "arguments": ""}}]}
+        ]
+        deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces]
+        finish, completion_tokens = "tool_calls", estimate_tokens(args)
+    else:
+        deltas = [{"content": w} for w in answer_words(model, text, knobs.chunks)]
+        finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
+
+    gap = knobs.chunk_gap_s * 1000.0
+    for i, delta in enumerate(deltas):
+        if knobs.drop_after_chunks is not None and i >= knobs.drop_after_chunks:
+            ctx.counters.errors += 1
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
+        if knobs.stream_error_after_chunks is not None and i >= knobs.stream_error_after_chunks:
+            ctx.counters.errors += 1
+            err = {"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None}}
+            await resp.write(b"data: " + orjson.dumps(err) + b"\n\n")
+            return resp
+        if i > 0:
+            await sleep_ms(gap)
+        await resp.write(chunk(delta))
+    await resp.write(chunk({}, finish))
+    if include_usage:
+        tail = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "system_fingerprint": "fp_mock", "choices": [], "usage": usage_block(prompt_tokens, completion_tokens)}
+        await resp.write(b"data: " + orjson.dumps(tail) + b"\n\n")
+    await resp.write(b"data: [DONE]\n\n")
+    await resp.write_eof()
+    return resp
+
+
+async def list_models(ctx: MockContext, request: web.Request) -> web.StreamResponse:
+    return json_response({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": ctx.name}]})
+
+
+def create_openai_mock(knobs: Knobs | None = None, name: str = "openai-mock") -> web.Application:
+    return build_mock_app(
+        name,
+        knobs or Knobs(),
+        [("POST", "/v1/chat/completions", chat_completions), ("GET", "/v1/models", list_models)],
+    )

@@ -1,0 +1,107 @@
+"""Server-sent events: an incremental parser that is indifferent to chunk boundaries.
+
+Follows the WHATWG rules: lines end in CRLF, LF or CR; `:` starts a comment; `data` lines join with
+a newline; a blank line dispatches the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SSEComment:
+    text: str
+
+
+class SSEParser:
+    """Feed bytes as they arrive; get back complete events (and comments, for keep-alive tracking)."""
+
+    __slots__ = ("_buf", "_data", "_event", "_id", "_retry", "_has_data", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._has_data = False
+        self._pending_cr = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent | SSEComment]:
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._pending_cr = False
+        buf = self._buf + chunk
+        out: list[SSEEvent | SSEComment] = []
+        start = 0
+        n = len(buf)
+        while start < n:
+            lf = buf.find(b"\n", start)
+            cr = buf.find(b"\r", start, lf if lf != -1 else n)
+            if cr != -1:
+                end, nxt = cr, cr + 1
+                if nxt < n and buf[nxt] == 0x0A:
+                    nxt += 1
+                elif nxt == n:
+                    self._pending_cr = True
+            elif lf != -1:
+                end, nxt = lf, lf + 1
+            else:
+                break
+            self._line(buf[start:end].decode("utf-8", "replace"), out)
+            start = nxt
+        self._buf = buf[start:]
+        return out
+
+    def close(self) -> list[SSEEvent | SSEComment]:
+        """At EOF: an unterminated final event is dispatched, as browsers do not, but proxies must not lose it."""
+        out: list[SSEEvent | SSEComment] = []
+        if self._buf:
+            self._line(self._buf.decode("utf-8", "replace"), out)
+            self._buf = b""
+        self._line("", out)
+        return out
+
+    def _line(self, line: str, out: list[SSEEvent | SSEComment]) -> None:
+        if not line:
+            if self._has_data:
+                data = "\n".join(self._data)
+                out.append(SSEEvent(data=data, event=self._event, id=self._id, retry=self._retry))
+            self._data = []
+            self._event = None
+            self._retry = None
+            self._has_data = False
+            return
+        if line[0] == ":":
+            out.append(SSEComment(line[1:].lstrip(" ")))
+            return
+        field, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            self._data.append(value)
+            self._has_data = True
+        elif field == "event":
+            self._event = value
+        elif field == "id":
+            if "\0" not in value:
+                self._id = value
+        elif field == "retry":
+            if value.isdigit():
+                self._retry = int(value)
+
+
+def encode_event(data: bytes, event: str | None = None) -> bytes:
+    """Frame one SSE event; `data` must not contain newlines (JSON from orjson never does)."""
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
