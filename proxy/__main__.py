@@ -1,0 +1,110 @@
+"""The `switchyard` command: `switchyard serve [--config FILE] [--host H] [--port P] [--workers N]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import socket
+import sys
+from typing import Any
+
+from proxy.config import ConfigError, Settings, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchyard", description="Self-hosted OpenAI-compatible LLM gateway.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="YAML or TOML file extending the bundled catalogue (or SWITCHYARD_CONFIG)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=int, help="processes sharing the port with SO_REUSEPORT (default 1)")
+    check = sub.add_parser("check-config", help="validate the configuration and print a summary")
+    check.add_argument("--config")
+    return parser
+
+
+def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    server = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v is not None}
+    return {"server": server} if server else {}
+
+
+def run_worker(settings: Settings, sock: socket.socket | None, worker: int) -> None:
+    import uvloop
+    from aiohttp import web
+
+    from proxy.app import create_app
+
+    uvloop.install()
+    logging.basicConfig(level=settings.server.log_level.upper(), format=f"%(asctime)s switchyard[{worker}] %(levelname)s %(message)s")
+    app = create_app(settings)
+    print(
+        f"switchyard worker {worker}: listening on http://{settings.server.host}:{settings.server.port} "
+        f"(pid {os.getpid()})",
+        flush=True,
+    )
+    web.run_app(
+        app,
+        sock=sock,
+        host=None if sock else settings.server.host,
+        port=None if sock else settings.server.port,
+        print=None,
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=settings.server.shutdown_grace_s,
+        reuse_port=True if sock is None and settings.server.workers > 1 else None,
+        backlog=4096,
+    )
+
+
+def reuseport_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings) -> None:
+    workers = settings.server.workers
+    if workers == 1:
+        run_worker(settings, None, 0)
+        return
+    # Each worker binds its own SO_REUSEPORT socket so the kernel spreads connections across them.
+    ctx = multiprocessing.get_context("fork")
+    procs = []
+    for i in range(workers):
+        sock = reuseport_socket(settings.server.host, settings.server.port)
+        proc = ctx.Process(target=run_worker, args=(settings, sock, i), daemon=False)
+        proc.start()
+        sock.close()
+        procs.append(proc)
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, overrides=cli_overrides(args) if args.command == "serve" else None)
+    except ConfigError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers")
+        return 0
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""GET /health: liveness plus a one-glance view of provider circuits."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from proxy.appkeys import GATEWAY
+
+
+async def health(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    return web.json_response(
+        {
+            "status": "ok",
+            "simulated_providers": gw.simulated,
+            "uptime_s": round(time.time() - gw.started_at, 3),
+            "models": len(gw.catalog.live_models()),
+            "circuits": gw.scorer.circuit_counts(),
+            "in_flight": gw.in_flight,
+        }
+    )

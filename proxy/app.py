@@ -1,0 +1,81 @@
+"""The application factory: config in, a wired aiohttp app out (resources, routes, middlewares)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+
+from aiohttp import web
+
+from proxy.api import chat, health, models
+from proxy.appkeys import GATEWAY
+from proxy.catalog import Upstream, build_catalog
+from proxy.config import Settings
+from proxy.gateway import Gateway, build_scorer
+from proxy.middlewares import errors_middleware
+from proxy.providers.registry import adapter_for
+from proxy.simulated.launch import start_simulated
+from proxy.upstream import UpstreamPool
+
+log = logging.getLogger("switchyard")
+
+
+def keyed_upstreams(settings: Settings, environ: Mapping[str, str]) -> dict[str, Upstream]:
+    """Providers whose API key is in the environment, or that need none."""
+    out: dict[str, Upstream] = {}
+    for slug, provider in settings.providers.items():
+        if provider.api_key_env is None:
+            out[slug] = Upstream(provider.base_url, None)
+        elif environ.get(provider.api_key_env):
+            out[slug] = Upstream(provider.base_url, environ[provider.api_key_env])
+    return out
+
+
+def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        upstreams = keyed_upstreams(settings, environ)
+        mocks = []
+        simulated = settings.simulate == "always" or (settings.simulate == "auto" and not any(
+            settings.providers[s].api_key_env for s in upstreams
+        ))
+        if simulated:
+            upstreams, mocks = await start_simulated(settings)
+            log.warning(
+                "No provider API keys found in the environment: serving from %d built-in simulated providers (%s).",
+                len(mocks), ", ".join(upstreams),
+            )
+        adapters = {slug: adapter_for(settings.providers[slug]) for slug in settings.providers}
+        catalog = build_catalog(settings, upstreams, adapters)
+        scorer = build_scorer(settings, catalog)
+        pool = UpstreamPool()
+        gw = Gateway(settings=settings, catalog=catalog, scorer=scorer, upstreams=pool, simulated=simulated)
+        gw.model_router = load_model_router(gw)
+        app[GATEWAY] = gw
+        try:
+            yield
+        finally:
+            await pool.close()
+            for server in mocks:
+                await server.stop()
+
+    return context
+
+
+def load_model_router(gw: Gateway) -> object | None:
+    """Auto routing's learned router (weights file + Rust scorer), when this build has it."""
+    try:
+        from proxy.routing.model_routing import build_model_router
+    except ImportError:
+        return None
+    return build_model_router(gw)
+
+
+def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], handler_args={"max_field_size": 65536})
+    app.cleanup_ctx.append(gateway_context(settings, os.environ if environ is None else environ))
+    app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_get("/v1/models", models.list_models)
+    app.router.add_get("/v1/models/{slug:.+}", models.get_model)
+    app.router.add_get("/health", health.health)
+    return app

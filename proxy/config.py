@@ -1,0 +1,199 @@
+"""Settings: the bundled catalogue, extended by a user's YAML/TOML file, then by environment variables.
+
+Every error names the file, the field path (`models.openai/gpt-4o.providers.openai.input`) and what
+was wrong, so a bad config fails at start-up and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+CATALOG_PATH = Path(__file__).parent / "catalog" / "catalog.yaml"
+ENV_PREFIX = "SWITCHYARD_"
+WireFormat = Literal["openai", "anthropic", "gemini"]
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the person who wrote the file."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(Strict):
+    connect_s: float = Field(5.0, gt=0)
+    first_token_s: float = Field(30.0, gt=0)
+    idle_s: float = Field(60.0, gt=0)
+    total_s: float = Field(600.0, gt=0)
+
+
+class ProviderConfig(Strict):
+    name: str = ""
+    wire: WireFormat = "openai"
+    base_url: str
+    api_key_env: str | None = None
+    auth_header: str | None = None  # default per wire: Authorization / x-api-key / x-goog-api-key
+    auth_scheme: str = "Bearer"
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class Capabilities(Strict):
+    tools: bool = False
+    vision: bool = False
+    json_mode: bool = Field(False, alias="json")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ModelProviderConfig(Strict):
+    id: str = Field(min_length=1)
+    input: float = Field(ge=0, description="USD per 1M input tokens")
+    output: float = Field(ge=0, description="USD per 1M output tokens")
+    context_window: int | None = Field(None, gt=0)
+    max_output: int | None = Field(None, gt=0)
+
+
+class ModelConfig(Strict):
+    name: str = ""
+    quality: float = Field(0.5, ge=0, le=1)
+    context_window: int = Field(gt=0)
+    max_output: int = Field(gt=0)
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    providers: dict[str, ModelProviderConfig] = Field(min_length=1)
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    api_keys_file: str | None = None
+    log_level: str = "info"
+    shutdown_grace_s: float = Field(10.0, ge=0)
+
+
+class RoutingConfig(Strict):
+    default_factor: Literal["latency", "price", "throughput"] = "latency"
+    ewma_alpha: float = Field(0.3, gt=0, le=1)
+    failure_threshold: int = Field(3, ge=1)
+    cooldown_s: float = Field(5.0, gt=0)
+    max_cooldown_s: float = Field(120.0, gt=0)
+    max_attempts: int = Field(6, ge=1)
+
+
+class Settings(Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    simulate: Literal["auto", "always", "never"] = "auto"
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _providers_exist(self) -> Settings:
+        for slug, model in self.models.items():
+            for provider in model.providers:
+                if provider not in self.providers:
+                    known = ", ".join(sorted(self.providers)) or "none"
+                    raise ValueError(
+                        f"models.{slug}.providers.{provider}: no provider named {provider!r} (known: {known})"
+                    )
+        return self
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `override` into `base`: nested mappings merge, anything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """SWITCHYARD_SERVER__PORT=9000 becomes {"server": {"port": 9000}}; values parse as YAML scalars."""
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
+        if not path:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid configuration ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        lines.append(f"  {path}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Bundled catalogue < config file < SWITCHYARD_* environment < explicit overrides."""
+    environ = os.environ if environ is None else environ
+    merged = read_config_file(CATALOG_PATH)
+    sources = [str(CATALOG_PATH)]
+    path = config_path or environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        merged = deep_merge(merged, read_config_file(Path(path)))
+        sources.append(str(path))
+    env = env_overrides(environ)
+    if env:
+        merged = deep_merge(merged, env)
+        sources.append("environment (SWITCHYARD_*)")
+    if overrides:
+        merged = deep_merge(merged, overrides)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(" + ".join(sources), exc)) from None

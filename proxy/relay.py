@@ -1,0 +1,195 @@
+"""Deliver an answer to the client: shape it (model, usage, cost), stream it unbuffered, record stats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from proxy.catalog import Route
+from proxy.gateway import Gateway
+from proxy.providers.base import UpstreamError
+from proxy.redact import redact
+from proxy.routing.attempt import OpenedStream, transport_error
+from proxy.streaming import SSEEvent
+
+DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+def gateway_headers(route: Route, attempts: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {"x-switchyard-provider": route.provider, "x-switchyard-attempts": str(attempts), "x-switchyard-model": route.model}
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+def estimate_usage(body: dict[str, Any], completion_chars: int) -> dict[str, Any]:
+    """Rough usage (4 characters a token) for when an upstream reports none; marked as estimated."""
+    prompt_chars = len(orjson.dumps(body.get("messages") or []))
+    prompt, completion = max(1, prompt_chars // 4), max(0, completion_chars // 4)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion, "estimated": True}
+
+
+def with_cost(usage: dict[str, Any], route: Route) -> dict[str, Any]:
+    usage["cost_usd"] = route.cost_usd(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    return usage
+
+
+def content_chars(chunk: dict[str, Any]) -> int:
+    n = 0
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if content:
+            n += len(content)
+        for call in delta.get("tool_calls") or ():
+            n += len((call.get("function") or {}).get("arguments") or "")
+    return n
+
+
+def shape_completion(data: dict[str, Any], route: Route, body: dict[str, Any]) -> dict[str, Any]:
+    data["model"] = route.model
+    usage = data.get("usage")
+    if not usage:
+        text = sum(len((c.get("message") or {}).get("content") or "") for c in data.get("choices") or ())
+        usage = estimate_usage(body, text)
+    data["usage"] = with_cost(usage, route)
+    return data
+
+
+class StreamShaper:
+    """Per-chunk rewriting for one stream: the catalogue model name, usage only when asked, cost."""
+
+    __slots__ = ("route", "include_usage", "usage_sent", "completion_chars", "usage")
+
+    def __init__(self, route: Route, include_usage: bool) -> None:
+        self.route = route
+        self.include_usage = include_usage
+        self.usage_sent = False
+        self.completion_chars = 0
+        self.usage: dict[str, Any] | None = None
+
+    def encode(self, chunks: list[dict[str, Any]]) -> bytes:
+        out = []
+        for chunk in chunks:
+            self.completion_chars += content_chars(chunk)
+            chunk["model"] = self.route.model
+            if "usage" in chunk:
+                usage = chunk["usage"]
+                if usage:
+                    self.usage = with_cost(usage, self.route)
+                if not self.include_usage:
+                    del chunk["usage"]
+                    if not chunk.get("choices"):
+                        continue
+                elif usage:
+                    self.usage_sent = True
+            out.append(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        return b"".join(out)
+
+    def final_usage_chunk(self, body: dict[str, Any], template: dict[str, Any] | None) -> bytes:
+        """A usage chunk for a client that asked for one when the upstream sent none."""
+        if not self.include_usage or self.usage_sent:
+            return b""
+        usage = self.usage or with_cost(estimate_usage(body, self.completion_chars), self.route)
+        chunk = {
+            "id": (template or {}).get("id", "chatcmpl-switchyard"),
+            "object": "chat.completion.chunk",
+            "created": (template or {}).get("created", int(time.time())),
+            "model": self.route.model,
+            "choices": [],
+            "usage": usage,
+        }
+        self.usage_sent = True
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def error_event(exc: UpstreamError, route: Route) -> bytes:
+    body = {"error": {"message": f"Provider '{route.provider}' failed mid-stream: {redact(exc.message, [route.api_key])}",
+                      "type": exc.type, "param": None, "code": exc.code or "stream_interrupted"}}
+    return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+async def relay_stream(
+    request: web.Request,
+    gw: Gateway,
+    opened: OpenedStream,
+    body: dict[str, Any],
+    attempts: int,
+    include_usage: bool,
+    extra_headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    route = opened.route
+    total_s = route.provider_config.timeouts.total_s
+    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **gateway_headers(route, attempts, extra_headers)})
+    shaper = StreamShaper(route, include_usage)
+    template = opened.held[0] if opened.held else None
+    outcome = "cancelled"
+    try:
+        await resp.prepare(request)
+        await resp.write(shaper.encode(opened.held))
+        try:
+            async with asyncio.timeout_at(asyncio.get_running_loop().time() + total_s):
+                await pump(resp, opened, shaper)
+        except TimeoutError as exc:
+            raise transport_error(route, exc) from None
+        await resp.write(shaper.final_usage_chunk(body, template) + DONE)
+        outcome = "ok"
+    except UpstreamError as exc:
+        outcome = "error"
+        gw.scorer.record(route.model, route.provider, "error")
+        try:
+            await resp.write(error_event(exc, route) + DONE)
+        except (ConnectionError, RuntimeError):
+            pass
+    except (ConnectionError, RuntimeError):
+        pass  # the client went away: recorded as cancelled, upstream closed below
+    finally:
+        opened.close()
+        if outcome == "ok":
+            record_stream_success(gw, opened, shaper)
+        elif outcome == "cancelled":
+            gw.scorer.record(route.model, route.provider, "cancelled")
+    if outcome != "cancelled":
+        try:
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass
+    return resp
+
+
+async def pump(resp: web.StreamResponse, opened: OpenedStream, shaper: StreamShaper) -> None:
+    """Upstream bytes to client events, one write per upstream read, until the upstream is done."""
+    translator, parser = opened.translator, opened.parser
+    while not translator.done:
+        try:
+            raw: bytes | None = await opened.reader.__anext__()
+        except StopAsyncIteration:
+            raw = None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
+            raise transport_error(opened.route, exc) from None
+        if raw is None:
+            chunks = [c for ev in parser.close() if isinstance(ev, SSEEvent) for c in translator.feed(ev)]
+            chunks += translator.finish()
+        else:
+            chunks = [c for ev in parser.feed(raw) if isinstance(ev, SSEEvent) for c in translator.feed(ev)]
+        if chunks:
+            await resp.write(shaper.encode(chunks))
+        if raw is None:
+            return
+
+
+def record_stream_success(gw: Gateway, opened: OpenedStream, shaper: StreamShaper) -> None:
+    elapsed = time.perf_counter() - opened.first_token_at
+    completion = (shaper.usage or {}).get("completion_tokens") or max(1, shaper.completion_chars // 4)
+    tokens_per_s = completion / elapsed if elapsed > 0.001 else None
+    gw.scorer.record(opened.route.model, opened.route.provider, "ok", first_token_ms=opened.first_token_ms, tokens_per_s=tokens_per_s)

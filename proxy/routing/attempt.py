@@ -1,0 +1,155 @@
+"""One attempt against one (model, provider) route: send the request, classify what comes back.
+
+Every failure leaves here as an UpstreamError, so the fallback loop only has to ask `retriable`.
+A streaming attempt returns once the first real content has arrived; what came before it (role-only
+chunk, message_start, keep-alive comments) is held, so a failure before that point stays invisible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from proxy.catalog import Route
+from proxy.providers.base import AdapterTarget, StreamTranslator, UpstreamError
+from proxy.streaming import SSEEvent, SSEParser
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptTimeouts:
+    connect_s: float
+    first_token_s: float
+    idle_s: float
+    total_s: float
+
+
+def target_for(route: Route) -> AdapterTarget:
+    return AdapterTarget(
+        base_url=route.base_url,
+        upstream_model=route.upstream_id,
+        api_key=route.api_key,
+        extra_headers=route.provider_config.headers,
+        default_max_tokens=min(route.max_output, 8192),
+    )
+
+
+def client_timeout(t: AttemptTimeouts) -> aiohttp.ClientTimeout:
+    # sock_read bounds each read: the idle gap between stream chunks (and the wait for headers).
+    return aiohttp.ClientTimeout(total=None, connect=t.connect_s, sock_connect=t.connect_s, sock_read=t.idle_s)
+
+
+def transport_error(route: Route, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return UpstreamError(504, f"Provider '{route.provider}' timed out.", type="timeout_error", code="upstream_timeout", retriable=True)
+    name = type(exc).__name__
+    return UpstreamError(502, f"Provider '{route.provider}' connection failed ({name}).", code="upstream_connection_error", retriable=True)
+
+
+@dataclass(slots=True)
+class JsonAttempt:
+    route: Route
+    response: dict[str, Any]
+    elapsed_ms: float
+
+
+async def attempt_json(session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts) -> JsonAttempt:
+    request = route.adapter.build_request(body, target_for(route), stream=False)
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(t.total_s):
+            async with session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t)) as resp:
+                payload = await resp.read()
+                status, headers = resp.status, resp.headers
+    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+        raise transport_error(route, exc) from None
+    if status >= 400:
+        raise route.adapter.parse_error(status, payload, headers)
+    return JsonAttempt(route, route.adapter.parse_response(payload), (time.perf_counter() - started) * 1000.0)
+
+
+def has_content(chunk: dict[str, Any]) -> bool:
+    """A chunk the client must see: text, a tool call, reasoning, a refusal or a finish reason."""
+    for choice in chunk.get("choices") or ():
+        if choice.get("finish_reason"):
+            return True
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("tool_calls") or delta.get("reasoning_content") or delta.get("refusal"):
+            return True
+    return False
+
+
+@dataclass(slots=True)
+class OpenedStream:
+    """An upstream stream that has produced its first content; the relay takes it from here."""
+
+    route: Route
+    response: aiohttp.ClientResponse
+    parser: SSEParser
+    translator: StreamTranslator
+    held: list[dict[str, Any]]
+    started: float
+    first_token_at: float
+    reader: AsyncIterator[bytes]
+    content_chunks: int = 0
+    closed: bool = field(default=False)
+
+    @property
+    def first_token_ms(self) -> float:
+        return (self.first_token_at - self.started) * 1000.0
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.response.close()
+
+
+async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts) -> OpenedStream:
+    request = route.adapter.build_request(body, target_for(route), stream=True)
+    started = time.perf_counter()
+    resp: aiohttp.ClientResponse | None = None
+    try:
+        # The first-token deadline runs to the first real content; keep-alives do not reset it.
+        async with asyncio.timeout(min(t.first_token_s, t.total_s)):
+            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t))
+            if resp.status >= 400:
+                payload = await resp.read()
+                raise route.adapter.parse_error(resp.status, payload, resp.headers)
+            parser = SSEParser()
+            translator = route.adapter.stream_translator()
+            reader = resp.content.iter_any().__aiter__()
+            held: list[dict[str, Any]] = []
+            while True:
+                try:
+                    raw = await reader.__anext__()
+                except StopAsyncIteration:
+                    events = parser.close()
+                    for event in events:
+                        if isinstance(event, SSEEvent):
+                            held.extend(translator.feed(event))
+                    held.extend(translator.finish())
+                    if any(has_content(c) for c in held):
+                        break
+                    raise UpstreamError(502, f"Provider '{route.provider}' ended the stream with no content.", code="empty_stream", retriable=True) from None
+                for event in parser.feed(raw):
+                    if isinstance(event, SSEEvent):
+                        held.extend(translator.feed(event))
+                if any(has_content(c) for c in held):
+                    break
+        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader)
+    except UpstreamError:
+        if resp is not None:
+            resp.close()
+        raise
+    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+        if resp is not None:
+            resp.close()
+        raise transport_error(route, exc) from None
+    except BaseException:
+        if resp is not None:
+            resp.close()
+        raise

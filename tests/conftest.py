@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.gateway_harness import GatewayHarness, simple_model
+
+FAST = {"ttft_ms": 5.0, "tokens_per_s": 5000.0, "chunks": 6}
+
+
+@pytest.fixture
+def three_providers() -> Iterator[GatewayHarness]:
+    """One model (`test/alpha`) on three OpenAI-format providers with different prices."""
+    harness = GatewayHarness(
+        providers={"p-one": {"knobs": FAST}, "p-two": {"knobs": FAST}, "p-three": {"knobs": FAST}},
+        models={
+            "test/alpha": simple_model(
+                {"p-one": "alpha-one", "p-two": "alpha-two", "p-three": "alpha-three"},
+                prices={"p-one": (3.0, 9.0), "p-two": (1.0, 2.0), "p-three": (2.0, 4.0)},
+            ),
+            "test/beta": simple_model({"p-one": "beta-one"}),
+        },
+    ).start()
+    yield harness
+    harness.stop()
