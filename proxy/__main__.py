@@ -6,10 +6,12 @@ import argparse
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 from typing import Any
 
+from proxy.auth import load_api_keys
 from proxy.config import ConfigError, Settings, load_settings
 
 
@@ -82,6 +84,14 @@ def serve(settings: Settings) -> None:
         proc.start()
         sock.close()
         procs.append(proc)
+
+    def forward(signum: int, _frame: object) -> None:
+        # Each worker drains its own in-flight answers on SIGTERM; the parent only passes it on.
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
     try:
         for proc in procs:
             proc.join()
@@ -99,8 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 2
+    try:
+        api_keys = load_api_keys(settings.server, os.environ)
+    except ConfigError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 2
     if args.command == "check-config":
-        print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers")
+        keys = f", {len(api_keys)} gateway API key(s)" if api_keys else ", no gateway API keys (open)"
+        print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers{keys}")
         return 0
     serve(settings)
     return 0

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from proxy.api import chat, health, models
 from proxy.appkeys import GATEWAY
+from proxy.auth import auth_middlewares
 from proxy.catalog import Upstream, build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
@@ -71,9 +72,20 @@ def load_model_router(gw: Gateway) -> object | None:
     return build_model_router(gw)
 
 
+async def begin_drain(app: web.Application) -> None:
+    """SIGTERM: the listener is closed already; in-flight answers get `shutdown_grace_s` to finish."""
+    gw = app.get(GATEWAY)
+    if gw is not None:
+        gw.drain.begin(gw.settings.server.shutdown_grace_s)
+
+
 def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], handler_args={"max_field_size": 65536})
-    app.cleanup_ctx.append(gateway_context(settings, os.environ if environ is None else environ))
+    environ = os.environ if environ is None else environ
+    # errors first, so a 401 from the key check leaves in OpenAI's error shape too
+    middlewares = [errors_middleware, *auth_middlewares(settings.server, environ)]
+    app = web.Application(middlewares=middlewares, handler_args={"max_field_size": 65536})
+    app.cleanup_ctx.append(gateway_context(settings, environ))
+    app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 CATALOG_PATH = Path(__file__).parent / "catalog" / "catalog.yaml"
 ENV_PREFIX = "SWITCHYARD_"
+# Read directly by their users, not settings paths (SWITCHYARD_API_KEYS: proxy.auth).
+ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "API_KEYS"})
 WireFormat = Literal["openai", "anthropic", "gemini"]
 
 
@@ -148,7 +150,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """SWITCHYARD_SERVER__PORT=9000 becomes {"server": {"port": 9000}}; values parse as YAML scalars."""
     out: dict[str, Any] = {}
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
         if not path:

@@ -9,6 +9,7 @@ from typing import Any
 from proxy._scorer import Scorer
 from proxy.catalog import Catalog
 from proxy.config import Settings
+from proxy.drain import Drain
 from proxy.upstream import UpstreamPool
 
 
@@ -23,6 +24,7 @@ class Gateway:
     started_at: float = field(default_factory=time.time)
     requests_total: int = 0
     in_flight: int = 0
+    drain: Drain = field(default_factory=Drain)
 
 
 def build_scorer(settings: Settings, catalog: Catalog) -> Scorer:

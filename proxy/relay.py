@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,8 @@ from proxy.providers.base import UpstreamError
 from proxy.redact import redact
 from proxy.routing.attempt import OpenedStream, transport_error
 from proxy.streaming import SSEEvent
+
+log = logging.getLogger("switchyard")
 
 DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = {
@@ -114,9 +117,17 @@ class StreamShaper:
 
 
 def error_event(exc: UpstreamError, route: Route) -> bytes:
-    body = {"error": {"message": f"Provider '{route.provider}' failed mid-stream: {redact(exc.message, [route.api_key])}",
-                      "type": exc.type, "param": None, "code": exc.code or "stream_interrupted"}}
+    """The last event of a stream that broke after content was sent: OpenAI's error shape."""
+    message = redact(exc.message, [route.api_key])
+    if exc.code != "gateway_shutting_down":
+        message = f"Provider '{route.provider}' failed mid-stream: {message} The answer above is incomplete."
+    body = {"error": {"message": message, "type": exc.type, "param": None, "code": exc.code or "stream_interrupted"}}
     return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+def shutdown_error() -> UpstreamError:
+    return UpstreamError(503, "The gateway is shutting down; the answer above is incomplete. Retry the request.",
+                         type="api_error", code="gateway_shutting_down", retriable=False)
 
 
 async def relay_stream(
@@ -128,8 +139,12 @@ async def relay_stream(
     include_usage: bool,
     extra_headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
+    """Send the held opening chunks, then the rest as it arrives; a failure ends in an error event.
+
+    The stream's outcome goes to the scorer once: ok, error (the provider broke the stream) or
+    cancelled (the client left, or the gateway shut down).
+    """
     route = opened.route
-    total_s = route.provider_config.timeouts.total_s
     resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **gateway_headers(route, attempts, extra_headers)})
     shaper = StreamShaper(route, include_usage)
     template = opened.held[0] if opened.held else None
@@ -137,34 +152,51 @@ async def relay_stream(
     try:
         await resp.prepare(request)
         await resp.write(shaper.encode(opened.held))
-        try:
-            async with asyncio.timeout_at(asyncio.get_running_loop().time() + total_s):
-                await pump(resp, opened, shaper)
-        except TimeoutError as exc:
-            raise transport_error(route, exc) from None
+        await pump_until_deadline(gw, resp, opened, shaper)
         await resp.write(shaper.final_usage_chunk(body, template) + DONE)
         outcome = "ok"
     except UpstreamError as exc:
-        outcome = "error"
-        gw.scorer.record(route.model, route.provider, "error")
-        try:
-            await resp.write(error_event(exc, route) + DONE)
-        except (ConnectionError, RuntimeError):
-            pass
+        outcome = "cancelled" if exc.code == "gateway_shutting_down" else "error"
+        await write_quietly(resp, error_event(exc, route) + DONE)
     except (ConnectionError, RuntimeError):
         pass  # the client went away: recorded as cancelled, upstream closed below
+    except Exception as exc:  # noqa: BLE001 - a bug must still end the stream visibly, not silently
+        log.error("stream relay failed for %s via %s: %s", route.model, route.provider, redact(repr(exc), [route.api_key]))
+        internal = UpstreamError(500, "Internal gateway error while relaying the stream.", type="api_error", code="internal_error")
+        await write_quietly(resp, error_event(internal, route) + DONE)
     finally:
         opened.close()
         if outcome == "ok":
             record_stream_success(gw, opened, shaper)
-        elif outcome == "cancelled":
-            gw.scorer.record(route.model, route.provider, "cancelled")
-    if outcome != "cancelled":
+        else:
+            gw.scorer.record(route.model, route.provider, outcome)
+    if resp.prepared:
         try:
             await resp.write_eof()
         except (ConnectionError, RuntimeError):
             pass
     return resp
+
+
+async def write_quietly(resp: web.StreamResponse, data: bytes) -> None:
+    if not resp.prepared:
+        return
+    try:
+        await resp.write(data)
+    except (ConnectionError, RuntimeError):
+        pass
+
+
+async def pump_until_deadline(gw: Gateway, resp: web.StreamResponse, opened: OpenedStream, shaper: StreamShaper) -> None:
+    """`pump`, bounded by the request's total deadline and, during shutdown, the grace deadline."""
+    try:
+        async with asyncio.timeout_at(opened.deadline) as deadline:
+            with gw.drain.bounded(deadline):
+                await pump(resp, opened, shaper)
+    except TimeoutError as exc:
+        if gw.drain.expired():
+            raise shutdown_error() from None
+        raise transport_error(opened.route, exc, "total") from None
 
 
 async def pump(resp: web.StreamResponse, opened: OpenedStream, shaper: StreamShaper) -> None:

@@ -26,7 +26,7 @@ class ChatMessage(Loose):
 
 
 class StreamOptions(Loose):
-    include_usage: bool = False
+    include_usage: bool = Field(False, strict=True)
 
 
 class RoutingOrder(Loose):
@@ -42,11 +42,12 @@ class ProviderPreferences(Loose):
 class ChatRequest(Loose):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    # strict: "yes" or "5" are mistakes to report, not values to guess at
+    stream: bool = Field(False, strict=True)
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    n: int | None = Field(None, ge=1, le=1)
+    max_tokens: int | None = Field(None, ge=1, strict=True)
+    max_completion_tokens: int | None = Field(None, ge=1, strict=True)
+    n: int | None = Field(None, ge=1, le=1, strict=True)
     tools: list[dict[str, Any]] | None = None
     provider: ProviderPreferences | None = None
     model_routing_config: dict[str, Any] | None = None

@@ -2,6 +2,12 @@
 
 Body: `"switchyard": {"timeouts": {"connect_s": 2, "first_token_s": 5, "idle_s": 10, "total_s": 60}}`.
 Headers: `x-switchyard-timeout-connect`, `-first-token`, `-idle`, `-total` (seconds). Body wins.
+
+- connect: opening the TCP/TLS connection to the provider;
+- first token: from sending the request to the first real content (keep-alives do not count); on
+  expiry the next candidate is tried, since the client has seen nothing yet;
+- idle: the longest gap between two reads of a stream (and, without streaming, the wait for the answer);
+- total: from the request's arrival at the gateway to the answer's last byte, fallbacks included.
 """
 
 from __future__ import annotations
@@ -14,24 +20,53 @@ from proxy.errors import GatewayError
 from proxy.routing.attempt import AttemptTimeouts
 
 FIELDS = {"connect_s": "connect", "first_token_s": "first-token", "idle_s": "idle", "total_s": "total"}
+MAX_S = 3600.0
 
 
-def request_timeouts(defaults: Timeouts, body: Mapping[str, Any], headers: Mapping[str, str]) -> AttemptTimeouts:
+def body_overrides(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    section = body.get("switchyard")
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise GatewayError(400, "switchyard: expected an object such as {\"timeouts\": {...}}.", param="switchyard")
+    overrides = section.get("timeouts")
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise GatewayError(400, "switchyard.timeouts: expected an object of seconds keyed by "
+                           f"{', '.join(FIELDS)}.", param="switchyard.timeouts")
+    unknown = sorted(set(overrides) - set(FIELDS))
+    if unknown:
+        param = f"switchyard.timeouts.{unknown[0]}"
+        raise GatewayError(400, f"{param}: unknown timeout; expected one of {', '.join(FIELDS)}.", param=param)
+    return overrides
+
+
+def seconds(raw: Any, param: str) -> float:
+    if isinstance(raw, bool):
+        raise GatewayError(400, f"{param}: expected a number of seconds, got {raw!r}.", param=param)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise GatewayError(400, f"{param}: expected a number of seconds, got {str(raw)[:40]!r}.", param=param) from None
+    if not 0 < value <= MAX_S:  # also false for NaN
+        raise GatewayError(400, f"{param}: must be between 0 and {MAX_S:.0f} seconds, got {value}.", param=param)
+    return value
+
+
+def request_timeouts(
+    defaults: Timeouts, body: Mapping[str, Any], headers: Mapping[str, str], received_at: float | None = None
+) -> AttemptTimeouts:
+    """The limits for one request; `received_at` (event-loop time) anchors the total deadline."""
     values = defaults.model_dump()
-    overrides = ((body.get("switchyard") or {}).get("timeouts") or {}) if isinstance(body.get("switchyard"), dict) else {}
+    overrides = body_overrides(body)
     for field, header in FIELDS.items():
         raw = overrides.get(field)
         param = f"switchyard.timeouts.{field}"
         if raw is None:
             raw = headers.get(f"x-switchyard-timeout-{header}")
             param = f"x-switchyard-timeout-{header}"
-        if raw is None:
-            continue
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise GatewayError(400, f"{param}: expected a number of seconds, got {raw!r}.", param=param) from None
-        if not 0 < value <= 3600:
-            raise GatewayError(400, f"{param}: must be between 0 and 3600 seconds, got {value}.", param=param)
-        values[field] = value
-    return AttemptTimeouts(**values)
+        if raw is not None:
+            values[field] = seconds(raw, param)
+    deadline = received_at + values["total_s"] if received_at is not None else None
+    return AttemptTimeouts(**values, deadline=deadline)

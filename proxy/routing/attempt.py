@@ -22,10 +22,20 @@ from proxy.streaming import SSEEvent, SSEParser
 
 @dataclass(frozen=True, slots=True)
 class AttemptTimeouts:
+    """Limits for one request. `deadline` (event-loop time) is when the whole request must be over,
+    fallbacks included: arrival + total_s. Without one, each attempt gets total_s from its start."""
+
     connect_s: float
     first_token_s: float
     idle_s: float
     total_s: float
+    deadline: float | None = None
+
+    def attempt_deadline(self) -> float:
+        return self.deadline if self.deadline is not None else asyncio.get_running_loop().time() + self.total_s
+
+    def first_token_deadline(self, total_deadline: float) -> float:
+        return min(asyncio.get_running_loop().time() + self.first_token_s, total_deadline)
 
 
 def target_for(route: Route) -> AdapterTarget:
@@ -43,9 +53,22 @@ def client_timeout(t: AttemptTimeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, connect=t.connect_s, sock_connect=t.connect_s, sock_read=t.idle_s)
 
 
-def transport_error(route: Route, exc: BaseException) -> UpstreamError:
+TIMEOUT_TEXT = {
+    "connect": "no connection within the connect timeout",
+    "first_token": "no content within the first-token timeout",
+    "idle": "no data within the idle timeout",
+    "total": "the request's total timeout ran out",
+}
+
+
+def transport_error(route: Route, exc: BaseException, phase: str | None = None) -> UpstreamError:
+    """A connection failure or timeout as a retriable UpstreamError; `phase` names the timeout."""
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return UpstreamError(504, f"Provider '{route.provider}' timed out.", type="timeout_error", code="upstream_timeout", retriable=True)
+        if phase is None:
+            phase = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "idle" if isinstance(
+                exc, aiohttp.SocketTimeoutError) else "total"
+        return UpstreamError(504, f"Provider '{route.provider}' timed out: {TIMEOUT_TEXT[phase]}.", type="timeout_error",
+                             code="upstream_timeout", retriable=True)
     name = type(exc).__name__
     return UpstreamError(502, f"Provider '{route.provider}' connection failed ({name}).", code="upstream_connection_error", retriable=True)
 
@@ -61,7 +84,7 @@ async def attempt_json(session: aiohttp.ClientSession, route: Route, body: dict[
     request = route.adapter.build_request(body, target_for(route), stream=False)
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(t.total_s):
+        async with asyncio.timeout_at(t.attempt_deadline()):
             async with session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t)) as resp:
                 payload = await resp.read()
                 status, headers = resp.status, resp.headers
@@ -95,7 +118,7 @@ class OpenedStream:
     started: float
     first_token_at: float
     reader: AsyncIterator[bytes]
-    content_chunks: int = 0
+    deadline: float  # event-loop time by which the relay must have finished (the total timeout)
     closed: bool = field(default=False)
 
     @property
@@ -111,10 +134,11 @@ class OpenedStream:
 async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts) -> OpenedStream:
     request = route.adapter.build_request(body, target_for(route), stream=True)
     started = time.perf_counter()
+    deadline = t.attempt_deadline()
     resp: aiohttp.ClientResponse | None = None
     try:
         # The first-token deadline runs to the first real content; keep-alives do not reset it.
-        async with asyncio.timeout(min(t.first_token_s, t.total_s)):
+        async with asyncio.timeout_at(t.first_token_deadline(deadline)):
             resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t))
             if resp.status >= 400:
                 payload = await resp.read()
@@ -140,7 +164,7 @@ async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[s
                         held.extend(translator.feed(event))
                 if any(has_content(c) for c in held):
                     break
-        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader)
+        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline)
     except UpstreamError:
         if resp is not None:
             resp.close()
@@ -148,7 +172,10 @@ async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[s
     except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
         if resp is not None:
             resp.close()
-        raise transport_error(route, exc) from None
+        phase = None
+        if type(exc) is TimeoutError:  # our own deadline, not aiohttp's connect or read timeout
+            phase = "total" if asyncio.get_running_loop().time() >= deadline else "first_token"
+        raise transport_error(route, exc, phase) from None
     except BaseException:
         if resp is not None:
             resp.close()

@@ -33,32 +33,80 @@ class FailedAttempt:
         return f"{self.route.model} via {self.route.provider}: HTTP {self.error.status} {self.error.message}"
 
 
+DEGRADED_HEADER = "x-switchyard-degraded"
+ALL_EJECTED = "all-providers-ejected"
+
+
 async def run_with_fallback(
-    gw: Gateway, candidates: list[Route], attempt: Callable[[Route], Awaitable[T]]
+    gw: Gateway,
+    candidates: list[Route],
+    attempt: Callable[[Route], Awaitable[T]],
+    notes: dict[str, str] | None = None,
 ) -> tuple[T, int]:
-    """Returns the first successful attempt's result and the number of attempts made."""
+    """Returns the first successful attempt's result and the number of attempts made.
+
+    Ejected providers (circuit open) are tried only after every available one; when all candidates
+    are ejected the least-bad is tried anyway and `notes` (response headers) gets a degraded header.
+    """
     failures: list[FailedAttempt] = []
-    tries = candidates[: gw.settings.routing.max_attempts]
+    tries, all_ejected = order_by_availability(gw, candidates)
+    tries = tries[: gw.settings.routing.max_attempts]
+    if all_ejected and notes is not None:
+        notes[DEGRADED_HEADER] = ALL_EJECTED
     scorer = gw.scorer
     for route in tries:
+        if gw.drain.expired():
+            raise shutting_down(notes)
         scorer.begin(route.model, route.provider)
         try:
-            result = await attempt(route)
+            async with asyncio.timeout(None) as deadline:
+                with gw.drain.bounded(deadline):
+                    result = await attempt(route)
         except UpstreamError as exc:
             exc.message = redact(exc.message, [route.api_key])
             record_failure(gw, route, exc)
             failures.append(FailedAttempt(route, exc))
             if not exc.retriable or len(tries) == 1:
-                raise upstream_to_client(exc, route, len(failures)) from None
+                raise upstream_to_client(exc, route, len(failures), notes) from None
             continue
+        except TimeoutError:  # only the drain's deadline gets here; attempts map their own timeouts
+            scorer.record(route.model, route.provider, "cancelled")
+            raise shutting_down(notes) from None
         except asyncio.CancelledError:
+            scorer.record(route.model, route.provider, "cancelled")
+            raise
+        except GatewayError:  # the request's fault (found late), not the provider's
             scorer.record(route.model, route.provider, "cancelled")
             raise
         except BaseException:
             scorer.record(route.model, route.provider, "error")
             raise
         return result, len(failures) + 1
-    raise exhausted(failures)
+    raise exhausted(failures, notes)
+
+
+def order_by_availability(gw: Gateway, candidates: list[Route]) -> tuple[list[Route], bool]:
+    """Available candidates first (order kept), then ejected ones; and whether all are ejected."""
+    if len(candidates) <= 1:
+        ejected = bool(candidates) and not gw.scorer.stats(candidates[0].model, candidates[0].provider)["available"]
+        return candidates, ejected
+    available: list[Route] = []
+    ejected_routes: list[Route] = []
+    for route in candidates:
+        if gw.scorer.stats(route.model, route.provider)["available"]:
+            available.append(route)
+        else:
+            ejected_routes.append(route)
+    return available + ejected_routes, not available
+
+
+def shutting_down(notes: dict[str, str] | None) -> GatewayError:
+    return GatewayError(
+        503,
+        "The gateway is shutting down and could not finish this request in time; retry it.",
+        code="gateway_shutting_down",
+        headers={**(notes or {}), "retry-after": "1"},
+    )
 
 
 def record_failure(gw: Gateway, route: Route, exc: UpstreamError) -> None:
@@ -69,8 +117,8 @@ def record_failure(gw: Gateway, route: Route, exc: UpstreamError) -> None:
     gw.scorer.record(route.model, route.provider, "error", retry_after_ms=retry_after_ms)
 
 
-def upstream_to_client(exc: UpstreamError, route: Route, attempts: int) -> GatewayError:
-    headers = {"x-switchyard-provider": route.provider, "x-switchyard-attempts": str(attempts)}
+def upstream_to_client(exc: UpstreamError, route: Route, attempts: int, notes: dict[str, str] | None = None) -> GatewayError:
+    headers = {**(notes or {}), "x-switchyard-provider": route.provider, "x-switchyard-attempts": str(attempts)}
     if exc.retry_after_s is not None:
         headers["retry-after"] = str(int(exc.retry_after_s + 0.999))
     return GatewayError(
@@ -83,7 +131,7 @@ def upstream_to_client(exc: UpstreamError, route: Route, attempts: int) -> Gatew
     )
 
 
-def exhausted(failures: list[FailedAttempt]) -> GatewayError:
+def exhausted(failures: list[FailedAttempt], notes: dict[str, str] | None = None) -> GatewayError:
     last = failures[-1]
     statuses = {f.error.status for f in failures}
     status = 429 if statuses == {429} else 504 if statuses == {504} else 502 if last.error.status < 500 else last.error.status
@@ -93,5 +141,5 @@ def exhausted(failures: list[FailedAttempt]) -> GatewayError:
         f"All {len(failures)} candidate(s) failed: {detail}",
         type="upstream_error",
         code="all_providers_failed",
-        headers={"x-switchyard-provider": last.route.provider, "x-switchyard-attempts": str(len(failures))},
+        headers={**(notes or {}), "x-switchyard-provider": last.route.provider, "x-switchyard-attempts": str(len(failures))},
     )

@@ -1,0 +1,95 @@
+"""Gateway API keys: when any are configured, every request but /health needs one.
+
+Keys come from `server.api_keys`, the file `server.api_keys_file` (one key a line, `#` comments) and
+the environment variable SWITCHYARD_API_KEYS (comma-separated). Clients send
+`Authorization: Bearer <key>` (or `x-api-key: <key>`, as Anthropic-format clients do). Keys are
+compared as SHA-256 digests with `hmac.compare_digest` against every configured key, so neither the
+time taken nor an early exit says how close a guess was. The presented key is never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from pathlib import Path
+
+from aiohttp import web
+
+from proxy.config import ConfigError, ServerConfig
+from proxy.errors import GatewayError
+
+KEYS_ENV = "SWITCHYARD_API_KEYS"
+OPEN_PATHS = frozenset({"/health"})
+
+
+def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]:
+    """Every configured gateway key, from config, key file and environment, deduplicated."""
+    keys = [k.get_secret_value().strip() for k in server.api_keys]
+    if server.api_keys_file:
+        path = Path(server.api_keys_file).expanduser()
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"server.api_keys_file: cannot read {path}: {exc.strerror}") from None
+        keys += [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    keys += [k.strip() for k in environ.get(KEYS_ENV, "").split(",")]
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+def presented_key(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization")
+    if auth:
+        scheme, _, token = auth.strip().partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return request.headers.get("x-api-key") or None
+
+
+class KeyChecker:
+    """Constant-time membership test over digests of the configured keys."""
+
+    __slots__ = ("_digests",)
+
+    def __init__(self, keys: list[str]) -> None:
+        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def accepts(self, key: str | None) -> bool:
+        if key is None:
+            return False
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        matched = False
+        for known in self._digests:  # no early exit: every key is compared every time
+            matched |= hmac.compare_digest(digest, known)
+        return matched
+
+
+def unauthorized(missing: bool) -> GatewayError:
+    what = "No gateway API key was sent" if missing else "The gateway API key is not valid"
+    return GatewayError(
+        401,
+        f"{what}. Send 'Authorization: Bearer <key>' with a key from the gateway's server.api_keys, "
+        f"server.api_keys_file or {KEYS_ENV}.",
+        code="invalid_api_key",
+        headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
+    )
+
+
+def auth_middleware(checker: KeyChecker) -> web.Middleware:
+    @web.middleware
+    async def require_key(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        if request.path not in OPEN_PATHS:
+            key = presented_key(request)
+            if not checker.accepts(key):
+                raise unauthorized(missing=key is None)
+        return await handler(request)
+
+    return require_key
+
+
+def auth_middlewares(server: ServerConfig, environ: Mapping[str, str]) -> list[web.Middleware]:
+    """[] when no keys are configured (an open gateway), else the key check."""
+    checker = KeyChecker(load_api_keys(server, environ))
+    return [auth_middleware(checker)] if checker else []

@@ -1,0 +1,56 @@
+"""Graceful shutdown: once the server stops accepting, in-flight answers get until a deadline.
+
+aiohttp stops listening, runs on_shutdown (which calls `begin`), then waits for handlers. Every
+relay and attempt registers its timeout here, so at the grace deadline each one wakes with a
+TimeoutError and ends cleanly (a stream with a final error event and [DONE]) instead of being cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger("switchyard")
+
+
+class Drain:
+    __slots__ = ("deadline", "_timeouts")
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+        self._timeouts: set[asyncio.Timeout] = set()
+
+    @property
+    def draining(self) -> bool:
+        return self.deadline is not None
+
+    def expired(self) -> bool:
+        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
+
+    @contextmanager
+    def bounded(self, timeout: asyncio.Timeout) -> Iterator[None]:
+        """Within this block, `timeout` fires at the grace deadline at the latest."""
+        self._timeouts.add(timeout)
+        if self.deadline is not None:
+            self._cap(timeout, self.deadline)
+        try:
+            yield
+        finally:
+            self._timeouts.discard(timeout)
+
+    def begin(self, grace_s: float) -> None:
+        self.deadline = asyncio.get_running_loop().time() + grace_s
+        if self._timeouts:
+            log.info("shutting down: %d answer(s) in flight get %.1fs to finish", len(self._timeouts), grace_s)
+        for timeout in list(self._timeouts):
+            self._cap(timeout, self.deadline)
+
+    @staticmethod
+    def _cap(timeout: asyncio.Timeout, deadline: float) -> None:
+        if timeout.expired():
+            return
+        when = timeout.when()
+        if when is None or when > deadline:
+            timeout.reschedule(deadline)
