@@ -134,7 +134,8 @@ def upstream_to_client(exc: UpstreamError, route: Route, attempts: int, notes: d
 def exhausted(failures: list[FailedAttempt], notes: dict[str, str] | None = None) -> GatewayError:
     last = failures[-1]
     statuses = {f.error.status for f in failures}
-    status = 429 if statuses == {429} else 504 if statuses == {504} else 502 if last.error.status < 500 else last.error.status
+    # 500 would read as the gateway's own bug; an upstream failure is a 502 unless all said the same
+    status = 429 if statuses == {429} else 504 if statuses == {504} else 503 if statuses == {503} else 502
     detail = "; ".join(f.describe() for f in failures)
     return GatewayError(
         status,

@@ -123,7 +123,9 @@ class MockServer:
 
     @classmethod
     async def start(cls, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> MockServer:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        # handler_cancellation: a caller that hangs up ends the handler (a hang, a slow stream) at once,
+        # as a real provider would, so in_flight shows whether the gateway really let go
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

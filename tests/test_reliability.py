@@ -1,0 +1,117 @@
+"""The streaming failover contract: invisible fallback before content, a clear error event after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.conftest import FAST
+from tests.gateway_harness import GatewayHarness, simple_model
+from tests.sse_client import assert_openai_error, post_stream
+
+MESSAGES = [{"role": "user", "content": "ping"}]
+ORDER = {"provider": {"routing": {"type": "order", "providers": ["p-bad", "p-good"]}}}
+BODY = {"model": "test/alpha", "messages": MESSAGES, **ORDER}
+
+
+@pytest.fixture
+def pair() -> Iterator[GatewayHarness]:
+    h = GatewayHarness(
+        providers={"p-bad": {"knobs": FAST}, "p-good": {"knobs": FAST}},
+        models={"test/alpha": simple_model({"p-bad": "alpha-bad", "p-good": "alpha-good"})},
+    ).start()
+    yield h
+    h.stop()
+
+
+def assert_clean_fallback(h: GatewayHarness) -> None:
+    result = post_stream(h, BODY)
+    assert result.status == 200 and result.headers["x-switchyard-provider"] == "p-good"
+    assert result.headers["x-switchyard-attempts"] == "2"
+    assert result.content == "".join(["[alpha-good]", " re:ping", *result.content.split("re:ping", 1)[1:]])
+    assert "alpha-bad" not in str(result.events)  # nothing of the failed attempt leaked through
+    assert not result.errors and result.finish_reasons == ["stop"] and result.done
+    assert h.stats("test/alpha", "p-bad")["failures"] >= 1
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"stream_error_after_chunks": 0},  # an error event inside a 200 stream, before any content
+        {"drop_after_chunks": 0},  # the connection dies after the role chunk
+        {"status": 503},
+        {"status": 429, "retry_after_s": 1},
+        {"keepalive_every_ms": 20.0, "ttft_ms": 60.0, "stream_error_after_chunks": 0},  # keep-alives, then an error
+    ],
+    ids=["in-stream-error", "dropped", "503", "429", "keepalive-then-error"],
+)
+def test_failure_before_content_falls_back_invisibly(pair: GatewayHarness, knobs: dict) -> None:
+    pair.set_knobs("p-bad", **knobs)
+    assert_clean_fallback(pair)
+
+
+def test_failure_before_content_non_stream(pair: GatewayHarness) -> None:
+    pair.set_knobs("p-bad", status=500)
+    status, headers, payload = pair.raw("POST", "/v1/chat/completions", BODY)
+    assert status == 200 and headers["x-switchyard-provider"] == "p-good"
+    assert payload["choices"][0]["message"]["content"].startswith("[alpha-good]")
+
+
+@pytest.mark.parametrize("knob", ["stream_error_after_chunks", "drop_after_chunks"])
+def test_failure_after_content_ends_with_error_event_then_done(pair: GatewayHarness, knob: str) -> None:
+    pair.set_knobs("p-bad", **{knob: 3})
+    result = post_stream(pair, BODY)
+    assert result.status == 200 and result.headers["x-switchyard-provider"] == "p-bad"
+    assert result.content.startswith("[alpha-bad] re:ping") and "alpha-good" not in result.content
+    assert result.finish_reasons == []  # a truncated answer is never passed off as complete
+    assert len(result.errors) == 1 and result.events[-2:] == [{"error": result.errors[0]}, "[DONE]"]
+    assert_openai_error(result.errors[0])
+    assert "incomplete" in result.errors[0]["message"] and "p-bad" in result.errors[0]["message"]
+    stats = pair.stats("test/alpha", "p-bad")
+    assert stats["failures"] == 1 and stats["in_flight"] == 0
+    assert pair.counters("p-good").requests == 0  # no second answer spliced onto the first
+
+
+def test_openai_sdk_raises_on_mid_stream_error(pair: GatewayHarness) -> None:
+    pair.set_knobs("p-bad", stream_error_after_chunks=2)
+    client = openai.OpenAI(base_url=pair.url, api_key="k", max_retries=0, timeout=20)
+    parts: list[str] = []
+    with pytest.raises(openai.APIError, match="incomplete"):
+        for chunk in client.chat.completions.create(model="test/alpha:p-bad", messages=MESSAGES, stream=True):
+            parts.extend(c.delta.content or "" for c in chunk.choices)
+    assert "".join(parts).startswith("[alpha-bad]")
+
+
+def test_every_candidate_failing_gives_one_clear_error(pair: GatewayHarness) -> None:
+    pair.set_knobs("p-bad", status=500)
+    pair.set_knobs("p-good", stream_error_after_chunks=0)
+    result = post_stream(pair, BODY)
+    assert result.status == 502 and result.error_body["error"]["code"] == "all_providers_failed"
+    assert_openai_error(result.error_body["error"])
+    assert "p-bad" in result.error_body["error"]["message"] and "p-good" in result.error_body["error"]["message"]
+
+
+def test_usage_and_done_on_a_normal_stream(pair: GatewayHarness) -> None:
+    result = post_stream(pair, {**BODY, "stream_options": {"include_usage": True}})
+    assert result.done and result.finish_reasons == ["stop"] and not result.errors
+    usage = [e["usage"] for e in result.events if isinstance(e, dict) and e.get("usage")]
+    assert len(usage) == 1 and usage[0]["completion_tokens"] > 0
+    assert pair.stats("test/alpha", "p-bad")["in_flight"] == 0
+
+
+def test_anthropic_overloaded_in_stream_falls_back() -> None:
+    """Anthropic's overloaded_error arrives inside a 200 stream; it must still fall back invisibly."""
+    pytest.importorskip("proxy.providers.anthropic")
+    anthropic_mock = pytest.importorskip("proxy.simulated.anthropic_mock")
+    h = GatewayHarness(
+        providers={"p-bad": {"wire": "anthropic", "knobs": {**FAST, "stream_error_after_chunks": 0}},
+                   "p-good": {"knobs": FAST}},
+        models={"test/alpha": simple_model({"p-bad": "alpha-bad", "p-good": "alpha-good"})},
+        factories={"anthropic": anthropic_mock.create_anthropic_mock},
+    ).start()
+    try:
+        assert_clean_fallback(h)
+    finally:
+        h.stop()
