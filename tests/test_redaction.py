@@ -6,6 +6,7 @@ Authorization header it got back in its error messages, in plain bodies and insi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -50,6 +51,7 @@ def leaky_mock(knobs: Knobs, name: str) -> web.Application:
                 chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
                          "choices": [{"index": 0, "delta": {"content": "partial"}, "finish_reason": None}]}
                 await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+                await asyncio.sleep(0.05)  # so the gateway has relayed the content before the error
             await resp.write(b"data: " + orjson.dumps({"error": {"message": message, "type": "server_error"}}) + b"\n\n")
             return resp
         return await handler(request)
@@ -103,7 +105,7 @@ def test_no_secret_in_responses_or_logs(leaky: GatewayHarness, caplog: pytest.Lo
             seen.append(f"{result.status} {result.headers} {result.events} {result.error_body}")
         # the failures really happened, and the mock really did echo the upstream keys
         assert len(ECHOED) >= 2 and f"Bearer {UPSTREAM_KEYS[0]}" in ECHOED
-        assert any("error" in s for s in seen)
+        assert any("error" in s for s in seen), seen
         status, _, models = leaky.raw("GET", "/v1/models/test/alpha", headers=auth)
         seen.append(str(models))
         seen.append(str(leaky.raw("GET", "/health")))
