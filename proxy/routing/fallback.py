@@ -122,7 +122,7 @@ def upstream_to_client(exc: UpstreamError, route: Route, attempts: int, notes: d
     if exc.retry_after_s is not None:
         headers["retry-after"] = str(int(exc.retry_after_s + 0.999))
     return GatewayError(
-        exc.status,
+        502 if exc.status == 500 else exc.status,  # the provider's 500 is not the gateway's own bug
         f"Provider '{route.provider}' ({route.model}): {exc.message}",
         type=exc.type,
         param=exc.param,
