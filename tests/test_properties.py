@@ -1,0 +1,217 @@
+"""Property tests: no input crashes the request parser, and the stream relay is indifferent to framing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from proxy.catalog import Route
+from proxy.config import ProviderConfig, Timeouts
+from proxy.errors import GatewayError
+from proxy.providers.base import UpstreamError
+from proxy.providers.openai_compat import OpenAIAdapter
+from proxy.relay import StreamShaper, pump
+from proxy.routing.attempt import AttemptTimeouts, open_stream
+from proxy.routing.providers import parse_provider_routing
+from proxy.schemas import parse_json_body, validate_chat_request
+from proxy.timeouts import request_timeouts
+from tests.gateway_harness import GatewayHarness
+from tests.sse_client import decode_events
+
+# -- the request parser --------------------------------------------------------------------------
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=20))
+json_values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)), max_leaves=20)
+FIELDS = ["model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n", "provider",
+          "switchyard", "model_routing_config", "temperature", "tools"]
+message = st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "robot", 3])},
+                                optional={"content": json_values})
+routing = st.fixed_dictionaries({}, optional={
+    "type": st.sampled_from(["priority", "order", "x"]), "primary_factor": json_values, "providers": json_values})
+timeouts = st.dictionaries(st.sampled_from(["connect_s", "first_token_s", "idle_s", "total_s", "x"]), json_values, max_size=3)
+optional_fields: dict[str, Any] = {k: json_values for k in FIELDS[2:]}
+optional_fields["provider"] = st.one_of(json_values, st.fixed_dictionaries({}, optional={"routing": st.one_of(routing, json_values)}))
+optional_fields["switchyard"] = st.one_of(json_values, st.fixed_dictionaries({}, optional={"timeouts": st.one_of(timeouts, json_values)}))
+near_valid = st.fixed_dictionaries(
+    {"model": st.one_of(st.just("test/alpha"), json_values), "messages": st.one_of(st.lists(message, max_size=3), json_values)},
+    optional=optional_fields,
+)
+
+
+def parse_request(raw: bytes) -> None:
+    """Everything the gateway does to a body before it picks candidates."""
+    body = parse_json_body(raw)
+    validate_chat_request(body)
+    parse_provider_routing(body, "latency")
+    request_timeouts(Timeouts(), body, {})
+
+
+def only_client_errors(raw: bytes) -> None:
+    try:
+        parse_request(raw)
+    except GatewayError as exc:
+        assert 400 <= exc.status < 500
+        assert set(exc.body()["error"]) == {"message", "type", "param", "code"} and exc.message
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(json_values, near_valid))
+def test_any_json_is_accepted_or_a_4xx(value: Any) -> None:
+    only_client_errors(json.dumps(value).encode())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_are_accepted_or_a_4xx(raw: bytes) -> None:
+    only_client_errors(raw)
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Any:
+    from tests.conftest import FAST
+    from tests.gateway_harness import simple_model
+
+    h = GatewayHarness(providers={"p-one": {"knobs": FAST}}, models={"test/alpha": simple_model({"p-one": "alpha-one"})}).start()
+    yield h
+    h.stop()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(json_values, near_valid.map(lambda b: {k: v for k, v in b.items() if k != "tools"})))
+def test_gateway_never_answers_5xx_to_bad_input(gateway: GatewayHarness, value: Any) -> None:
+    status, _, payload = gateway.raw("POST", "/v1/chat/completions", json.dumps(value).encode())
+    assert status < 500, payload
+    if status >= 400:
+        assert set(payload["error"]) == {"message", "type", "param", "code"}
+
+
+# -- the stream relay -----------------------------------------------------------------------------
+
+ROUTE = Route(model="test/alpha", provider="p-one", upstream_id="alpha-one", input_price=1.0, output_price=2.0,
+              context_window=1000, max_output=100, wire="openai", base_url="http://upstream.invalid",
+              adapter=OpenAIAdapter(), provider_config=ProviderConfig(base_url="http://upstream.invalid"), api_key="k")
+TIMEOUTS = AttemptTimeouts(connect_s=5, first_token_s=5, idle_s=5, total_s=5)
+
+
+class FakeContent:
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+
+    async def _iter(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+    def iter_any(self) -> AsyncIterator[bytes]:
+        return self._iter()
+
+
+class FakeResponse:
+    status = 200
+    headers: dict[str, str] = {}
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.content = FakeContent(pieces)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeSession:
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+
+    async def post(self, *args: Any, **kwargs: Any) -> FakeResponse:
+        return FakeResponse(self.pieces)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.data = b""
+
+    async def write(self, data: bytes) -> None:
+        self.data += data
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "alpha-one",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def render(events: list[dict[str, Any] | str], newline: str, comments: list[bool], multiline: list[bool]) -> bytes:
+    """SSE framing as an upstream might choose it: any line ending, keep-alive comments, data split over lines."""
+    out = []
+    for i, event in enumerate(events):
+        if comments[i % len(comments)]:
+            out.append(": keep-alive" + newline)
+        text = event if isinstance(event, str) else json.dumps(event, indent=1 if multiline[i % len(multiline)] else None)
+        out.extend(f"data: {line}{newline}" for line in text.split("\n"))
+        out.append(newline)
+    return "".join(out).encode()
+
+
+def cut(payload: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(payload) + 1) for c in cuts} | {0, len(payload)})
+    return [payload[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
+
+
+async def relay(pieces: list[bytes]) -> tuple[list[Any], str | None]:
+    """open_stream + pump over a fake upstream; the client-visible events and any UpstreamError code."""
+    sink = Sink()
+    try:
+        opened = await open_stream(FakeSession(pieces), ROUTE, {"messages": []}, TIMEOUTS)  # type: ignore[arg-type]
+    except UpstreamError as exc:
+        return [], exc.code or "error"
+    shaper = StreamShaper(ROUTE, include_usage=True)
+    await sink.write(shaper.encode(opened.held))
+    try:
+        await pump(sink, opened, shaper)  # type: ignore[arg-type]
+    except UpstreamError as exc:
+        return decode_events(sink.data), exc.code or "error"
+    return decode_events(sink.data), None
+
+
+text_piece = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+framing = (st.sampled_from(["\n", "\r\n", "\r"]), st.lists(st.booleans(), min_size=1, max_size=5),
+           st.lists(st.booleans(), min_size=1, max_size=5), st.lists(st.integers(0, 100_000), max_size=25))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(text_piece, min_size=1, max_size=8), *framing)
+def test_relay_output_is_independent_of_framing(words: list[str], newline: str, comments: list[bool],
+                                                multiline: list[bool], cuts: list[int]) -> None:
+    usage = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "alpha-one", "choices": [],
+             "usage": {"prompt_tokens": 3, "completion_tokens": len(words), "total_tokens": 3 + len(words)}}
+    events: list[dict[str, Any] | str] = [chunk({"role": "assistant", "content": ""}),
+                                          *(chunk({"content": w}) for w in words), chunk({}, "stop"), usage, "[DONE]"]
+    plain = asyncio.run(relay([render(events, "\n", [False], [False])]))
+    framed = asyncio.run(relay(cut(render(events, newline, comments, multiline), cuts)))
+    assert framed == plain
+    out, error = framed
+    assert error is None
+    content = "".join(c["delta"].get("content") or "" for e in out for c in e["choices"])
+    assert content == "".join(words)
+    assert [e["model"] for e in out] == ["test/alpha"] * len(out)
+    assert out[-1]["usage"]["cost_usd"] > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(text_piece, min_size=1, max_size=6), st.integers(0, 7), st.booleans(), *framing)
+def test_relay_cut_or_failing_stream_always_raises(words: list[str], fail_at: int, drop: bool, newline: str,
+                                                   comments: list[bool], multiline: list[bool], cuts: list[int]) -> None:
+    """An error event or a cut anywhere: never a silent end. Before content nothing is shown; after it, a prefix."""
+    events: list[dict[str, Any] | str] = [chunk({"role": "assistant"}), *(chunk({"content": w}) for w in words)]
+    fail_at = min(fail_at, len(events))
+    events = events[:fail_at] if drop else [*events[:fail_at], {"error": {"message": "overloaded", "type": "server_error"}}]
+    out, error = asyncio.run(relay(cut(render(events, newline, comments, multiline), cuts)))
+    assert error is not None
+    shown = "".join(c["delta"].get("content") or "" for e in out for c in e["choices"])
+    assert "".join(words).startswith(shown)
+    if not shown:
+        assert out == []  # failed before content: the client saw nothing and the gateway may fall back
