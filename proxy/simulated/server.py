@@ -40,7 +40,7 @@ class MockContext:
 
     def note_request(self, request: web.Request, body: Any) -> None:
         self.counters.requests += 1
-        self.counters.last_headers = dict(request.headers)
+        self.counters.last_headers = {str(k): v for k, v in request.headers.items()}  # plain str: orjson-safe
         self.counters.last_body = body
 
 
