@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from proxy.config import ConfigError, ServerConfig
 from proxy.errors import GatewayError
@@ -77,9 +78,9 @@ def unauthorized(missing: bool) -> GatewayError:
     )
 
 
-def auth_middleware(checker: KeyChecker) -> web.Middleware:
+def auth_middleware(checker: KeyChecker) -> Middleware:
     @web.middleware
-    async def require_key(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN_PATHS:
             key = presented_key(request)
             if not checker.accepts(key):
@@ -89,7 +90,7 @@ def auth_middleware(checker: KeyChecker) -> web.Middleware:
     return require_key
 
 
-def auth_middlewares(server: ServerConfig, environ: Mapping[str, str]) -> list[web.Middleware]:
+def auth_middlewares(server: ServerConfig, environ: Mapping[str, str]) -> list[Middleware]:
     """[] when no keys are configured (an open gateway), else the key check."""
     checker = KeyChecker(load_api_keys(server, environ))
     return [auth_middleware(checker)] if checker else []
