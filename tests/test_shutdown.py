@@ -56,7 +56,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_gateway(tmp_path: Path, mock_url: str, grace_s: float) -> tuple[subprocess.Popen[str], int]:
+def start_gateway(tmp_path: Path, mock_url: str, grace_s: float, workers: int = 1) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     config = {
         "simulate": "never",
@@ -70,7 +70,7 @@ def start_gateway(tmp_path: Path, mock_url: str, grace_s: float) -> tuple[subpro
     exe = shutil.which("switchyard")
     cmd = [exe] if exe else [sys.executable, "-m", "proxy"]
     env = {**os.environ, "SHUTDOWN_TEST_KEY": KEY}
-    proc = subprocess.Popen([*cmd, "serve", "--config", str(path), "--port", str(port)], env=env,
+    proc = subprocess.Popen([*cmd, "serve", "--config", str(path), "--port", str(port), "--workers", str(workers)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -176,6 +176,47 @@ def test_idle_server_exits_promptly(tmp_path: Path, slow_mock: MockThread) -> No
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
         assert time.monotonic() - started < 3.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_non_stream_past_grace_gets_a_503(tmp_path: Path, slow_mock: MockThread) -> None:
+    slow_mock.server.knobs.update({"ttft_ms": 20_000.0})
+    proc, port = start_gateway(tmp_path, slow_mock.server.url, grace_s=0.5)
+    try:
+        answer: Future[tuple[int, dict]] = Future()
+
+        async def ask() -> tuple[int, dict]:
+            body = {"model": "test/alpha", "messages": [{"role": "user", "content": "ping"}]}
+            async with aiohttp.ClientSession() as s, s.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                                            data=orjson.dumps(body), headers={"Content-Type": "application/json"}) as r:
+                return r.status, orjson.loads(await r.read())
+
+        threading.Thread(target=lambda: answer.set_result(asyncio.run(ask())), daemon=True).start()
+        deadline = time.monotonic() + 5
+        while slow_mock.server.context.counters.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        status, payload = answer.result(10)
+        assert status == 503 and payload["error"]["code"] == "gateway_shutting_down"
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_workers_all_drain_and_exit(tmp_path: Path, slow_mock: MockThread) -> None:
+    proc, port = start_gateway(tmp_path, slow_mock.server.url, grace_s=5.0, workers=2)
+    try:
+        first = threading.Event()
+        result = stream_in_background(port, first)
+        assert first.wait(10)
+        proc.send_signal(signal.SIGTERM)  # to the parent only: it passes the signal on to its workers
+        stream = result.result(20)
+        assert stream.done and stream.finish_reasons == ["stop"] and not stream.errors
+        assert proc.wait(10) == 0
+        assert not accepts(port)
     finally:
         if proc.poll() is None:
             proc.kill()
