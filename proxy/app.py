@@ -46,7 +46,13 @@ def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[
                 "No provider API keys found in the environment: serving from %d built-in simulated providers (%s).",
                 len(mocks), ", ".join(upstreams),
             )
-        adapters = {slug: adapter_for(settings.providers[slug]) for slug in settings.providers}
+        adapters = {}
+        for slug in list(upstreams):
+            try:
+                adapters[slug] = adapter_for(settings.providers[slug])
+            except ImportError:
+                log.warning("provider %s speaks %s, which this build has no adapter for; left out", slug, settings.providers[slug].wire)
+                del upstreams[slug]
         catalog = build_catalog(settings, upstreams, adapters)
         scorer = build_scorer(settings, catalog)
         pool = UpstreamPool()

@@ -1,0 +1,174 @@
+//! `Scorer`: the live stats table and provider ranking, for Python.
+
+use std::time::Instant;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+use crate::circuit::{CircuitConfig, CircuitState};
+use crate::rank::{rank_indices, Factor};
+use crate::stats::{Outcome, PairStats, ScorerConfig, ScorerError, StatsTable};
+
+fn value_error(err: ScorerError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+#[pyclass(module = "proxy._scorer", name = "Scorer")]
+pub struct PyScorer {
+    pub(crate) table: StatsTable,
+    epoch: Instant,
+    /// Interned provider names per model, in registration order, so rankings return without allocating strings.
+    names: std::collections::HashMap<String, Vec<Py<PyString>>>,
+}
+
+impl PyScorer {
+    pub(crate) fn now(&self, now_ms: Option<f64>) -> f64 {
+        now_ms.unwrap_or_else(|| self.epoch.elapsed().as_secs_f64() * 1000.0)
+    }
+}
+
+fn stats_dict<'py>(py: Python<'py>, model: &str, pair: &PairStats, now: f64) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("model", model)?;
+    d.set_item("provider", &pair.provider)?;
+    d.set_item("first_token_ms", pair.first_token_ms.value())?;
+    d.set_item("tokens_per_s", pair.tokens_per_s.value())?;
+    d.set_item("error_rate", pair.error_rate)?;
+    d.set_item("consecutive_failures", pair.consecutive_failures)?;
+    d.set_item("circuit", pair.circuit_state(now).as_str())?;
+    d.set_item("in_flight", pair.in_flight)?;
+    d.set_item("samples", pair.samples)?;
+    d.set_item("failures", pair.failures)?;
+    d.set_item("available", pair.available(now))?;
+    d.set_item("cooldown_remaining_ms", pair.circuit.remaining_ms(now))?;
+    d.set_item("input_price", pair.input_price)?;
+    d.set_item("output_price", pair.output_price)?;
+    Ok(d)
+}
+
+#[pymethods]
+impl PyScorer {
+    #[new]
+    #[pyo3(signature = (*, ewma_alpha=0.3, failure_threshold=3, cooldown_ms=5000.0, max_cooldown_ms=120_000.0, error_alpha=0.1))]
+    fn new(ewma_alpha: f64, failure_threshold: u32, cooldown_ms: f64, max_cooldown_ms: f64, error_alpha: f64) -> PyResult<Self> {
+        if !(ewma_alpha > 0.0 && ewma_alpha <= 1.0) || !(error_alpha > 0.0 && error_alpha <= 1.0) {
+            return Err(PyValueError::new_err("ewma_alpha and error_alpha must be in (0, 1]"));
+        }
+        if failure_threshold == 0 || cooldown_ms <= 0.0 || max_cooldown_ms < cooldown_ms {
+            return Err(PyValueError::new_err("need failure_threshold >= 1 and 0 < cooldown_ms <= max_cooldown_ms"));
+        }
+        let config = ScorerConfig {
+            ewma_alpha,
+            error_alpha,
+            circuit: CircuitConfig { failure_threshold, cooldown_ms, max_cooldown_ms },
+        };
+        Ok(Self { table: StatsTable::new(config), epoch: Instant::now(), names: std::collections::HashMap::new() })
+    }
+
+    /// Add a (model, provider) pair, or update its prices (USD per 1M tokens).
+    fn register(&mut self, py: Python<'_>, model: &str, provider: &str, input_price: f64, output_price: f64) {
+        let known = self.table.slot(model).ok().and_then(|s| s.index_of(provider)).is_some();
+        self.table.register(model, provider, input_price, output_price);
+        if !known {
+            self.names.entry(model.to_owned()).or_default().push(PyString::new(py, provider).unbind());
+        }
+    }
+
+    #[pyo3(signature = (model, provider, now_ms=None))]
+    fn begin(&mut self, model: &str, provider: &str, now_ms: Option<f64>) -> PyResult<()> {
+        let now = self.now(now_ms);
+        self.table.begin(model, provider, now).map_err(value_error)
+    }
+
+    #[pyo3(signature = (model, provider, outcome, first_token_ms=None, tokens_per_s=None, retry_after_ms=None, now_ms=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        model: &str,
+        provider: &str,
+        outcome: &str,
+        first_token_ms: Option<f64>,
+        tokens_per_s: Option<f64>,
+        retry_after_ms: Option<f64>,
+        now_ms: Option<f64>,
+    ) -> PyResult<()> {
+        let outcome = Outcome::parse(outcome).map_err(value_error)?;
+        let now = self.now(now_ms);
+        self.table
+            .record(model, provider, outcome, first_token_ms, tokens_per_s, retry_after_ms, now)
+            .map_err(value_error)
+    }
+
+    /// Providers of `model`, best first, by "latency", "price" or "throughput".
+    #[pyo3(signature = (model, factor="latency", now_ms=None))]
+    fn rank_providers<'py>(&self, py: Python<'py>, model: &str, factor: &str, now_ms: Option<f64>) -> PyResult<Bound<'py, PyList>> {
+        let factor = Factor::parse(factor).map_err(value_error)?;
+        let slot = self.table.slot(model).map_err(value_error)?;
+        let now = self.now(now_ms);
+        let names = &self.names[model];
+        let order = rank_indices(slot, factor, now);
+        PyList::new(py, order.into_iter().map(|i| names[i].bind(py)))
+    }
+
+    #[pyo3(signature = (model, provider, now_ms=None))]
+    fn is_available(&self, model: &str, provider: &str, now_ms: Option<f64>) -> PyResult<bool> {
+        let now = self.now(now_ms);
+        Ok(self.table.pair(model, provider).map_err(value_error)?.available(now))
+    }
+
+    #[pyo3(signature = (model, provider, now_ms=None))]
+    fn stats<'py>(&self, py: Python<'py>, model: &str, provider: &str, now_ms: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
+        let now = self.now(now_ms);
+        let pair = self.table.pair(model, provider).map_err(value_error)?;
+        stats_dict(py, model, pair, now)
+    }
+
+    #[pyo3(signature = (now_ms=None))]
+    fn all_stats<'py>(&self, py: Python<'py>, now_ms: Option<f64>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let now = self.now(now_ms);
+        let mut out = Vec::new();
+        let mut models: Vec<_> = self.table.slots().collect();
+        models.sort_by(|a, b| a.0.cmp(b.0));
+        for (model, slot) in models {
+            for pair in &slot.pairs {
+                out.push(stats_dict(py, model, pair, now)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn providers(&self, model: &str) -> PyResult<Vec<String>> {
+        let slot = self.table.slot(model).map_err(value_error)?;
+        Ok(slot.pairs.iter().map(|p| p.provider.clone()).collect())
+    }
+
+    #[pyo3(signature = (now_ms=None))]
+    fn circuit_counts<'py>(&self, py: Python<'py>, now_ms: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
+        let now = self.now(now_ms);
+        let (mut closed, mut open, mut half) = (0u32, 0u32, 0u32);
+        for (_, slot) in self.table.slots() {
+            for pair in &slot.pairs {
+                match pair.circuit_state(now) {
+                    CircuitState::Closed => closed += 1,
+                    CircuitState::Open => open += 1,
+                    CircuitState::HalfOpen => half += 1,
+                }
+            }
+        }
+        let d = PyDict::new(py);
+        d.set_item("closed", closed)?;
+        d.set_item("open", open)?;
+        d.set_item("half_open", half)?;
+        Ok(d)
+    }
+
+    fn reset(&mut self, model: &str, provider: &str) -> PyResult<()> {
+        self.table.reset(model, provider).map_err(value_error)
+    }
+
+    /// Milliseconds on the scorer's monotonic clock (what `now_ms=None` means).
+    fn now_ms(&self) -> f64 {
+        self.now(None)
+    }
+}

@@ -1,0 +1,307 @@
+//! The live model × provider table: EWMAs of time to first token and tokens/s, error rate,
+//! consecutive failures, circuit state and in-flight count, fed by every attempt.
+
+use std::collections::HashMap;
+
+use crate::circuit::{Circuit, CircuitConfig, CircuitState};
+use crate::ewma::Ewma;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScorerConfig {
+    pub ewma_alpha: f64,
+    pub error_alpha: f64,
+    pub circuit: CircuitConfig,
+}
+
+impl Default for ScorerConfig {
+    fn default() -> Self {
+        Self {
+            ewma_alpha: 0.3,
+            error_alpha: 0.1,
+            circuit: CircuitConfig { failure_threshold: 3, cooldown_ms: 5000.0, max_cooldown_ms: 120_000.0 },
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Error,
+    Cancelled,
+}
+
+impl Outcome {
+    /// # Errors
+    /// An unknown outcome name.
+    pub fn parse(name: &str) -> Result<Self, ScorerError> {
+        match name {
+            "ok" => Ok(Outcome::Ok),
+            "error" => Ok(Outcome::Error),
+            "cancelled" => Ok(Outcome::Cancelled),
+            other => Err(ScorerError::UnknownOutcome(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScorerError {
+    UnknownModel(String),
+    UnknownProvider(String, String),
+    UnknownOutcome(String),
+    UnknownFactor(String),
+}
+
+impl std::fmt::Display for ScorerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScorerError::UnknownModel(m) => write!(f, "unknown model {m:?}: register it first"),
+            ScorerError::UnknownProvider(m, p) => write!(f, "provider {p:?} is not registered for model {m:?}"),
+            ScorerError::UnknownOutcome(o) => write!(f, "unknown outcome {o:?}: expected ok, error or cancelled"),
+            ScorerError::UnknownFactor(x) => write!(f, "unknown factor {x:?}: expected latency, price or throughput"),
+        }
+    }
+}
+
+impl std::error::Error for ScorerError {}
+
+/// Live statistics of one (model, provider) pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairStats {
+    pub provider: String,
+    pub input_price: f64,
+    pub output_price: f64,
+    pub first_token_ms: Ewma,
+    pub tokens_per_s: Ewma,
+    pub error_rate: f64,
+    pub consecutive_failures: u32,
+    pub samples: u64,
+    pub failures: u64,
+    pub in_flight: u32,
+    pub circuit: Circuit,
+}
+
+impl PairStats {
+    fn new(provider: &str, input_price: f64, output_price: f64, config: &ScorerConfig) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            input_price,
+            output_price,
+            first_token_ms: Ewma::new(config.ewma_alpha),
+            tokens_per_s: Ewma::new(config.ewma_alpha),
+            error_rate: 0.0,
+            consecutive_failures: 0,
+            samples: 0,
+            failures: 0,
+            in_flight: 0,
+            circuit: Circuit::new(&config.circuit),
+        }
+    }
+
+    /// Blended price per 1M tokens, weighting input 3:1 as typical chat traffic does.
+    #[must_use]
+    pub fn blended_price(&self) -> f64 {
+        (3.0 * self.input_price + self.output_price) / 4.0
+    }
+
+    #[must_use]
+    pub fn measured(&self) -> bool {
+        self.samples + self.failures > 0
+    }
+
+    #[must_use]
+    pub fn circuit_state(&self, now_ms: f64) -> CircuitState {
+        self.circuit.state(now_ms)
+    }
+
+    #[must_use]
+    pub fn available(&self, now_ms: f64) -> bool {
+        self.circuit.available(now_ms)
+    }
+}
+
+/// The providers of one model, in registration order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelSlot {
+    pub pairs: Vec<PairStats>,
+}
+
+impl ModelSlot {
+    #[must_use]
+    pub fn index_of(&self, provider: &str) -> Option<usize> {
+        self.pairs.iter().position(|p| p.provider == provider)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct StatsTable {
+    pub config: ScorerConfig,
+    models: HashMap<String, ModelSlot>,
+}
+
+impl StatsTable {
+    #[must_use]
+    pub fn new(config: ScorerConfig) -> Self {
+        Self { config, models: HashMap::new() }
+    }
+
+    /// Adds the pair, or updates its prices if it exists.
+    pub fn register(&mut self, model: &str, provider: &str, input_price: f64, output_price: f64) {
+        let config = self.config;
+        let slot = self.models.entry(model.to_owned()).or_default();
+        if let Some(i) = slot.index_of(provider) {
+            slot.pairs[i].input_price = input_price;
+            slot.pairs[i].output_price = output_price;
+        } else {
+            slot.pairs.push(PairStats::new(provider, input_price, output_price, &config));
+        }
+    }
+
+    /// # Errors
+    /// The model is not registered.
+    pub fn slot(&self, model: &str) -> Result<&ModelSlot, ScorerError> {
+        self.models.get(model).ok_or_else(|| ScorerError::UnknownModel(model.to_owned()))
+    }
+
+    /// # Errors
+    /// The model or provider is not registered.
+    pub fn pair(&self, model: &str, provider: &str) -> Result<&PairStats, ScorerError> {
+        let slot = self.slot(model)?;
+        slot.index_of(provider)
+            .map(|i| &slot.pairs[i])
+            .ok_or_else(|| ScorerError::UnknownProvider(model.to_owned(), provider.to_owned()))
+    }
+
+    fn pair_mut(&mut self, model: &str, provider: &str) -> Result<&mut PairStats, ScorerError> {
+        let slot = self.models.get_mut(model).ok_or_else(|| ScorerError::UnknownModel(model.to_owned()))?;
+        match slot.index_of(provider) {
+            Some(i) => Ok(&mut slot.pairs[i]),
+            None => Err(ScorerError::UnknownProvider(model.to_owned(), provider.to_owned())),
+        }
+    }
+
+    /// An attempt starts.
+    ///
+    /// # Errors
+    /// The model or provider is not registered.
+    pub fn begin(&mut self, model: &str, provider: &str, now_ms: f64) -> Result<(), ScorerError> {
+        let pair = self.pair_mut(model, provider)?;
+        pair.in_flight += 1;
+        pair.circuit.on_begin(now_ms);
+        Ok(())
+    }
+
+    /// An attempt ended.
+    ///
+    /// # Errors
+    /// The model or provider is not registered.
+    pub fn record(
+        &mut self,
+        model: &str,
+        provider: &str,
+        outcome: Outcome,
+        first_token_ms: Option<f64>,
+        tokens_per_s: Option<f64>,
+        retry_after_ms: Option<f64>,
+        now_ms: f64,
+    ) -> Result<(), ScorerError> {
+        let config = self.config;
+        let pair = self.pair_mut(model, provider)?;
+        pair.in_flight = pair.in_flight.saturating_sub(1);
+        match outcome {
+            Outcome::Ok => {
+                if let Some(ms) = first_token_ms.filter(|v| *v >= 0.0) {
+                    pair.first_token_ms.update(ms);
+                }
+                if let Some(tps) = tokens_per_s.filter(|v| *v > 0.0) {
+                    pair.tokens_per_s.update(tps);
+                }
+                pair.error_rate *= 1.0 - config.error_alpha;
+                pair.consecutive_failures = 0;
+                pair.samples += 1;
+                pair.circuit.on_success(&config.circuit);
+            }
+            Outcome::Error => {
+                pair.error_rate = pair.error_rate * (1.0 - config.error_alpha) + config.error_alpha;
+                pair.consecutive_failures += 1;
+                pair.failures += 1;
+                pair.circuit.on_failure(&config.circuit, now_ms, pair.consecutive_failures, retry_after_ms);
+            }
+            Outcome::Cancelled => pair.circuit.on_cancel(),
+        }
+        Ok(())
+    }
+
+    /// Forget everything measured about one pair (prices stay).
+    ///
+    /// # Errors
+    /// The model or provider is not registered.
+    pub fn reset(&mut self, model: &str, provider: &str) -> Result<(), ScorerError> {
+        let config = self.config;
+        let pair = self.pair_mut(model, provider)?;
+        *pair = PairStats::new(&pair.provider.clone(), pair.input_price, pair.output_price, &config);
+        Ok(())
+    }
+
+    pub fn slots(&self) -> impl Iterator<Item = (&String, &ModelSlot)> {
+        self.models.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> StatsTable {
+        let mut t = StatsTable::new(ScorerConfig::default());
+        t.register("m", "a", 1.0, 2.0);
+        t.register("m", "b", 3.0, 4.0);
+        t
+    }
+
+    #[test]
+    fn record_updates_ewmas_and_in_flight() {
+        let mut t = table();
+        t.begin("m", "a", 0.0).unwrap();
+        assert_eq!(t.pair("m", "a").unwrap().in_flight, 1);
+        t.record("m", "a", Outcome::Ok, Some(100.0), Some(50.0), None, 1.0).unwrap();
+        let p = t.pair("m", "a").unwrap();
+        assert_eq!(p.in_flight, 0);
+        assert_eq!(p.first_token_ms.value(), Some(100.0));
+        assert_eq!(p.tokens_per_s.value(), Some(50.0));
+        assert_eq!(p.samples, 1);
+    }
+
+    #[test]
+    fn failures_open_the_circuit_and_success_closes_it() {
+        let mut t = table();
+        for i in 0..3 {
+            t.begin("m", "b", f64::from(i)).unwrap();
+            t.record("m", "b", Outcome::Error, None, None, None, f64::from(i)).unwrap();
+        }
+        let p = t.pair("m", "b").unwrap();
+        assert_eq!(p.circuit_state(10.0), CircuitState::Open);
+        assert!(p.error_rate > 0.2);
+        t.begin("m", "b", 6000.0).unwrap();
+        t.record("m", "b", Outcome::Ok, Some(5.0), None, None, 6001.0).unwrap();
+        assert_eq!(t.pair("m", "b").unwrap().circuit_state(6002.0), CircuitState::Closed);
+    }
+
+    #[test]
+    fn in_flight_never_underflows_and_cancel_changes_no_stats() {
+        let mut t = table();
+        t.record("m", "a", Outcome::Cancelled, Some(1.0), None, None, 0.0).unwrap();
+        let p = t.pair("m", "a").unwrap();
+        assert_eq!((p.in_flight, p.samples, p.failures), (0, 0, 0));
+    }
+
+    #[test]
+    fn register_is_idempotent_and_errors_are_typed() {
+        let mut t = table();
+        t.register("m", "a", 9.0, 9.0);
+        assert_eq!(t.slot("m").unwrap().pairs.len(), 2);
+        assert_eq!(t.pair("m", "a").unwrap().input_price, 9.0);
+        assert!(matches!(t.pair("x", "a"), Err(ScorerError::UnknownModel(_))));
+        assert!(matches!(t.pair("m", "z"), Err(ScorerError::UnknownProvider(..))));
+        assert!(Outcome::parse("meh").is_err());
+    }
+}
