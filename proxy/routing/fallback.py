@@ -87,17 +87,11 @@ async def run_with_fallback(
 
 def order_by_availability(gw: Gateway, candidates: list[Route]) -> tuple[list[Route], bool]:
     """Available candidates first (order kept), then ejected ones; and whether all are ejected."""
-    if len(candidates) <= 1:
-        ejected = bool(candidates) and not gw.scorer.stats(candidates[0].model, candidates[0].provider)["available"]
-        return candidates, ejected
     available: list[Route] = []
-    ejected_routes: list[Route] = []
+    ejected: list[Route] = []
     for route in candidates:
-        if gw.scorer.stats(route.model, route.provider)["available"]:
-            available.append(route)
-        else:
-            ejected_routes.append(route)
-    return available + ejected_routes, not available
+        (available if gw.scorer.is_available(route.model, route.provider) else ejected).append(route)
+    return available + ejected, bool(candidates) and not available
 
 
 def shutting_down(notes: dict[str, str] | None) -> GatewayError:
