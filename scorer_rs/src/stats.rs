@@ -2,6 +2,7 @@
 //! consecutive failures, circuit state and in-flight count, fed by every attempt.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::circuit::{Circuit, CircuitConfig, CircuitState};
 use crate::ewma::Ewma;
@@ -132,22 +133,50 @@ impl ModelSlot {
     }
 }
 
+/// FNV-1a: model slugs are short and trusted, so a fast non-keyed hash is the right trade.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct StatsTable {
     pub config: ScorerConfig,
-    models: HashMap<String, ModelSlot>,
+    index: HashMap<String, usize, BuildHasherDefault<Fnv>>,
+    slots: Vec<(String, ModelSlot)>,
 }
 
 impl StatsTable {
     #[must_use]
     pub fn new(config: ScorerConfig) -> Self {
-        Self { config, models: HashMap::new() }
+        Self { config, index: HashMap::default(), slots: Vec::new() }
     }
 
     /// Adds the pair, or updates its prices if it exists.
     pub fn register(&mut self, model: &str, provider: &str, input_price: f64, output_price: f64) {
         let config = self.config;
-        let slot = self.models.entry(model.to_owned()).or_default();
+        let at = match self.index.get(model) {
+            Some(&at) => at,
+            None => {
+                self.slots.push((model.to_owned(), ModelSlot::default()));
+                self.index.insert(model.to_owned(), self.slots.len() - 1);
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[at].1;
         if let Some(i) = slot.index_of(provider) {
             slot.pairs[i].input_price = input_price;
             slot.pairs[i].output_price = output_price;
@@ -159,7 +188,20 @@ impl StatsTable {
     /// # Errors
     /// The model is not registered.
     pub fn slot(&self, model: &str) -> Result<&ModelSlot, ScorerError> {
-        self.models.get(model).ok_or_else(|| ScorerError::UnknownModel(model.to_owned()))
+        self.slot_index(model).map(|i| &self.slots[i].1)
+    }
+
+    /// Position of the model's slot; stable for the table's life (slots are never removed).
+    ///
+    /// # Errors
+    /// The model is not registered.
+    pub fn slot_index(&self, model: &str) -> Result<usize, ScorerError> {
+        self.index.get(model).copied().ok_or_else(|| ScorerError::UnknownModel(model.to_owned()))
+    }
+
+    #[must_use]
+    pub fn slot_at(&self, index: usize) -> &ModelSlot {
+        &self.slots[index].1
     }
 
     /// # Errors
@@ -172,7 +214,8 @@ impl StatsTable {
     }
 
     fn pair_mut(&mut self, model: &str, provider: &str) -> Result<&mut PairStats, ScorerError> {
-        let slot = self.models.get_mut(model).ok_or_else(|| ScorerError::UnknownModel(model.to_owned()))?;
+        let at = self.slot_index(model)?;
+        let slot = &mut self.slots[at].1;
         match slot.index_of(provider) {
             Some(i) => Ok(&mut slot.pairs[i]),
             None => Err(ScorerError::UnknownProvider(model.to_owned(), provider.to_owned())),
@@ -243,7 +286,7 @@ impl StatsTable {
     }
 
     pub fn slots(&self) -> impl Iterator<Item = (&String, &ModelSlot)> {
-        self.models.iter()
+        self.slots.iter().map(|(name, slot)| (name, slot))
     }
 }
 

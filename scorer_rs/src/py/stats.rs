@@ -18,8 +18,8 @@ fn value_error(err: ScorerError) -> PyErr {
 pub struct PyScorer {
     pub(crate) table: StatsTable,
     epoch: Instant,
-    /// Interned provider names per model, in registration order, so rankings return without allocating strings.
-    names: std::collections::HashMap<String, Vec<Py<PyString>>>,
+    /// Interned provider names per model slot, in registration order, so rankings return without allocating.
+    names: Vec<Vec<Py<PyString>>>,
 }
 
 impl PyScorer {
@@ -63,7 +63,7 @@ impl PyScorer {
             error_alpha,
             circuit: CircuitConfig { failure_threshold, cooldown_ms, max_cooldown_ms },
         };
-        Ok(Self { table: StatsTable::new(config), epoch: Instant::now(), names: std::collections::HashMap::new() })
+        Ok(Self { table: StatsTable::new(config), epoch: Instant::now(), names: Vec::new() })
     }
 
     /// Add a (model, provider) pair, or update its prices (USD per 1M tokens).
@@ -71,7 +71,11 @@ impl PyScorer {
         let known = self.table.slot(model).ok().and_then(|s| s.index_of(provider)).is_some();
         self.table.register(model, provider, input_price, output_price);
         if !known {
-            self.names.entry(model.to_owned()).or_default().push(PyString::new(py, provider).unbind());
+            let at = self.table.slot_index(model).expect("just registered");
+            if self.names.len() <= at {
+                self.names.resize_with(at + 1, Vec::new);
+            }
+            self.names[at].push(PyString::new(py, provider).unbind());
         }
     }
 
@@ -104,10 +108,10 @@ impl PyScorer {
     #[pyo3(signature = (model, factor="latency", now_ms=None))]
     fn rank_providers<'py>(&self, py: Python<'py>, model: &str, factor: &str, now_ms: Option<f64>) -> PyResult<Bound<'py, PyList>> {
         let factor = Factor::parse(factor).map_err(value_error)?;
-        let slot = self.table.slot(model).map_err(value_error)?;
+        let at = self.table.slot_index(model).map_err(value_error)?;
         let now = self.now(now_ms);
-        let names = &self.names[model];
-        let order = rank_indices(slot, factor, now);
+        let names = &self.names[at];
+        let order = rank_indices(self.table.slot_at(at), factor, now);
         PyList::new(py, order.into_iter().map(|i| names[i].bind(py)))
     }
 

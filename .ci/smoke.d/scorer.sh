@@ -1,0 +1,1 @@
+python3 bench/scorer_bench.py --quick

@@ -1,0 +1,191 @@
+"""A readable pure-Python version of the Rust scorer's stats and provider ranking.
+
+The test oracle for `proxy._scorer.Scorer` and the baseline of `bench/scorer_bench.py`, as
+tiktoken's `_educational.py` is for its BPE. Not a production path: the gateway uses the Rust one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR_LATENCY_PENALTY = 2.0
+
+
+@dataclass
+class Ewma:
+    alpha: float
+    value: float = 0.0
+    samples: int = 0
+
+    def update(self, sample: float) -> None:
+        if not math.isfinite(sample):
+            return
+        self.value = sample if self.samples == 0 else self.alpha * sample + (1 - self.alpha) * self.value
+        self.samples += 1
+
+    def get(self) -> float | None:
+        return self.value if self.samples else None
+
+
+@dataclass
+class Circuit:
+    threshold: int
+    base_ms: float
+    max_ms: float
+    tripped: bool = False
+    open_until: float = 0.0
+    next_cooldown: float = 0.0
+    probe: bool = False
+
+    def __post_init__(self) -> None:
+        self.next_cooldown = self.base_ms
+
+    def state(self, now: float) -> str:
+        if not self.tripped:
+            return "closed"
+        return "open" if now < self.open_until else "half_open"
+
+    def available(self, now: float) -> bool:
+        state = self.state(now)
+        return state == "closed" or (state == "half_open" and not self.probe)
+
+    def begin(self, now: float) -> None:
+        if self.state(now) == "half_open" and not self.probe:
+            self.probe = True
+
+    def success(self) -> None:
+        self.tripped, self.probe, self.open_until, self.next_cooldown = False, False, 0.0, self.base_ms
+
+    def failure(self, now: float, consecutive: int, retry_after: float | None) -> None:
+        probe_failed = self.tripped and self.state(now) == "half_open"
+        if probe_failed or (not self.tripped and consecutive >= self.threshold):
+            until = now + self.next_cooldown
+            self.open_until = max(self.open_until, until) if self.tripped else until
+            self.tripped, self.probe = True, False
+            self.next_cooldown = min(self.next_cooldown * 2, self.max_ms)
+        if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+            until = now + retry_after
+            self.open_until = max(self.open_until, until) if self.tripped else until
+            self.tripped, self.probe = True, False
+
+
+@dataclass
+class Pair:
+    provider: str
+    input_price: float
+    output_price: float
+    ttft: Ewma
+    tps: Ewma
+    circuit: Circuit
+    error_rate: float = 0.0
+    consecutive: int = 0
+    samples: int = 0
+    failures: int = 0
+    in_flight: int = 0
+
+    @property
+    def blended_price(self) -> float:
+        return (3 * self.input_price + self.output_price) / 4
+
+    @property
+    def measured(self) -> bool:
+        return self.samples + self.failures > 0
+
+    def effective_latency(self) -> float | None:
+        if not self.measured:
+            return None
+        base = self.ttft.get()
+        return (base if base is not None else 1.7976931348623157e308 / 4) * (1 + ERROR_LATENCY_PENALTY * self.error_rate)
+
+
+@dataclass
+class ReferenceScorer:
+    ewma_alpha: float = 0.3
+    failure_threshold: int = 3
+    cooldown_ms: float = 5000.0
+    max_cooldown_ms: float = 120000.0
+    error_alpha: float = 0.1
+    models: dict[str, list[Pair]] = field(default_factory=dict)
+
+    def register(self, model: str, provider: str, input_price: float, output_price: float) -> None:
+        pairs = self.models.setdefault(model, [])
+        for pair in pairs:
+            if pair.provider == provider:
+                pair.input_price, pair.output_price = input_price, output_price
+                return
+        pairs.append(Pair(provider, input_price, output_price, Ewma(self.ewma_alpha), Ewma(self.ewma_alpha),
+                          Circuit(self.failure_threshold, self.cooldown_ms, self.max_cooldown_ms)))
+
+    def _pair(self, model: str, provider: str) -> Pair:
+        if model not in self.models:
+            raise ValueError(f"unknown model {model!r}")
+        for pair in self.models[model]:
+            if pair.provider == provider:
+                return pair
+        raise ValueError(f"provider {provider!r} is not registered for model {model!r}")
+
+    def begin(self, model: str, provider: str, now_ms: float = 0.0) -> None:
+        pair = self._pair(model, provider)
+        pair.in_flight += 1
+        pair.circuit.begin(now_ms)
+
+    def record(self, model: str, provider: str, outcome: str, first_token_ms: float | None = None,
+               tokens_per_s: float | None = None, retry_after_ms: float | None = None, now_ms: float = 0.0) -> None:
+        if outcome not in ("ok", "error", "cancelled"):
+            raise ValueError(f"unknown outcome {outcome!r}")
+        pair = self._pair(model, provider)
+        pair.in_flight = max(0, pair.in_flight - 1)
+        if outcome == "ok":
+            if first_token_ms is not None and first_token_ms >= 0:
+                pair.ttft.update(first_token_ms)
+            if tokens_per_s is not None and tokens_per_s > 0:
+                pair.tps.update(tokens_per_s)
+            pair.error_rate *= 1 - self.error_alpha
+            pair.consecutive = 0
+            pair.samples += 1
+            pair.circuit.success()
+        elif outcome == "error":
+            pair.error_rate = pair.error_rate * (1 - self.error_alpha) + self.error_alpha
+            pair.consecutive += 1
+            pair.failures += 1
+            pair.circuit.failure(now_ms, pair.consecutive, retry_after_ms)
+        else:
+            pair.circuit.probe = False
+
+    def rank_providers(self, model: str, factor: str = "latency", now_ms: float = 0.0) -> list[str]:
+        if factor not in ("latency", "price", "throughput"):
+            raise ValueError(f"unknown factor {factor!r}")
+        if model not in self.models:
+            raise ValueError(f"unknown model {model!r}")
+        return [p.provider for p in sorted(self.models[model], key=lambda p: self._key(p, factor, now_ms))]
+
+    @staticmethod
+    def _measured_first(value: float | None, lower_is_better: bool) -> tuple[int, float]:
+        if value is None:
+            return (0, 0.0)
+        return (1, value if lower_is_better else -value)
+
+    def _key(self, p: Pair, factor: str, now: float) -> tuple[Any, ...]:
+        tie = (p.in_flight, p.blended_price, p.provider)
+        if not p.circuit.available(now):
+            return (1, p.circuit.open_until if p.circuit.tripped else 0.0, *tie)
+        if factor == "latency":
+            primary: tuple[Any, ...] = self._measured_first(p.effective_latency(), True)
+        elif factor == "throughput":
+            primary = self._measured_first((p.tps.get() or 0.0) if p.measured else None, False)
+        else:
+            primary = (p.blended_price, p.effective_latency() or 0.0)
+        return (0, *primary, *tie)
+
+    def stats(self, model: str, provider: str, now_ms: float = 0.0) -> dict[str, Any]:
+        p = self._pair(model, provider)
+        return {
+            "model": model, "provider": provider, "first_token_ms": p.ttft.get(), "tokens_per_s": p.tps.get(),
+            "error_rate": p.error_rate, "consecutive_failures": p.consecutive, "circuit": p.circuit.state(now_ms),
+            "in_flight": p.in_flight, "samples": p.samples, "failures": p.failures,
+            "available": p.circuit.available(now_ms),
+            "cooldown_remaining_ms": max(0.0, p.circuit.open_until - now_ms) if p.circuit.tripped else 0.0,
+            "input_price": p.input_price, "output_price": p.output_price,
+        }
