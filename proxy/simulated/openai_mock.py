@@ -60,11 +60,16 @@ def wants_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     return tools[0]
 
 
+def authorized(request: web.Request, key: str) -> bool:
+    """OpenAI's bearer token, or Azure OpenAI's `api-key` header (the v1 API accepts either)."""
+    return request.headers.get("Authorization") == f"Bearer {key}" or request.headers.get("api-key") == key
+
+
 async def chat_completions(ctx: MockContext, request: web.Request) -> web.StreamResponse:
     knobs = ctx.knobs
     body = await read_json(request)
     ctx.note_request(request, body)
-    if knobs.api_key is not None and request.headers.get("Authorization") != f"Bearer {knobs.api_key}":
+    if knobs.api_key is not None and not authorized(request, knobs.api_key):
         ctx.counters.errors += 1
         return error_response(401, knobs)
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
