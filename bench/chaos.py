@@ -172,6 +172,7 @@ class Plan:
     model: str
     stream: bool
     hang_up: str | None  # None, "after_content" (stream) or "early" (any)
+    order: list[str] | None = None  # provider.routing order: sends traffic to the bad providers first
 
 
 @dataclass
@@ -278,7 +279,9 @@ async def judge_response(resp: aiohttp.ClientResponse, plan: Plan, prompt: str) 
 
 async def run_one(session: aiohttp.ClientSession, url: str, plan: Plan, rng: random.Random) -> Verdict:
     prompt = f"req{plan.index} chaos soak"
-    body = {"model": plan.model, "messages": [{"role": "user", "content": prompt}], "stream": plan.stream}
+    body: dict[str, Any] = {"model": plan.model, "messages": [{"role": "user", "content": prompt}], "stream": plan.stream}
+    if plan.order:
+        body["provider"] = {"routing": {"type": "order", "providers": plan.order}}
     started = time.perf_counter()
 
     async def exchange() -> Verdict:
@@ -316,7 +319,9 @@ def make_plans(n: int, seed: int, start: int = 0) -> list[Plan]:
         stream = rng.random() < 0.6
         roll = rng.random()
         hang_up = ("after_content" if stream else "early") if roll < 0.04 else "early" if roll < 0.06 else None
-        plans.append(Plan(i, rng.choices(models, weights)[0], stream, hang_up))
+        model = rng.choices(models, weights)[0]
+        order = rng.sample(MODELS[model], len(MODELS[model])) if len(MODELS[model]) > 1 and rng.random() < 0.4 else None
+        plans.append(Plan(i, model, stream, hang_up, order))
     return plans
 
 
