@@ -88,7 +88,7 @@ async def attempt_json(session: aiohttp.ClientSession, route: Route, body: dict[
             async with session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t)) as resp:
                 payload = await resp.read()
                 status, headers = resp.status, resp.headers
-    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise transport_error(route, exc) from None
     if status >= 400:
         raise route.adapter.parse_error(status, payload, headers)
@@ -169,7 +169,7 @@ async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[s
         if resp is not None:
             resp.close()
         raise
-    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         if resp is not None:
             resp.close()
         phase = None
