@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import openai
+import orjson
 import pytest
+from aiohttp import web
 
+from proxy.simulated.knobs import Knobs
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.sse_client import assert_openai_error, post_stream
@@ -101,15 +105,34 @@ def test_usage_and_done_on_a_normal_stream(pair: GatewayHarness) -> None:
     assert pair.stats("test/alpha", "p-bad")["in_flight"] == 0
 
 
+def overloaded_anthropic(knobs: Knobs, name: str) -> web.Application:
+    """An Anthropic-wire upstream that opens a 200 stream, then says it is overloaded (as the real one does)."""
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        start = {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [],
+                                                     "model": "m", "usage": {"input_tokens": 3, "output_tokens": 1}}}
+        await resp.write(b"event: message_start\ndata: " + orjson.dumps(start) + b"\n\n")
+        await resp.write(b"event: ping\ndata: {\"type\": \"ping\"}\n\n")
+        await asyncio.sleep(0.02)  # the opening frames arrive on their own, before the error
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        await resp.write(b"event: error\ndata: " + orjson.dumps(error) + b"\n\n")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    return app
+
+
 def test_anthropic_overloaded_in_stream_falls_back() -> None:
-    """Anthropic's overloaded_error arrives inside a 200 stream; it must still fall back invisibly."""
+    """LiteLLM runs no fallback when Anthropic's overloaded_error arrives inside the stream; we must."""
     pytest.importorskip("proxy.providers.anthropic")
-    anthropic_mock = pytest.importorskip("proxy.simulated.anthropic_mock")
     h = GatewayHarness(
-        providers={"p-bad": {"wire": "anthropic", "knobs": {**FAST, "stream_error_after_chunks": 0}},
-                   "p-good": {"knobs": FAST}},
+        providers={"p-bad": {"wire": "anthropic", "knobs": FAST}, "p-good": {"knobs": FAST}},
         models={"test/alpha": simple_model({"p-bad": "alpha-bad", "p-good": "alpha-good"})},
-        factories={"anthropic": anthropic_mock.create_anthropic_mock},
+        factories={"anthropic": overloaded_anthropic},
     ).start()
     try:
         assert_clean_fallback(h)
