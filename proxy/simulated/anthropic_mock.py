@@ -1,0 +1,238 @@
+"""A mock of Anthropic's `POST /v1/messages`: JSON and SSE events, tool use, thinking, error bodies.
+
+Checks what the real API checks and the gateway could get wrong: `x-api-key`, `anthropic-version`,
+a required `max_tokens`, tool results that answer the previous turn's tool calls, and thinking
+blocks passed back with the signature this mock issued for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from proxy.simulated.knobs import Knobs, answer_words, estimate_tokens, sample_arguments, sleep_ms, split_text
+from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
+
+ERROR_TYPES: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "There was an issue with the format or content of your request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "The requested resource could not be found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def request_id() -> str:
+    return f"req_{uuid.uuid4().hex[:24]}"
+
+
+def error_response(status: int, knobs: Knobs, message: str | None = None) -> web.Response:
+    etype, default_message = ERROR_TYPES.get(status, ("api_error", "Internal server error"))
+    rid = request_id()
+    headers = {"request-id": rid}
+    if status in (429, 503, 529) and knobs.retry_after_s is not None:
+        headers["retry-after"] = str(knobs.retry_after_s)
+    body = {"type": "error", "error": {"type": etype, "message": message or default_message}, "request_id": rid}
+    return json_response(body, status=status, headers=headers)
+
+
+def signature_for(thinking: str) -> str:
+    """What this mock signs its thinking with; a changed text or signature fails the next turn."""
+    return "sig-" + hashlib.sha256(b"mock-anthropic:" + thinking.encode()).hexdigest()[:32]
+
+
+def blocks_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content or [] if isinstance(b, dict)]
+
+
+def request_problem(body: Any) -> str | None:
+    """The first reason the real API would reject this body with a 400, or None."""
+    if not isinstance(body, dict):
+        return "Request body must be a JSON object."
+    for name in ("model", "max_tokens", "messages"):
+        if name not in body:
+            return f"{name}: Field required"
+    if not isinstance(body["messages"], list) or not body["messages"]:
+        return "messages: at least one message is required"
+    tool_ids: set[str] = set()
+    for i, msg in enumerate(body["messages"]):
+        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
+            return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+        blocks = blocks_of(msg)
+        for j, block in enumerate(blocks):
+            kind = block.get("type")
+            if kind == "thinking" and block.get("signature") != signature_for(block.get("thinking", "")):
+                return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+            if kind == "tool_result" and block.get("tool_use_id") not in tool_ids:
+                return f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks"
+            if kind in ("image", "document") and (block.get("source") or {}).get("type") not in ("base64", "url"):
+                return f"messages.{i}.content.{j}.source: Input tag does not match any of the expected tags"
+        tool_ids = {b.get("id", "") for b in blocks if b.get("type") == "tool_use"}
+    return None
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    parts = [body["system"]] if isinstance(body.get("system"), str) else [b.get("text", "") for b in body.get("system") or []]
+    last = body["messages"][-1]
+    parts += [b.get("text", "") for b in blocks_of(last) if b.get("type") == "text"]
+    return "\n".join(parts)
+
+
+def chosen_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool the mock calls: the named one, else the first; none after a tool result."""
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice") or {"type": "auto"}
+    last = body["messages"][-1]
+    if not tools or choice.get("type") == "none" or any(b.get("type") == "tool_result" for b in blocks_of(last)):
+        return None
+    if choice.get("type") == "tool":
+        return next((t for t in tools if t.get("name") == choice.get("name")), tools[0])
+    return tools[0]
+
+
+def plan_content(body: dict[str, Any], knobs: Knobs) -> tuple[list[dict[str, Any]], list[list[str]], str, int]:
+    """Content blocks, each block's delta pieces, the stop reason and the output token count."""
+    model = str(body["model"])
+    blocks: list[dict[str, Any]] = []
+    pieces: list[list[str]] = []
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        thought = f"The user wrote {len(prompt_text(body))} characters; answer briefly."
+        blocks.append({"type": "thinking", "thinking": thought, "signature": signature_for(thought)})
+        pieces.append(split_text(thought, 3))
+    tool = chosen_tool(body)
+    if tool is not None:
+        args = orjson.dumps(sample_arguments(tool.get("input_schema") or {})).decode()
+        lead = f"I'll use {tool['name']}."
+        blocks.append({"type": "text", "text": lead})
+        pieces.append([lead])
+        blocks.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": tool["name"], "input": orjson.loads(args)})
+        pieces.append(split_text(args, max(knobs.chunks - 2, 1)))
+        return blocks, pieces, "tool_use", estimate_tokens(lead + args)
+    words = answer_words(model, prompt_text(body), knobs.chunks)
+    stop = "end_turn"
+    room = max(1, int(body["max_tokens"]) // max(knobs.tokens_per_chunk, 1))
+    if room < len(words):
+        words, stop = words[:room], "max_tokens"
+    blocks.append({"type": "text", "text": "".join(words)})
+    pieces.append(words)
+    return blocks, pieces, stop, len(words) * knobs.tokens_per_chunk
+
+
+def usage_block(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+
+
+async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse:
+    knobs = ctx.knobs
+    body = await read_json(request)
+    ctx.note_request(request, body)
+    if knobs.api_key is not None and request.headers.get("x-api-key") != knobs.api_key:
+        ctx.counters.errors += 1
+        return error_response(401, knobs)
+    if not request.headers.get("anthropic-version"):
+        ctx.counters.errors += 1
+        return error_response(400, knobs, "anthropic-version: header is required")
+    problem = request_problem(body)
+    if problem is not None:
+        ctx.counters.errors += 1
+        return error_response(400, knobs, problem)
+    plan = ctx.plan()
+    if plan.hang:
+        await hang_forever()
+    if plan.status is not None:
+        ctx.counters.errors += 1
+        await sleep_ms(min(knobs.ttft_ms, 5.0))
+        return error_response(plan.status, knobs)
+
+    blocks, pieces, stop, output_tokens = plan_content(body, knobs)
+    input_tokens = estimate_tokens(orjson.dumps(body["messages"]).decode())
+    message = {
+        "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": body["model"],
+        "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage_block(input_tokens, output_tokens),
+    }
+    if body.get("stream"):
+        ctx.counters.streams += 1
+        return await stream_message(ctx, request, message, pieces)
+    await sleep_ms(knobs.ttft_ms)
+    return json_response(message, headers={"request-id": request_id()})
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def block_events(index: int, block: dict[str, Any], pieces: list[str]) -> list[tuple[bytes, bool]]:
+    """One content block's events; the flag marks content deltas (what the fault knobs count)."""
+    kind = block["type"]
+    if kind == "thinking":
+        start: dict[str, Any] = {"type": "thinking", "thinking": ""}
+        deltas = [{"type": "thinking_delta", "thinking": p} for p in pieces]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    elif kind == "tool_use":
+        start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+        deltas = [{"type": "input_json_delta", "partial_json": ""}]
+        deltas += [{"type": "input_json_delta", "partial_json": p} for p in pieces]
+    else:
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in pieces]
+    out = [(sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}), False)]
+    out += [(sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}), True) for d in deltas]
+    out.append((sse("content_block_stop", {"type": "content_block_stop", "index": index}), False))
+    return out
+
+
+async def stream_message(ctx: MockContext, request: web.Request, message: dict[str, Any], pieces: list[list[str]]) -> web.StreamResponse:
+    knobs = ctx.knobs
+    resp = web.StreamResponse(status=200, headers={
+        "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "request-id": request_id()})
+    await resp.prepare(request)
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    await resp.write(sse("message_start", {"type": "message_start", "message": start}))
+    await resp.write(sse("ping", {"type": "ping"}))
+    waited = 0.0
+    if knobs.keepalive_every_ms > 0:  # Anthropic keeps a quiet stream alive with ping events
+        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+            await sleep_ms(knobs.keepalive_every_ms)
+            waited += knobs.keepalive_every_ms
+            await resp.write(sse("ping", {"type": "ping"}))
+    await sleep_ms(knobs.ttft_ms - waited)
+
+    events = [e for i, block in enumerate(message["content"]) for e in block_events(i, block, pieces[i])]
+    sent = 0
+    for frame, is_content in events:
+        if is_content and knobs.drop_after_chunks is not None and sent >= knobs.drop_after_chunks:
+            ctx.counters.errors += 1
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
+        if is_content and knobs.stream_error_after_chunks is not None and sent >= knobs.stream_error_after_chunks:
+            ctx.counters.errors += 1
+            await resp.write(sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+            return resp
+        if is_content:
+            if sent > 0:
+                await sleep_ms(knobs.chunk_gap_s * 1000.0)
+            sent += 1
+        await resp.write(frame)
+    delta = {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+             "usage": {"output_tokens": usage["output_tokens"]}}
+    await resp.write(sse("message_delta", delta))
+    await resp.write(sse("message_stop", {"type": "message_stop"}))
+    await resp.write_eof()
+    return resp
+
+
+def create_anthropic_mock(knobs: Knobs | None = None, name: str = "anthropic-mock") -> web.Application:
+    return build_mock_app(name, knobs or Knobs(), [("POST", "/v1/messages", messages)])
