@@ -6,7 +6,7 @@ Headers: `x-switchyard-timeout-connect`, `-first-token`, `-idle`, `-total` (seco
 - connect: opening the TCP/TLS connection to the provider;
 - first token: from sending the request to the first real content (keep-alives do not count); on
   expiry the next candidate is tried, since the client has seen nothing yet;
-- idle: the longest gap between two reads of a stream (and, without streaming, the wait for the answer);
+- idle: the longest gap between two reads of a stream (a non-streaming answer is bounded by total only);
 - total: from the request's arrival at the gateway to the answer's last byte, fallbacks included.
 """
 

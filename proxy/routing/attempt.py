@@ -48,9 +48,10 @@ def target_for(route: Route) -> AdapterTarget:
     )
 
 
-def client_timeout(t: AttemptTimeouts) -> aiohttp.ClientTimeout:
-    # sock_read bounds each read: the idle gap between stream chunks (and the wait for headers).
-    return aiohttp.ClientTimeout(total=None, connect=t.connect_s, sock_connect=t.connect_s, sock_read=t.idle_s)
+def client_timeout(t: AttemptTimeouts, *, stream: bool) -> aiohttp.ClientTimeout:
+    # Streaming: sock_read bounds each read, the idle gap between chunks. Non-streaming: a long answer
+    # arrives in one piece after the whole generation, so only the total deadline bounds the wait.
+    return aiohttp.ClientTimeout(total=None, connect=t.connect_s, sock_connect=t.connect_s, sock_read=t.idle_s if stream else None)
 
 
 TIMEOUT_TEXT = {
@@ -85,7 +86,7 @@ async def attempt_json(session: aiohttp.ClientSession, route: Route, body: dict[
     started = time.perf_counter()
     try:
         async with asyncio.timeout_at(t.attempt_deadline()):
-            async with session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t)) as resp:
+            async with session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t, stream=False)) as resp:
                 payload = await resp.read()
                 status, headers = resp.status, resp.headers
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -139,7 +140,7 @@ async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[s
     try:
         # The first-token deadline runs to the first real content; keep-alives do not reset it.
         async with asyncio.timeout_at(t.first_token_deadline(deadline)):
-            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t))
+            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t, stream=True))
             if resp.status >= 400:
                 payload = await resp.read()
                 raise route.adapter.parse_error(resp.status, payload, resp.headers)
