@@ -91,7 +91,8 @@ class Pair:
 
     @property
     def measured(self) -> bool:
-        return self.samples + self.failures > 0
+        """Has an attempt succeeded? Failures alone keep a provider in its exploration slot."""
+        return self.samples > 0
 
     def effective_latency(self) -> float | None:
         if not self.measured:
@@ -154,6 +155,23 @@ class ReferenceScorer:
         else:
             pair.circuit.probe = False
 
+    def reset(self, model: str, provider: str) -> None:
+        pair = self._pair(model, provider)
+        pairs = self.models[model]
+        pairs[pairs.index(pair)] = Pair(provider, pair.input_price, pair.output_price, Ewma(self.ewma_alpha),
+                                        Ewma(self.ewma_alpha),
+                                        Circuit(self.failure_threshold, self.cooldown_ms, self.max_cooldown_ms))
+
+    def is_available(self, model: str, provider: str, now_ms: float = 0.0) -> bool:
+        return self._pair(model, provider).circuit.available(now_ms)
+
+    def circuit_counts(self, now_ms: float = 0.0) -> dict[str, int]:
+        counts = {"closed": 0, "open": 0, "half_open": 0}
+        for pairs in self.models.values():
+            for pair in pairs:
+                counts[pair.circuit.state(now_ms)] += 1
+        return counts
+
     def rank_providers(self, model: str, factor: str = "latency", now_ms: float = 0.0) -> list[str]:
         if factor not in ("latency", "price", "throughput"):
             raise ValueError(f"unknown factor {factor!r}")
@@ -168,16 +186,15 @@ class ReferenceScorer:
         return (1, value if lower_is_better else -value)
 
     def _key(self, p: Pair, factor: str, now: float) -> tuple[Any, ...]:
+        """Sort key: available first; unmeasured first (latency, throughput); then the factor; ties."""
         tie = (p.in_flight, p.blended_price, p.provider)
         if not p.circuit.available(now):
             return (1, p.circuit.open_until if p.circuit.tripped else 0.0, *tie)
         if factor == "latency":
-            primary: tuple[Any, ...] = self._measured_first(p.effective_latency(), True)
-        elif factor == "throughput":
-            primary = self._measured_first((p.tps.get() or 0.0) if p.measured else None, False)
-        else:
-            primary = (p.blended_price, p.effective_latency() or 0.0)
-        return (0, *primary, *tie)
+            return (0, *self._measured_first(p.effective_latency(), True), *tie)
+        if factor == "throughput":
+            return (0, *self._measured_first((p.tps.get() or 0.0) if p.measured else None, False), *tie)
+        return (0, p.blended_price, p.effective_latency() or 0.0, p.provider)
 
     def stats(self, model: str, provider: str, now_ms: float = 0.0) -> dict[str, Any]:
         p = self._pair(model, provider)

@@ -65,6 +65,33 @@ impl std::fmt::Display for ScorerError {
 
 impl std::error::Error for ScorerError {}
 
+/// How an attempt ended, with what it measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttemptEnd {
+    pub outcome: Outcome,
+    pub first_token_ms: Option<f64>,
+    pub tokens_per_s: Option<f64>,
+    /// A Retry-After (429/503): the circuit stays open at least this long.
+    pub retry_after_ms: Option<f64>,
+}
+
+impl AttemptEnd {
+    #[must_use]
+    pub fn ok(first_token_ms: f64, tokens_per_s: Option<f64>) -> Self {
+        Self { outcome: Outcome::Ok, first_token_ms: Some(first_token_ms), tokens_per_s, retry_after_ms: None }
+    }
+
+    #[must_use]
+    pub fn error(retry_after_ms: Option<f64>) -> Self {
+        Self { outcome: Outcome::Error, first_token_ms: None, tokens_per_s: None, retry_after_ms }
+    }
+
+    #[must_use]
+    pub fn cancelled() -> Self {
+        Self { outcome: Outcome::Cancelled, first_token_ms: None, tokens_per_s: None, retry_after_ms: None }
+    }
+}
+
 /// Live statistics of one (model, provider) pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PairStats {
@@ -104,9 +131,11 @@ impl PairStats {
         (3.0 * self.input_price + self.output_price) / 4.0
     }
 
+    /// Has any attempt succeeded? Failures alone do not count: a provider whose first attempt failed
+    /// keeps its exploration slot until it succeeds or its circuit opens, so it cannot be starved.
     #[must_use]
     pub fn measured(&self) -> bool {
-        self.samples + self.failures > 0
+        self.samples > 0
     }
 
     #[must_use]
@@ -165,23 +194,25 @@ impl StatsTable {
         Self { config, index: HashMap::default(), slots: Vec::new() }
     }
 
-    /// Adds the pair, or updates its prices if it exists.
-    pub fn register(&mut self, model: &str, provider: &str, input_price: f64, output_price: f64) {
+    /// Adds the pair, or updates its prices if it exists. Returns the model's slot index and whether
+    /// the provider is new.
+    pub fn register(&mut self, model: &str, provider: &str, input_price: f64, output_price: f64) -> (usize, bool) {
         let config = self.config;
-        let at = match self.index.get(model) {
-            Some(&at) => at,
-            None => {
-                self.slots.push((model.to_owned(), ModelSlot::default()));
-                self.index.insert(model.to_owned(), self.slots.len() - 1);
-                self.slots.len() - 1
-            }
+        let at = if let Some(&at) = self.index.get(model) {
+            at
+        } else {
+            self.slots.push((model.to_owned(), ModelSlot::default()));
+            self.index.insert(model.to_owned(), self.slots.len() - 1);
+            self.slots.len() - 1
         };
         let slot = &mut self.slots[at].1;
         if let Some(i) = slot.index_of(provider) {
             slot.pairs[i].input_price = input_price;
             slot.pairs[i].output_price = output_price;
+            (at, false)
         } else {
             slot.pairs.push(PairStats::new(provider, input_price, output_price, &config));
+            (at, true)
         }
     }
 
@@ -237,25 +268,16 @@ impl StatsTable {
     ///
     /// # Errors
     /// The model or provider is not registered.
-    pub fn record(
-        &mut self,
-        model: &str,
-        provider: &str,
-        outcome: Outcome,
-        first_token_ms: Option<f64>,
-        tokens_per_s: Option<f64>,
-        retry_after_ms: Option<f64>,
-        now_ms: f64,
-    ) -> Result<(), ScorerError> {
+    pub fn record(&mut self, model: &str, provider: &str, end: AttemptEnd, now_ms: f64) -> Result<(), ScorerError> {
         let config = self.config;
         let pair = self.pair_mut(model, provider)?;
         pair.in_flight = pair.in_flight.saturating_sub(1);
-        match outcome {
+        match end.outcome {
             Outcome::Ok => {
-                if let Some(ms) = first_token_ms.filter(|v| *v >= 0.0) {
+                if let Some(ms) = end.first_token_ms.filter(|v| *v >= 0.0) {
                     pair.first_token_ms.update(ms);
                 }
-                if let Some(tps) = tokens_per_s.filter(|v| *v > 0.0) {
+                if let Some(tps) = end.tokens_per_s.filter(|v| *v > 0.0) {
                     pair.tokens_per_s.update(tps);
                 }
                 pair.error_rate *= 1.0 - config.error_alpha;
@@ -267,8 +289,9 @@ impl StatsTable {
                 pair.error_rate = pair.error_rate * (1.0 - config.error_alpha) + config.error_alpha;
                 pair.consecutive_failures += 1;
                 pair.failures += 1;
-                pair.circuit.on_failure(&config.circuit, now_ms, pair.consecutive_failures, retry_after_ms);
+                pair.circuit.on_failure(&config.circuit, now_ms, pair.consecutive_failures, end.retry_after_ms);
             }
+            // No verdict on the provider; only the probe slot (if this was the probe) is released.
             Outcome::Cancelled => pair.circuit.on_cancel(),
         }
         Ok(())
@@ -306,7 +329,7 @@ mod tests {
         let mut t = table();
         t.begin("m", "a", 0.0).unwrap();
         assert_eq!(t.pair("m", "a").unwrap().in_flight, 1);
-        t.record("m", "a", Outcome::Ok, Some(100.0), Some(50.0), None, 1.0).unwrap();
+        t.record("m", "a", AttemptEnd::ok(100.0, Some(50.0)), 1.0).unwrap();
         let p = t.pair("m", "a").unwrap();
         assert_eq!(p.in_flight, 0);
         assert_eq!(p.first_token_ms.value(), Some(100.0));
@@ -319,30 +342,55 @@ mod tests {
         let mut t = table();
         for i in 0..3 {
             t.begin("m", "b", f64::from(i)).unwrap();
-            t.record("m", "b", Outcome::Error, None, None, None, f64::from(i)).unwrap();
+            t.record("m", "b", AttemptEnd::error(None), f64::from(i)).unwrap();
         }
         let p = t.pair("m", "b").unwrap();
         assert_eq!(p.circuit_state(10.0), CircuitState::Open);
         assert!(p.error_rate > 0.2);
         t.begin("m", "b", 6000.0).unwrap();
-        t.record("m", "b", Outcome::Ok, Some(5.0), None, None, 6001.0).unwrap();
+        t.record("m", "b", AttemptEnd::ok(5.0, None), 6001.0).unwrap();
         assert_eq!(t.pair("m", "b").unwrap().circuit_state(6002.0), CircuitState::Closed);
     }
 
     #[test]
     fn in_flight_never_underflows_and_cancel_changes_no_stats() {
         let mut t = table();
-        t.record("m", "a", Outcome::Cancelled, Some(1.0), None, None, 0.0).unwrap();
+        let cancelled = AttemptEnd { first_token_ms: Some(1.0), ..AttemptEnd::cancelled() };
+        t.record("m", "a", cancelled, 0.0).unwrap();
         let p = t.pair("m", "a").unwrap();
         assert_eq!((p.in_flight, p.samples, p.failures), (0, 0, 0));
+        assert_eq!(p.first_token_ms.value(), None);
+    }
+
+    #[test]
+    fn failures_alone_leave_a_pair_unmeasured() {
+        let mut t = table();
+        t.begin("m", "a", 0.0).unwrap();
+        t.record("m", "a", AttemptEnd::error(None), 0.0).unwrap();
+        let p = t.pair("m", "a").unwrap();
+        assert!(!p.measured());
+        assert_eq!((p.failures, p.consecutive_failures), (1, 1));
+    }
+
+    #[test]
+    fn reset_forgets_stats_but_keeps_prices() {
+        let mut t = table();
+        for _ in 0..3 {
+            t.record("m", "b", AttemptEnd::error(None), 0.0).unwrap();
+        }
+        t.reset("m", "b").unwrap();
+        let p = t.pair("m", "b").unwrap();
+        assert_eq!((p.failures, p.error_rate, p.input_price), (0, 0.0, 3.0));
+        assert_eq!(p.circuit_state(1.0), CircuitState::Closed);
     }
 
     #[test]
     fn register_is_idempotent_and_errors_are_typed() {
         let mut t = table();
-        t.register("m", "a", 9.0, 9.0);
+        assert_eq!(t.register("m", "a", 9.0, 9.0), (0, false));
+        assert_eq!(t.register("n", "a", 1.0, 1.0), (1, true));
         assert_eq!(t.slot("m").unwrap().pairs.len(), 2);
-        assert_eq!(t.pair("m", "a").unwrap().input_price, 9.0);
+        assert!((t.pair("m", "a").unwrap().input_price - 9.0).abs() < f64::EPSILON);
         assert!(matches!(t.pair("x", "a"), Err(ScorerError::UnknownModel(_))));
         assert!(matches!(t.pair("m", "z"), Err(ScorerError::UnknownProvider(..))));
         assert!(Outcome::parse("meh").is_err());

@@ -1,4 +1,5 @@
-//! The PyO3 layer: converts arguments, calls the plain-Rust core, maps errors to ValueError.
+//! The `PyO3` layer: converts arguments, calls the plain-Rust core, maps errors to `ValueError`.
+//! One file per pyclass; each is registered below with one line.
 
 use pyo3::prelude::*;
 
@@ -7,6 +8,7 @@ mod stats;
 
 #[pymodule]
 fn _scorer(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Pyclass registrations, one line each: `Scorer` (stats.rs), `Router` (router.rs); add new ones here.
     m.add_class::<stats::PyScorer>()?;
     m.add_class::<router::Router>()?;
     Ok(())

@@ -7,11 +7,20 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::circuit::{CircuitConfig, CircuitState};
-use crate::rank::{rank_indices, Factor};
-use crate::stats::{Outcome, PairStats, ScorerConfig, ScorerError, StatsTable};
+use crate::rank::{rank_into, Factor};
+use crate::stats::{AttemptEnd, Outcome, PairStats, ScorerConfig, ScorerError, StatsTable};
 
-fn value_error(err: ScorerError) -> PyErr {
-    PyValueError::new_err(err.to_string())
+/// Rankings of up to this many providers sort in a stack buffer (no allocation per call).
+const INLINE_PROVIDERS: usize = 16;
+
+impl From<ScorerError> for PyErr {
+    fn from(err: ScorerError) -> Self {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+fn in_unit_interval(x: f64) -> bool {
+    x > 0.0 && x <= 1.0
 }
 
 #[pyclass(module = "proxy._scorer", name = "Scorer")]
@@ -52,11 +61,16 @@ impl PyScorer {
     #[new]
     #[pyo3(signature = (*, ewma_alpha=0.3, failure_threshold=3, cooldown_ms=5000.0, max_cooldown_ms=120_000.0, error_alpha=0.1))]
     fn new(ewma_alpha: f64, failure_threshold: u32, cooldown_ms: f64, max_cooldown_ms: f64, error_alpha: f64) -> PyResult<Self> {
-        if !(ewma_alpha > 0.0 && ewma_alpha <= 1.0) || !(error_alpha > 0.0 && error_alpha <= 1.0) {
-            return Err(PyValueError::new_err("ewma_alpha and error_alpha must be in (0, 1]"));
+        if !in_unit_interval(ewma_alpha) || !in_unit_interval(error_alpha) {
+            return Err(PyValueError::new_err(format!(
+                "Scorer: ewma_alpha={ewma_alpha} and error_alpha={error_alpha} must both be in (0, 1]"
+            )));
         }
-        if failure_threshold == 0 || cooldown_ms <= 0.0 || max_cooldown_ms < cooldown_ms {
-            return Err(PyValueError::new_err("need failure_threshold >= 1 and 0 < cooldown_ms <= max_cooldown_ms"));
+        if failure_threshold == 0 || cooldown_ms.is_nan() || cooldown_ms <= 0.0 || max_cooldown_ms.is_nan() || max_cooldown_ms < cooldown_ms {
+            return Err(PyValueError::new_err(format!(
+                "Scorer: need failure_threshold >= 1 (got {failure_threshold}) and \
+                 0 < cooldown_ms <= max_cooldown_ms (got {cooldown_ms}, {max_cooldown_ms})"
+            )));
         }
         let config = ScorerConfig {
             ewma_alpha,
@@ -68,10 +82,8 @@ impl PyScorer {
 
     /// Add a (model, provider) pair, or update its prices (USD per 1M tokens).
     fn register(&mut self, py: Python<'_>, model: &str, provider: &str, input_price: f64, output_price: f64) {
-        let known = self.table.slot(model).ok().and_then(|s| s.index_of(provider)).is_some();
-        self.table.register(model, provider, input_price, output_price);
-        if !known {
-            let at = self.table.slot_index(model).expect("just registered");
+        let (at, added) = self.table.register(model, provider, input_price, output_price);
+        if added {
             if self.names.len() <= at {
                 self.names.resize_with(at + 1, Vec::new);
             }
@@ -82,7 +94,7 @@ impl PyScorer {
     #[pyo3(signature = (model, provider, now_ms=None))]
     fn begin(&mut self, model: &str, provider: &str, now_ms: Option<f64>) -> PyResult<()> {
         let now = self.now(now_ms);
-        self.table.begin(model, provider, now).map_err(value_error)
+        Ok(self.table.begin(model, provider, now)?)
     }
 
     #[pyo3(signature = (model, provider, outcome, first_token_ms=None, tokens_per_s=None, retry_after_ms=None, now_ms=None))]
@@ -97,34 +109,41 @@ impl PyScorer {
         retry_after_ms: Option<f64>,
         now_ms: Option<f64>,
     ) -> PyResult<()> {
-        let outcome = Outcome::parse(outcome).map_err(value_error)?;
+        let end = AttemptEnd { outcome: Outcome::parse(outcome)?, first_token_ms, tokens_per_s, retry_after_ms };
         let now = self.now(now_ms);
-        self.table
-            .record(model, provider, outcome, first_token_ms, tokens_per_s, retry_after_ms, now)
-            .map_err(value_error)
+        Ok(self.table.record(model, provider, end, now)?)
     }
 
     /// Providers of `model`, best first, by "latency", "price" or "throughput".
     #[pyo3(signature = (model, factor="latency", now_ms=None))]
     fn rank_providers<'py>(&self, py: Python<'py>, model: &str, factor: &str, now_ms: Option<f64>) -> PyResult<Bound<'py, PyList>> {
-        let factor = Factor::parse(factor).map_err(value_error)?;
-        let at = self.table.slot_index(model).map_err(value_error)?;
+        let factor = Factor::parse(factor)?;
+        let at = self.table.slot_index(model)?;
         let now = self.now(now_ms);
+        let slot = self.table.slot_at(at);
+        let mut inline = [0usize; INLINE_PROVIDERS];
+        let mut spilled = Vec::new();
+        let order: &mut [usize] = if slot.pairs.len() <= INLINE_PROVIDERS {
+            &mut inline[..slot.pairs.len()]
+        } else {
+            spilled.resize(slot.pairs.len(), 0);
+            &mut spilled
+        };
+        rank_into(slot, factor, now, order);
         let names = &self.names[at];
-        let order = rank_indices(self.table.slot_at(at), factor, now);
-        PyList::new(py, order.into_iter().map(|i| names[i].bind(py)))
+        PyList::new(py, order.iter().map(|&i| names[i].bind(py)))
     }
 
     #[pyo3(signature = (model, provider, now_ms=None))]
     fn is_available(&self, model: &str, provider: &str, now_ms: Option<f64>) -> PyResult<bool> {
         let now = self.now(now_ms);
-        Ok(self.table.pair(model, provider).map_err(value_error)?.available(now))
+        Ok(self.table.pair(model, provider)?.available(now))
     }
 
     #[pyo3(signature = (model, provider, now_ms=None))]
     fn stats<'py>(&self, py: Python<'py>, model: &str, provider: &str, now_ms: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
         let now = self.now(now_ms);
-        let pair = self.table.pair(model, provider).map_err(value_error)?;
+        let pair = self.table.pair(model, provider)?;
         stats_dict(py, model, pair, now)
     }
 
@@ -143,7 +162,7 @@ impl PyScorer {
     }
 
     fn providers(&self, model: &str) -> PyResult<Vec<String>> {
-        let slot = self.table.slot(model).map_err(value_error)?;
+        let slot = self.table.slot(model)?;
         Ok(slot.pairs.iter().map(|p| p.provider.clone()).collect())
     }
 
@@ -168,7 +187,7 @@ impl PyScorer {
     }
 
     fn reset(&mut self, model: &str, provider: &str) -> PyResult<()> {
-        self.table.reset(model, provider).map_err(value_error)
+        Ok(self.table.reset(model, provider)?)
     }
 
     /// Milliseconds on the scorer's monotonic clock (what `now_ms=None` means).
