@@ -51,7 +51,7 @@ class Scorer:
         self,
         model: str,
         provider: str,
-        outcome: Outcome,
+        outcome: Outcome | str,
         first_token_ms: float | None = None,
         tokens_per_s: float | None = None,
         retry_after_ms: float | None = None,
@@ -60,7 +60,7 @@ class Scorer:
         """An attempt ended. "ok" updates the EWMAs and closes the circuit; "error" counts toward
         opening it (a Retry-After opens it at least that long, never shorter); "cancelled" (the
         client went away) only releases the in-flight slot."""
-    def rank_providers(self, model: str, factor: Factor = "latency", now_ms: float | None = None) -> list[str]:
+    def rank_providers(self, model: str, factor: Factor | str = "latency", now_ms: float | None = None) -> list[str]:
         """Providers best first: available ones (unmeasured first, then by the factor; latency is
         inflated by the error rate), then ejected ones, soonest to reopen first."""
     def is_available(self, model: str, provider: str, now_ms: float | None = None) -> bool:

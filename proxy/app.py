@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from proxy.api import chat, health, models
+from proxy.api import chat, health, models, route
 from proxy.appkeys import GATEWAY
 from proxy.auth import auth_middlewares
 from proxy.catalog import Upstream, build_catalog
@@ -17,6 +17,7 @@ from proxy.gateway import Gateway, build_scorer
 from proxy.middlewares import errors_middleware
 from proxy.providers.registry import adapter_for
 from proxy.simulated.launch import start_simulated
+from proxy.simulated.server import MockServer
 from proxy.upstream import UpstreamPool
 
 log = logging.getLogger("switchyard")
@@ -36,7 +37,7 @@ def keyed_upstreams(settings: Settings, environ: Mapping[str, str]) -> dict[str,
 def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         upstreams = keyed_upstreams(settings, environ)
-        mocks = []
+        mocks: list[MockServer] = []
         simulated = settings.simulate == "always" or (settings.simulate == "auto" and not any(
             settings.providers[s].api_key_env for s in upstreams
         ))
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) 
     app.cleanup_ctx.append(gateway_context(settings, environ))
     app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)

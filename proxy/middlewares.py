@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from proxy.appkeys import GATEWAY
 from proxy.errors import GatewayError, error_response
@@ -14,7 +15,7 @@ log = logging.getLogger("switchyard")
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     gw.in_flight += 1
     gw.requests_total += 1

@@ -40,7 +40,7 @@ def order_providers(
     live: Sequence[str],
     pin: str | None,
     routing: ProviderRouting,
-    rank: Callable[[str, str], list[str]],
+    rank: Callable[..., list[str]],
 ) -> list[str]:
     """The providers to try for `model`, best first.
 
