@@ -87,7 +87,7 @@ def preference_results(heads: tr.Heads, prompts: list[str], weak: np.ndarray, st
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "w.json"
         tr.export(heads, path, {"split": "train part"})
-        router = Router(path.read_text())
+        router = Router(json.loads(path.read_text()))
     specs = load_catalog_specs([tr.WEAK_SLUG, tr.STRONG_SLUG])
     for spec in specs:
         router.add_model(**spec.model_kwargs())
@@ -97,7 +97,7 @@ def preference_results(heads: tr.Heads, prompts: list[str], weak: np.ndarray, st
         correct = cost = strong_calls = 0.0
         for i, text in enumerate(prompts):
             decision = router.route(text, offers, preference=pref)
-            model, est_cost = decision["candidates"][0]["model"], decision["candidates"][0]["estimated_cost_usd"]
+            model, _, _, est_cost = decision["candidates"][0][:4]
             is_strong = model == tr.STRONG_SLUG
             strong_calls += is_strong
             correct += strong[i] if is_strong else weak[i]

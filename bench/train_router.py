@@ -27,7 +27,7 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "proxy" / "routing" / "router_we
 WEAK, STRONG = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
 WEAK_SLUG, STRONG_SLUG = "mistralai/mixtral-8x7b-instruct", "openai/gpt-4-turbo"
 
-BUCKETS = 1 << 14
+BUCKETS = 1 << 12
 FNV_OFFSET, FNV_PRIME = 0x811C9DC5, 0x01000193
 
 # Keyword lists: keep in step with scorer_rs/src/features.rs (tests compare the two extractors).
@@ -71,6 +71,12 @@ def fnv1a(data: bytes, h: int = FNV_OFFSET) -> int:
     return h
 
 
+def bigram_hash(prev: int, cur: int) -> int:
+    h = (((prev ^ 0x9E3779B9) * 0x85EBCA6B) & 0xFFFFFFFF) ^ cur
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
 @dataclass(frozen=True, slots=True)
 class PromptFeatures:
     ids: list[int]  # hashed word unigrams then bigrams, with repeats (the model sums over occurrences)
@@ -84,7 +90,7 @@ def prompt_features(text: str, buckets: int = BUCKETS) -> PromptFeatures:
     words = _WORD.findall(low)
     word_hashes = [fnv1a(w) for w in words]
     ids = [h % buckets for h in word_hashes]
-    ids += [fnv1a(b" " + b, h) % buckets for h, b in zip(word_hashes, words[1:])]
+    ids += [bigram_hash(a, b) % buckets for a, b in zip(word_hashes, word_hashes[1:])]
     n_bytes = max(len(raw), 1)
     n_words = len(words)
     options = _OPTION.findall(raw)
@@ -191,7 +197,7 @@ def export(heads: Heads, path: Path, meta: dict) -> None:
 
     doc = {
         "version": 1,
-        "hash": "fnv1a32 words+bigrams",
+        "hash": "fnv1a32 words, mixed bigrams",
         "buckets": BUCKETS,
         "dense_names": list(DENSE_NAMES),
         "dense_mean": [round(float(v), 6) for v in heads.mean],

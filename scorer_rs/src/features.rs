@@ -2,8 +2,8 @@
 //! shape features and hashed word n-gram ids for the quality predictor.
 //!
 //! The word/hash/dense part must match `bench/train_router.py::prompt_features` exactly: words are runs of
-//! ASCII alphanumerics or non-ASCII bytes, ASCII-lowercased, hashed with 32-bit FNV-1a; a bigram continues
-//! the previous word's hash with a space and the next word.
+//! ASCII alphanumerics or non-ASCII bytes, ASCII-lowercased, hashed with 32-bit FNV-1a; a bigram mixes the
+//! two words' hashes (`bigram_hash`).
 
 use std::sync::OnceLock;
 
@@ -125,37 +125,42 @@ struct Keyword {
     lang: Option<u8>,
 }
 
+/// Open addressing on the word hash the scan computes anyway: a miss usually costs one probe.
 struct KeywordTable {
-    entries: Vec<(Keyword, &'static str)>, // sorted by hash
+    slots: Vec<Option<(Keyword, &'static str)>>,
 }
+
+const KEYWORD_SLOTS: usize = 1024;
 
 fn keyword_table() -> &'static KeywordTable {
     static TABLE: OnceLock<KeywordTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut entries: Vec<(Keyword, &'static str)> = Vec::new();
-        for (s, words) in SIGNAL_WORDS.iter().enumerate() {
-            for w in *words {
-                entries.push((Keyword { hash: fnv1a(w.as_bytes(), FNV_OFFSET), signal: Some(s as u8), lang: None }, w));
+        let mut table = KeywordTable { slots: vec![None; KEYWORD_SLOTS] };
+        let words = SIGNAL_WORDS.iter().enumerate().flat_map(|(s, ws)| ws.iter().map(move |w| (w, Some(s as u8), None)));
+        let stop = STOPWORDS.iter().enumerate().flat_map(|(l, ws)| ws.iter().map(move |w| (w, None, Some(l as u8))));
+        for (w, signal, lang) in words.chain(stop) {
+            let hash = fnv1a(w.as_bytes(), FNV_OFFSET);
+            let mut i = hash as usize % KEYWORD_SLOTS;
+            while table.slots[i].is_some() {
+                i = (i + 1) % KEYWORD_SLOTS;
             }
+            table.slots[i] = Some((Keyword { hash, signal, lang }, w));
         }
-        for (l, words) in STOPWORDS.iter().enumerate() {
-            for w in *words {
-                entries.push((Keyword { hash: fnv1a(w.as_bytes(), FNV_OFFSET), signal: None, lang: Some(l as u8) }, w));
-            }
-        }
-        entries.sort_by_key(|(k, _)| k.hash);
-        KeywordTable { entries }
+        table
     })
 }
 
 impl KeywordTable {
+    #[inline]
     fn lookup(&self, hash: u32, word: &[u8]) -> Option<Keyword> {
-        let i = self.entries.partition_point(|(k, _)| k.hash < hash);
-        self.entries[i..]
-            .iter()
-            .take_while(|(k, _)| k.hash == hash)
-            .find(|(_, w)| w.as_bytes() == word)
-            .map(|(k, _)| *k)
+        let mut i = hash as usize % KEYWORD_SLOTS;
+        while let Some((k, w)) = &self.slots[i] {
+            if k.hash == hash && w.as_bytes().eq_ignore_ascii_case(word) {
+                return Some(*k);
+            }
+            i = (i + 1) % KEYWORD_SLOTS;
+        }
+        None
     }
 }
 
@@ -173,117 +178,195 @@ fn fnv_step(h: u32, b: u8) -> u32 {
     (h ^ u32::from(b)).wrapping_mul(FNV_PRIME)
 }
 
-/// Token-estimate classes for o200k's pre-tokenizer pieces.
+/// Costs in milli-tokens per o200k pre-tokenizer piece, fitted by least squares on relative error against
+/// o200k_base over MMLU/GSM8K prompts, English docs and Python/Rust source (see bench/ROUTING.md).
+mod cost {
+    pub const WORD_1_3: u64 = 1000;
+    pub const WORD_4_6: u64 = 1074;
+    pub const WORD_7_9: u64 = 1035;
+    pub const WORD_10P: u64 = 946;
+    pub const WORD_EXTRA_PER_CHAR: u64 = 145;
+    pub const CAPITALISED: u64 = 41;
+    pub const NON_ASCII_LETTER: u64 = 715;
+    pub const DIGIT_GROUP: u64 = 1000;
+    pub const PUNCT_RUN: u64 = 923;
+    pub const NEWLINE_RUN: u64 = 1135;
+    pub const SPACE_RUN: u64 = 906;
+    pub const LEADING_PUNCT: u64 = 344;
+    pub const CJK_CHAR: u64 = 1000;
+}
+
+/// Piece counts for the o200k estimate; the cost is applied once at the end, so the hot loop only counts.
+#[derive(Default)]
+struct TokenCounts {
+    /// Letter pieces by length 1..=10 (index 10 holds 10 and longer).
+    words_by_len: [u32; 11],
+    extra_chars: u64,
+    capitalised: u32,
+    digit_groups: u32,
+    punct_runs: u32,
+    newline_runs: u32,
+    space_runs: u32,
+    leading_punct: u32,
+    non_ascii_letters: u32,
+    cjk: u32,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Piece {
-    None,
-    Letters,
-    Digits,
-    Punct,
+enum GapRun {
     Space,
     Newline,
-    Cjk,
+    Punct,
 }
 
-/// Costs in milli-tokens per piece, fitted by least squares on relative error against o200k_base over
-/// MMLU/GSM8K prompts, English docs and Python/Rust source (see bench/ROUTING.md).
-mod cost {
-    pub const WORD_1_3: u32 = 1000;
-    pub const WORD_4_6: u32 = 1074;
-    pub const WORD_7_9: u32 = 1035;
-    pub const WORD_10P: u32 = 946;
-    pub const WORD_EXTRA_PER_CHAR: u32 = 145;
-    pub const CAPITALISED: u32 = 41;
-    pub const NON_ASCII_LETTER: u32 = 715;
-    pub const DIGIT_GROUP: u32 = 1000;
-    pub const PUNCT_RUN: u32 = 923;
-    pub const NEWLINE_RUN: u32 = 1135;
-    pub const SPACE_RUN: u32 = 906;
-    pub const LEADING_PUNCT: u32 = 344;
-    pub const CJK_CHAR: u32 = 1000;
-}
-
-struct TokenEstimator {
-    milli: u64,
-    piece: Piece,
-    run: u32,
-    ascii: bool,
-    capital: bool,
-    prev_lower: bool,
-}
-
-impl TokenEstimator {
-    fn new() -> Self {
-        Self { milli: 0, piece: Piece::None, run: 0, ascii: true, capital: false, prev_lower: false }
+#[inline]
+fn gap_run(b: u8) -> GapRun {
+    match b {
+        b'\n' | b'\r' => GapRun::Newline,
+        b' ' | b'\t' | 0x0B | 0x0C | 0x1C..=0x1F => GapRun::Space,
+        _ => GapRun::Punct,
     }
+}
 
-    fn flush(&mut self) {
-        let run = self.run;
-        self.milli += u64::from(match self.piece {
-            Piece::None => 0,
-            Piece::Letters if !self.ascii => cost::NON_ASCII_LETTER * run,
-            Piece::Letters => {
-                let base = match run {
-                    0..=3 => cost::WORD_1_3,
-                    4..=6 => cost::WORD_4_6,
-                    7..=9 => cost::WORD_7_9,
-                    _ => cost::WORD_10P + cost::WORD_EXTRA_PER_CHAR * (run - 10),
-                };
-                base + if self.capital { cost::CAPITALISED } else { 0 }
-            }
-            Piece::Digits => cost::DIGIT_GROUP * run.div_ceil(3),
-            Piece::Punct => cost::PUNCT_RUN,
-            Piece::Space => cost::SPACE_RUN,
-            Piece::Newline => cost::NEWLINE_RUN,
-            Piece::Cjk => cost::CJK_CHAR * run,
-        });
+impl TokenCounts {
+    #[inline]
+    fn letters(&mut self, len: usize, capital: bool) {
+        self.words_by_len[len.min(10)] += 1;
+        self.extra_chars += len.saturating_sub(10) as u64;
+        self.capitalised += u32::from(capital);
     }
 
     #[inline]
-    fn push(&mut self, c: char) {
-        let piece = if c.is_alphabetic() {
-            if u32::from(c) >= 0x2E80 {
-                Piece::Cjk
-            } else {
-                Piece::Letters
-            }
-        } else if c.is_numeric() {
-            Piece::Digits
-        } else if c == '\n' || c == '\r' {
-            Piece::Newline
-        } else if c.is_whitespace() {
-            Piece::Space
-        } else {
-            Piece::Punct
-        };
-        let upper = c.is_uppercase();
-        // o200k starts a new word at a lower-to-upper case change (camelCase).
-        let continues = piece == self.piece && !(piece == Piece::Letters && upper && self.prev_lower);
-        if continues {
-            self.run += 1;
-            if piece == Piece::Letters && !c.is_ascii() {
-                self.ascii = false;
-            }
-        } else {
-            let next_is_word = matches!(piece, Piece::Letters | Piece::Digits | Piece::Punct);
-            if self.piece == Piece::Space && self.run == 1 && next_is_word {
-                // A single space is folded into the next word's piece.
-            } else if self.piece == Piece::Punct && self.run == 1 && piece == Piece::Letters {
-                self.milli += u64::from(cost::LEADING_PUNCT);
-            } else {
-                self.flush();
-            }
-            self.piece = piece;
-            self.run = 1;
-            self.ascii = c.is_ascii();
-            self.capital = upper;
-        }
-        self.prev_lower = c.is_lowercase();
+    fn digits(&mut self, len: usize) {
+        self.digit_groups += len.div_ceil(3) as u32;
     }
 
-    fn finish(mut self) -> u32 {
-        self.flush();
-        u32::try_from((self.milli + 500) / 1000).unwrap_or(u32::MAX)
+    /// The ASCII bytes between two words. A lone space before a word or punctuation is folded into it,
+    /// and a lone punctuation mark before letters mostly merges with them, as o200k's pieces do.
+    #[inline]
+    fn gap(&mut self, gap: &[u8], next_is_letter: Option<bool>) {
+        if gap.len() == 1 && gap[0] == b' ' && next_is_letter.is_some() {
+            return;
+        }
+        let mut k = 0;
+        while k < gap.len() {
+            let kind = gap_run(gap[k]);
+            let start = k;
+            while k < gap.len() && gap_run(gap[k]) == kind {
+                k += 1;
+            }
+            let single = k - start == 1;
+            let last = k == gap.len();
+            let next_is_punct = !last && gap_run(gap[k]) == GapRun::Punct;
+            match kind {
+                GapRun::Space if single && (next_is_punct || (last && next_is_letter.is_some())) => {}
+                GapRun::Punct if single && last && next_is_letter == Some(true) => self.leading_punct += 1,
+                GapRun::Space => self.space_runs += 1,
+                GapRun::Newline => self.newline_runs += 1,
+                GapRun::Punct => self.punct_runs += 1,
+            }
+        }
+    }
+
+    /// An ASCII word: its letter runs (split at camelCase humps) and digit runs.
+    #[inline]
+    fn ascii_word(&mut self, word: &[u8], digits: u32, hump: bool) {
+        let len = word.len();
+        if digits == 0 && !hump {
+            self.letters(len, CLASS[word[0] as usize] & UPPER != 0);
+            return;
+        }
+        if digits as usize == len {
+            self.digits(len);
+            return;
+        }
+        let mut k = 0;
+        while k < len {
+            let s = k;
+            if CLASS[word[k] as usize] & DIGIT != 0 {
+                while k < len && CLASS[word[k] as usize] & DIGIT != 0 {
+                    k += 1;
+                }
+                self.digits(k - s);
+            } else {
+                let mut prev = CLASS[word[k] as usize];
+                k += 1;
+                while k < len {
+                    let c = CLASS[word[k] as usize];
+                    if c & (UPPER | LOWER) == 0 || (c & UPPER != 0 && prev & LOWER != 0) {
+                        break;
+                    }
+                    prev = c;
+                    k += 1;
+                }
+                self.letters(k - s, CLASS[word[s] as usize] & UPPER != 0);
+            }
+        }
+    }
+
+    /// A word holding non-ASCII characters, a character at a time (the rare path).
+    fn unicode_word(&mut self, word: &str) {
+        #[derive(PartialEq, Clone, Copy)]
+        enum Kind {
+            Letters,
+            Cjk,
+            Digits,
+            Other,
+        }
+        let mut run: Option<(Kind, usize, bool, bool)> = None; // (kind, len, all ascii, capital)
+        let close = |counts: &mut Self, run: Option<(Kind, usize, bool, bool)>| match run {
+            Some((Kind::Letters, len, true, cap)) => counts.letters(len, cap),
+            Some((Kind::Letters, len, false, _)) => counts.non_ascii_letters += len as u32,
+            Some((Kind::Cjk, len, _, _)) => counts.cjk += len as u32,
+            Some((Kind::Digits, len, _, _)) => counts.digits(len),
+            Some((Kind::Other, _, _, _)) => counts.punct_runs += 1,
+            None => {}
+        };
+        for c in word.chars() {
+            let kind = if c.is_alphabetic() {
+                if u32::from(c) >= 0x2E80 {
+                    Kind::Cjk
+                } else {
+                    Kind::Letters
+                }
+            } else if c.is_numeric() {
+                Kind::Digits
+            } else {
+                Kind::Other
+            };
+            match &mut run {
+                Some((k, len, ascii, _)) if *k == kind => {
+                    *len += 1;
+                    *ascii &= c.is_ascii();
+                }
+                _ => {
+                    close(self, run.take());
+                    run = Some((kind, 1, c.is_ascii(), c.is_uppercase()));
+                }
+            }
+        }
+        close(self, run);
+    }
+
+    fn estimate(&self) -> u32 {
+        let w = &self.words_by_len;
+        let short = u64::from(w[1] + w[2] + w[3]);
+        let mid = u64::from(w[4] + w[5] + w[6]);
+        let long = u64::from(w[7] + w[8] + w[9]);
+        let milli = short * cost::WORD_1_3
+            + mid * cost::WORD_4_6
+            + long * cost::WORD_7_9
+            + u64::from(w[10]) * cost::WORD_10P
+            + self.extra_chars * cost::WORD_EXTRA_PER_CHAR
+            + u64::from(self.capitalised) * cost::CAPITALISED
+            + u64::from(self.non_ascii_letters) * cost::NON_ASCII_LETTER
+            + u64::from(self.digit_groups) * cost::DIGIT_GROUP
+            + u64::from(self.punct_runs) * cost::PUNCT_RUN
+            + u64::from(self.newline_runs) * cost::NEWLINE_RUN
+            + u64::from(self.space_runs) * cost::SPACE_RUN
+            + u64::from(self.leading_punct) * cost::LEADING_PUNCT
+            + u64::from(self.cjk) * cost::CJK_CHAR;
+        u32::try_from((milli + 500) / 1000).unwrap_or(u32::MAX)
     }
 }
 
@@ -358,9 +441,45 @@ impl Scripts {
     }
 }
 
+const WORD: u8 = 1;
+const DIGIT: u8 = 2;
+const UPPER: u8 = 4;
+const LOWER: u8 = 8;
+
+/// Byte classes, so the hot loops test one table entry instead of range chains.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_digit() {
+            WORD | DIGIT
+        } else if c.is_ascii_uppercase() {
+            WORD | UPPER
+        } else if c.is_ascii_lowercase() {
+            WORD | LOWER
+        } else if c >= 0x80 {
+            WORD
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 #[inline]
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80
+    CLASS[b as usize] & WORD != 0
+}
+
+/// A bigram's hash from its two words' hashes (a multiply-xorshift mix; the Python reference matches).
+#[inline]
+#[must_use]
+pub fn bigram_hash(prev: u32, cur: u32) -> u32 {
+    let h = (prev ^ 0x9E37_79B9).wrapping_mul(0x85EB_CA6B) ^ cur;
+    let h = h.wrapping_mul(0xC2B2_AE35);
+    h ^ (h >> 16)
 }
 
 #[inline]
@@ -370,46 +489,96 @@ fn is_op(b: u8) -> bool {
 
 /// One pass over `text`. Hashed word unigram and bigram ids (mod `buckets`) go to `on_id` as found,
 /// with repeats, so callers can accumulate without allocating.
+///
+/// The loop moves a word at a time: a word's bytes are hashed in a tight loop, and the token estimate
+/// sees its letter and digit runs whole; only non-ASCII words take the per-character path.
 pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeatures {
     let bytes = text.as_bytes();
     let n = bytes.len();
     let table = keyword_table();
     let buckets = buckets.max(1);
+    // A power-of-two bucket count (what training writes) takes a mask instead of a division per id.
+    let mask = if buckets.is_power_of_two() { buckets - 1 } else { u32::MAX };
+    let bucket = |h: u32| if mask == u32::MAX { h % buckets } else { h & mask };
 
-    let mut tokens = TokenEstimator::new();
+    let mut tokens = TokenCounts::default();
+    let mut gap_start = 0usize;
     let mut scripts = Scripts::default();
     let mut signal_hits = [0u32; 7];
     let mut stopword_hits = [0u32; 6];
 
-    let (mut words, mut word_bytes, mut long_words, mut n_ids) = (0u32, 0u64, 0u32, 0u32);
+    let (mut words, mut word_bytes, mut long_words, mut n_ids) = (0u32, 0usize, 0u32, 0u32);
     let (mut digits, mut numbers, mut ops, mut questions, mut newlines) = (0u32, 0u32, 0u32, 0u32, 0u32);
-    let (mut options, mut numeric_options, mut option_bytes) = (0u32, 0u32, 0u64);
+    let (mut options, mut numeric_options, mut option_bytes) = (0u32, 0u32, 0usize);
     let mut option_start: Option<usize> = None;
     let mut option_has_digit = false;
-
-    let mut word_start: Option<usize> = None;
-    let mut uni = FNV_OFFSET;
-    let mut bi = 0u32;
     let mut prev_word: Option<u32> = None;
-    let mut lower = [0u8; 16]; // the word, lowercased, while it is short enough to be a keyword
-    let mut prev_digit = false;
 
-    let mut end_word = |start: usize, end: usize, uni: u32, bi: u32, lower: &[u8; 16], prev_word: &mut Option<u32>| {
-        let len = end - start;
-        words += 1;
-        word_bytes += len as u64;
-        if len >= 9 {
-            long_words += 1;
+    let mut i = 0;
+    while i < n {
+        let b = bytes[i];
+        if !is_word_byte(b) {
+            match b {
+                b'?' => questions += 1,
+                b'\n' => {
+                    newlines += 1;
+                    if let Some(start) = option_start.take() {
+                        option_bytes += i - start;
+                        numeric_options += u32::from(option_has_digit);
+                    }
+                }
+                _ if is_op(b) => ops += 1,
+                _ => {}
+            }
+            i += 1;
+            continue;
         }
-        on_id(uni % buckets);
+
+        // One word: bytes[start..i], after the gap bytes[gap_start..start].
+        let start = i;
+        tokens.gap(&bytes[gap_start..start], Some(CLASS[b as usize] & (UPPER | LOWER) != 0 || b >= 0x80));
+        let mut uni = FNV_OFFSET;
+        let mut non_ascii = false;
+        let (mut word_digits, mut word_numbers, mut prev_digit) = (0u32, 0u32, 0u32);
+        let (mut hump, mut prev_class) = (false, 0u8);
+        while i < n {
+            let b = bytes[i];
+            let class = CLASS[b as usize];
+            if class & WORD == 0 {
+                break;
+            }
+            hump |= class & UPPER != 0 && prev_class & LOWER != 0;
+            prev_class = class;
+            // ASCII lower case is upper case with bit 0x20 set.
+            let lb = if class & UPPER != 0 { b | 0x20 } else { b };
+            uni = fnv_step(uni, lb);
+            non_ascii |= b >= 0x80;
+            let d = u32::from(class & DIGIT != 0);
+            word_digits += d;
+            word_numbers += d & !prev_digit;
+            prev_digit = d;
+            i += 1;
+        }
+        let word = &bytes[start..i];
+        let len = word.len();
+
+        words += 1;
+        word_bytes += len;
+        long_words += u32::from(len >= 9);
+        digits += word_digits;
+        numbers += word_numbers;
+        if option_start.is_some() && word_digits > 0 {
+            option_has_digit = true;
+        }
+        on_id(bucket(uni));
         n_ids += 1;
-        if prev_word.is_some() {
-            on_id(bi % buckets);
+        if let Some(prev) = prev_word {
+            on_id(bucket(bigram_hash(prev, uni)));
             n_ids += 1;
         }
-        *prev_word = Some(uni);
-        if len <= lower.len() {
-            if let Some(k) = table.lookup(uni, &lower[..len]) {
+        prev_word = Some(uni);
+        if len <= 16 {
+            if let Some(k) = table.lookup(uni, word) {
                 if let Some(s) = k.signal {
                     signal_hits[s as usize] += 1;
                 }
@@ -418,81 +587,29 @@ pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeature
                 }
             }
         }
-    };
-
-    let mut i = 0;
-    while i < n {
-        let b = bytes[i];
-        // Character-level state: the token estimate and the script counts.
-        let char_len = if b < 0x80 {
-            tokens.push(char::from(b));
-            if b.is_ascii_alphabetic() {
-                scripts.latin += 1;
-            }
-            1
-        } else {
-            let c = text[i..].chars().next().unwrap_or('\u{FFFD}');
-            tokens.push(c);
-            scripts.push(c);
-            c.len_utf8()
-        };
-        // Byte-level state: words and hashes, digits, operators, option lines.
-        for j in i..i + char_len {
-            let b = bytes[j];
-            if is_word_byte(b) {
-                let lb = b.to_ascii_lowercase();
-                if word_start.is_none() {
-                    word_start = Some(j);
-                    uni = FNV_OFFSET;
-                    bi = prev_word.map_or(0, |h| fnv_step(h, b' '));
-                }
-                uni = fnv_step(uni, lb);
-                bi = fnv_step(bi, lb);
-                let k = j - word_start.unwrap_or(j);
-                if k < lower.len() {
-                    lower[k] = lb;
-                }
-            } else if let Some(start) = word_start.take() {
-                end_word(start, j, uni, bi, &lower, &mut prev_word);
-            }
-            let is_digit = b.is_ascii_digit();
-            if is_digit {
-                digits += 1;
-                if !prev_digit {
-                    numbers += 1;
-                }
-                if option_start.is_some() {
-                    option_has_digit = true;
-                }
-            }
-            prev_digit = is_digit;
-            match b {
-                b'?' => questions += 1,
-                b'\n' => {
-                    newlines += 1;
-                    if let Some(start) = option_start.take() {
-                        option_bytes += (j - start) as u64;
-                        numeric_options += u32::from(option_has_digit);
-                    }
-                }
-                _ if is_op(b) => ops += 1,
-                _ => {}
-            }
-            let line_start = j == 0 || bytes[j - 1] == b'\n';
-            if line_start && (b'A'..=b'D').contains(&b) && bytes.get(j + 1) == Some(&b'.') && bytes.get(j + 2) == Some(&b' ')
-            {
-                options += 1;
-                option_start = Some(j + 3);
-                option_has_digit = false;
-            }
+        // An answer option: a line starting "A. " .. "D. ".
+        let line_start = start == 0 || bytes[start - 1] == b'\n';
+        if line_start && len == 1 && (b'A'..=b'D').contains(&word[0]) && bytes.get(i) == Some(&b'.') && bytes.get(i + 1) == Some(&b' ') {
+            options += 1;
+            option_start = Some(start + 3);
+            option_has_digit = false;
         }
-        i += char_len;
+
+        if non_ascii {
+            let w = &text[start..i];
+            for c in w.chars() {
+                scripts.push(c);
+            }
+            tokens.unicode_word(w);
+        } else {
+            scripts.latin += u32::try_from(len).unwrap_or(u32::MAX) - word_digits;
+            tokens.ascii_word(word, word_digits, hump);
+        }
+        gap_start = i;
     }
-    if let Some(start) = word_start.take() {
-        end_word(start, n, uni, bi, &lower, &mut prev_word);
-    }
+    tokens.gap(&bytes[gap_start..n], None);
     if let Some(start) = option_start.take() {
-        option_bytes += (n - start) as u64;
+        option_bytes += n - start;
         numeric_options += u32::from(option_has_digit);
     }
 
@@ -515,7 +632,7 @@ pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeature
         dense[11 + s] = f64::from((*hits).min(5)) / 5.0;
     }
     TextFeatures {
-        est_tokens: tokens.finish(),
+        est_tokens: tokens.estimate(),
         bytes: u32::try_from(n).unwrap_or(u32::MAX),
         words,
         lines: newlines + u32::from(n > 0),
@@ -544,12 +661,12 @@ mod tests {
 
     #[test]
     fn hashes_unigrams_then_bigrams_like_the_python_reference() {
-        // FNV-1a 32 of "hello" is 0x4f9f2cab; the bigram continues it with " world".
+        // FNV-1a 32 of "hello" is 0x4f9f2cab; the bigram mixes the two word hashes.
         let hello = fnv1a(b"hello", FNV_OFFSET);
         assert_eq!(hello, 0x4f9f_2cab);
         let got = ids("Hello, WORLD", u32::MAX);
         let world = fnv1a(b"world", FNV_OFFSET);
-        let bigram = fnv1a(b" world", hello);
+        let bigram = bigram_hash(hello, world);
         assert_eq!(got, vec![hello % u32::MAX, world % u32::MAX, bigram % u32::MAX]);
     }
 

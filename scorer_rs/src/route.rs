@@ -122,8 +122,8 @@ pub struct Decision {
 }
 
 /// Quality below the best eligible model by more than this is not "adequate" for price or speed.
-pub const PRICE_MARGIN: f64 = 0.08;
-pub const SPEED_MARGIN: f64 = 0.12;
+pub const PRICE_MARGIN: f64 = 0.15;
+pub const SPEED_MARGIN: f64 = 0.15;
 /// Balanced pays this much predicted quality per tenfold cost (and per tenfold latency).
 pub const BALANCED_COST_WEIGHT: f64 = 0.07;
 pub const BALANCED_LATENCY_WEIGHT: f64 = 0.03;

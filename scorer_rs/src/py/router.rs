@@ -166,7 +166,9 @@ impl Router {
     }
 
     /// Ranks offers `(model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy)` for `text`.
-    #[pyo3(signature = (text, offers, preference="balanced", tools=false, vision=false, json=false, max_tokens=None, extra_input_tokens=0))]
+    /// Candidates come back as `(model, provider, predicted_quality, estimated_cost_usd,
+    /// estimated_latency_ms, score, healthy)` in rank order; `explain` adds the prompt's features.
+    #[pyo3(signature = (text, offers, preference="balanced", tools=false, vision=false, json=false, max_tokens=None, extra_input_tokens=0, explain=false))]
     #[allow(clippy::too_many_arguments)]
     fn route<'py>(
         &self,
@@ -179,6 +181,7 @@ impl Router {
         json: bool,
         max_tokens: Option<u32>,
         extra_input_tokens: u32,
+        explain: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let pref = Preference::parse(preference).ok_or_else(|| {
             PyValueError::new_err(format!("preference must be balanced, quality, price or speed; got {preference:?}"))
@@ -207,24 +210,23 @@ impl Router {
             (score, decision)
         });
 
+        // Tuples, not dicts: this is the hot path; the Python glue names the fields.
         let candidates = PyList::empty(py);
         for s in &decision.ranked {
-            let c = PyDict::new(py);
-            c.set_item("model", &specs[s.model].slug)?;
-            c.set_item("provider", &core_offers[s.offer].provider)?;
-            c.set_item("predicted_quality", s.predicted_quality)?;
-            c.set_item("estimated_cost_usd", s.estimated_cost_usd)?;
-            c.set_item("estimated_latency_ms", s.estimated_latency_ms)?;
-            c.set_item("score", s.score)?;
-            c.set_item("healthy", s.healthy)?;
-            candidates.append(c)?;
+            let row = (
+                specs[s.model].slug.as_str(),
+                core_offers[s.offer].provider.as_str(),
+                s.predicted_quality,
+                s.estimated_cost_usd,
+                s.estimated_latency_ms,
+                s.score,
+                s.healthy,
+            );
+            candidates.append(row)?;
         }
         let rejected = PyList::empty(py);
         for (m, why) in &decision.rejected {
-            let r = PyDict::new(py);
-            r.set_item("model", &specs[*m].slug)?;
-            r.set_item("reason", why.as_str())?;
-            rejected.append(r)?;
+            rejected.append((specs[*m].slug.as_str(), why.as_str()))?;
         }
         let out = PyDict::new(py);
         out.set_item("preference", pref.as_str())?;
@@ -232,9 +234,11 @@ impl Router {
         out.set_item("strong_gain", score.strong_gain())?;
         out.set_item("input_tokens", decision.input_tokens)?;
         out.set_item("output_tokens", decision.output_tokens)?;
-        out.set_item("features", features_dict(py, &score.features)?)?;
         out.set_item("candidates", candidates)?;
         out.set_item("rejected", rejected)?;
+        if explain {
+            out.set_item("features", features_dict(py, &score.features)?)?;
+        }
         Ok(out)
     }
 }
