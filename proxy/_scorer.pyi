@@ -74,3 +74,84 @@ class Scorer:
         """Forget what was measured about one pair; prices stay."""
     def now_ms(self) -> float:
         """The scorer's own clock, in milliseconds."""
+
+# ---- Model routing (scorer_rs/src/py/router.rs) ------------------------------------------------------
+
+Preference = Literal["balanced", "quality", "price", "speed", "performance", "cost"]
+# (model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy); prices in USD per 1M tokens
+OfferRow = tuple[str, str, float, float, float, float, bool]
+# (model, provider, predicted_quality, estimated_cost_usd, estimated_latency_ms, score, healthy)
+CandidateRow = tuple[str, str, float, float, float, float, bool]
+
+class PromptFeatures(TypedDict):
+    est_tokens: int
+    bytes: int
+    words: int
+    lines: int
+    language: str
+    task: str
+    signals: dict[str, float]
+
+class TextPass(PromptFeatures):
+    dense: list[float]
+    dense_names: list[str]
+    ids: list[int]
+
+class PromptScore(TypedDict):
+    weak_logit: float
+    strong_logit: float
+    strong_gain: float
+    difficulty: float
+
+class RouteDecision(TypedDict, total=False):
+    preference: str
+    difficulty: float
+    strong_gain: float
+    input_tokens: int
+    output_tokens: int
+    candidates: list[CandidateRow]
+    rejected: list[tuple[str, str]]
+    features: PromptFeatures
+
+class Router:
+    """The learned model router: one pass over the prompt, a quality prediction per model, hard
+    filters (context window, max output, tools, vision, JSON), then a utility per preference.
+
+    P(good | prompt, model) interpolates two logistic heads (Mixtral 8x7B and GPT-4 Turbo) by the
+    model's ability; other models get their ability from the catalogue quality score.
+    """
+
+    def __init__(self, weights: dict[str, object]) -> None:
+        """`weights`: the parsed `proxy/routing/router_weights.json`; a malformed file is a ValueError."""
+    def add_model(
+        self,
+        slug: str,
+        quality: float,
+        context_window: int,
+        max_output: int,
+        tools: bool = False,
+        vision: bool = False,
+        json: bool = False,
+    ) -> None:
+        """Register (or replace) a model the router may pick."""
+    def models(self) -> list[str]: ...
+    def ability_of(self, slug: str) -> float:
+        """Ability on the predictor's scale: Mixtral 0, GPT-4 Turbo 1."""
+    def features(self, text: str) -> TextPass:
+        """The text pass alone (GIL released): features, the predictor's dense inputs and hashed ids."""
+    def score(self, text: str) -> PromptScore: ...
+    def route(
+        self,
+        text: str,
+        offers: list[OfferRow],
+        preference: Preference | str = "balanced",
+        tools: bool = False,
+        vision: bool = False,
+        json: bool = False,
+        max_tokens: int | None = None,
+        extra_input_tokens: int = 0,
+        explain: bool = False,
+    ) -> RouteDecision:
+        """Rank `offers` for `text`: candidates grouped by model, best first; a model with no healthy
+        offer goes last; filtered models are listed in `rejected` with the reason. ValueError on an
+        unknown model or preference."""

@@ -255,7 +255,7 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
         vision=prompt.images > 0, json=prompt.json_mode, max_tokens=prompt.max_tokens, extra_input_tokens=extra,
         explain=True,
     )
-    ranked = [dict(zip(CANDIDATE_FIELDS, row)) for row in decision["candidates"]]
+    ranked: list[dict[str, Any]] = [dict(zip(CANDIDATE_FIELDS, row)) for row in decision["candidates"]]
     rejected = [{"model": m, "reason": why} for m, why in decision["rejected"]]
     rejected += [{"model": m, "reason": "no_configured_provider"} for m in unserved]
     if not ranked:
@@ -287,7 +287,7 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
         "candidates": ranked,
         "rejected": rejected,
     }
-    return AutoDecision([(c["model"], c["provider"]) for c in ranked], reason, details)
+    return AutoDecision([(str(c["model"]), str(c["provider"])) for c in ranked], reason, details)
 
 
 def decide(gw: Gateway, body: Mapping[str, Any], headers: Mapping[str, str]) -> AutoDecision:
