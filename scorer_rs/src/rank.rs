@@ -33,6 +33,9 @@ impl Factor {
 /// How much a 100% error rate inflates a provider's effective latency.
 pub const ERROR_LATENCY_PENALTY: f64 = 2.0;
 
+/// Rankings of up to this many providers sort on the stack (no allocation per call).
+pub const INLINE_PROVIDERS: usize = 16;
+
 /// Effective first-token latency: the EWMA, inflated by the error rate, so a fast provider that
 /// fails intermittently (below the circuit's threshold) sinks; `None` until an attempt succeeded.
 #[must_use]
@@ -44,77 +47,84 @@ pub fn effective_latency(pair: &PairStats) -> Option<f64> {
     Some(base * (1.0 + ERROR_LATENCY_PENALTY * pair.error_rate))
 }
 
+/// A provider's place in the order, computed once per ranking; compared field by field, then by name.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct RankKey {
+    /// 0: available and unmeasured (explore first), 1: available, 2: ejected.
+    tier: u8,
+    primary: f64,
+    secondary: f64,
+    in_flight: u32,
+    price: f64,
+}
+
+impl RankKey {
+    fn of(pair: &PairStats, factor: Factor, now_ms: f64) -> Self {
+        let (in_flight, price) = (pair.in_flight, pair.blended_price());
+        if !pair.available(now_ms) {
+            let reopens = pair.circuit.open_until_ms();
+            return Self { tier: 2, primary: reopens, secondary: 0.0, in_flight, price };
+        }
+        let measured = |value: f64| Self { tier: 1, primary: value, secondary: 0.0, in_flight, price };
+        match (factor, effective_latency(pair)) {
+            // Price ignores in-flight: price, then latency (unmeasured reads as 0 ms), then name.
+            (Factor::Price, latency) => {
+                Self { tier: 0, primary: price, secondary: latency.unwrap_or(0.0), in_flight: 0, price: 0.0 }
+            }
+            (_, None) => Self { tier: 0, primary: 0.0, secondary: 0.0, in_flight, price },
+            (Factor::Latency, Some(latency)) => measured(latency),
+            // Highest first; measured without a tokens/s sample reads as 0.
+            (Factor::Throughput, Some(_)) => measured(-pair.tokens_per_s.value().unwrap_or(0.0)),
+        }
+    }
+
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.tier
+            .cmp(&other.tier)
+            .then_with(|| cmp_f64(self.primary, other.primary))
+            .then_with(|| cmp_f64(self.secondary, other.secondary))
+            .then_with(|| self.in_flight.cmp(&other.in_flight))
+            .then_with(|| cmp_f64(self.price, other.price))
+    }
+}
+
 fn cmp_f64(a: f64, b: f64) -> Ordering {
     a.partial_cmp(&b).unwrap_or(Ordering::Equal)
 }
 
-fn cmp_measured_first(a: Option<f64>, b: Option<f64>, lower_is_better: bool) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => {
-            if lower_is_better {
-                cmp_f64(x, y)
-            } else {
-                cmp_f64(y, x)
-            }
-        }
-    }
-}
-
-fn tie_break(a: &PairStats, b: &PairStats) -> Ordering {
-    a.in_flight
-        .cmp(&b.in_flight)
-        .then_with(|| cmp_f64(a.blended_price(), b.blended_price()))
-        .then_with(|| a.provider.cmp(&b.provider))
-}
-
-fn compare(a: &PairStats, b: &PairStats, factor: Factor, now_ms: f64) -> Ordering {
-    let (avail_a, avail_b) = (a.available(now_ms), b.available(now_ms));
-    if avail_a != avail_b {
-        return avail_b.cmp(&avail_a);
-    }
-    if !avail_a {
-        return cmp_f64(a.circuit.open_until_ms(), b.circuit.open_until_ms()).then_with(|| tie_break(a, b));
-    }
-    let by_factor = match factor {
-        Factor::Latency => cmp_measured_first(effective_latency(a), effective_latency(b), true),
-        Factor::Throughput => {
-            let tps = |p: &PairStats| if p.measured() { Some(p.tokens_per_s.value().unwrap_or(0.0)) } else { None };
-            cmp_measured_first(tps(a), tps(b), false)
-        }
-        Factor::Price => {
-            // Unmeasured reads as 0 ms, so among equal prices the unmeasured one is tried first.
-            return cmp_f64(a.blended_price(), b.blended_price())
-                .then_with(|| cmp_f64(effective_latency(a).unwrap_or(0.0), effective_latency(b).unwrap_or(0.0)))
-                .then_with(|| a.provider.cmp(&b.provider));
-        }
-    };
-    by_factor.then_with(|| tie_break(a, b))
-}
-
-/// Writes the indices of `slot.pairs`, best first, into `order` (which must hold exactly
-/// `slot.pairs.len()` entries); the caller owns the buffer so the hot path need not allocate.
-///
-/// # Panics
-/// If `order.len() != slot.pairs.len()`.
-pub fn rank_into(slot: &ModelSlot, factor: Factor, now_ms: f64, order: &mut [usize]) {
-    assert_eq!(order.len(), slot.pairs.len(), "rank_into: buffer length must equal the provider count");
-    for (i, at) in order.iter_mut().enumerate() {
+fn sort_keyed(slot: &ModelSlot, keyed: &mut [(RankKey, usize)], factor: Factor, now_ms: f64) {
+    for (i, (key, at)) in keyed.iter_mut().enumerate() {
+        *key = RankKey::of(&slot.pairs[i], factor, now_ms);
         *at = i;
     }
-    // Stable sort: the comparator is a total order over distinct names, so stability only matters
-    // for a (never produced) duplicate provider.
-    order.sort_by(|&i, &j| compare(&slot.pairs[i], &slot.pairs[j], factor, now_ms));
+    // Provider names are unique within a slot, so the order is total and an unstable sort is deterministic.
+    keyed.sort_unstable_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| slot.pairs[*a].provider.cmp(&slot.pairs[*b].provider)));
+}
+
+/// Ranks `slot.pairs` best first and hands the indices to `use_order`; up to
+/// [`INLINE_PROVIDERS`] providers are ranked without allocating.
+pub fn with_ranking<R>(slot: &ModelSlot, factor: Factor, now_ms: f64, use_order: impl FnOnce(&[usize]) -> R) -> R {
+    let n = slot.pairs.len();
+    if n <= INLINE_PROVIDERS {
+        let mut keyed = [(RankKey::default(), 0usize); INLINE_PROVIDERS];
+        sort_keyed(slot, &mut keyed[..n], factor, now_ms);
+        let mut order = [0usize; INLINE_PROVIDERS];
+        for (slot_at, (_, at)) in order.iter_mut().zip(&keyed[..n]) {
+            *slot_at = *at;
+        }
+        use_order(&order[..n])
+    } else {
+        let mut keyed = vec![(RankKey::default(), 0usize); n];
+        sort_keyed(slot, &mut keyed, factor, now_ms);
+        let order: Vec<usize> = keyed.into_iter().map(|(_, at)| at).collect();
+        use_order(&order)
+    }
 }
 
 /// Indices into `slot.pairs`, best first.
 #[must_use]
 pub fn rank_indices(slot: &ModelSlot, factor: Factor, now_ms: f64) -> Vec<usize> {
-    let mut order = vec![0; slot.pairs.len()];
-    rank_into(slot, factor, now_ms, &mut order);
-    order
+    with_ranking(slot, factor, now_ms, <[usize]>::to_vec)
 }
 
 #[cfg(test)]
@@ -215,6 +225,16 @@ mod tests {
         assert_eq!(names(&t, Factor::Latency, cooled)[0], "fast", "half-open and unmeasured: probe it");
         t.begin("m", "fast", cooled).unwrap();
         assert_eq!(names(&t, Factor::Latency, cooled).last().map(String::as_str), Some("fast"));
+    }
+
+    #[test]
+    fn more_providers_than_the_inline_buffer() {
+        let mut t = StatsTable::new(ScorerConfig::default());
+        for i in 0..40u32 {
+            t.register("m", &format!("p{i:02}"), f64::from(40 - i), 1.0);
+        }
+        let ranked = names(&t, Factor::Price, 0.0);
+        assert_eq!((ranked[0].as_str(), ranked[39].as_str()), ("p39", "p00"));
     }
 
     #[test]

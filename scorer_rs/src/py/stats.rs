@@ -7,11 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::circuit::{CircuitConfig, CircuitState};
-use crate::rank::{rank_into, Factor};
+use crate::rank::{with_ranking, Factor};
 use crate::stats::{AttemptEnd, Outcome, PairStats, ScorerConfig, ScorerError, StatsTable};
-
-/// Rankings of up to this many providers sort in a stack buffer (no allocation per call).
-const INLINE_PROVIDERS: usize = 16;
 
 impl From<ScorerError> for PyErr {
     fn from(err: ScorerError) -> Self {
@@ -120,18 +117,8 @@ impl PyScorer {
         let factor = Factor::parse(factor)?;
         let at = self.table.slot_index(model)?;
         let now = self.now(now_ms);
-        let slot = self.table.slot_at(at);
-        let mut inline = [0usize; INLINE_PROVIDERS];
-        let mut spilled = Vec::new();
-        let order: &mut [usize] = if slot.pairs.len() <= INLINE_PROVIDERS {
-            &mut inline[..slot.pairs.len()]
-        } else {
-            spilled.resize(slot.pairs.len(), 0);
-            &mut spilled
-        };
-        rank_into(slot, factor, now, order);
         let names = &self.names[at];
-        PyList::new(py, order.iter().map(|&i| names[i].bind(py)))
+        with_ranking(self.table.slot_at(at), factor, now, |order| PyList::new(py, order.iter().map(|&i| names[i].bind(py))))
     }
 
     #[pyo3(signature = (model, provider, now_ms=None))]
