@@ -5,7 +5,7 @@
 `now_ms` to drive time yourself (tests), or leave it None for the scorer's own clock.
 """
 
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, final
 
 Factor = Literal["latency", "price", "throughput"]
 Outcome = Literal["ok", "error", "cancelled"]
@@ -26,6 +26,7 @@ class PairStats(TypedDict):
     input_price: float
     output_price: float
 
+@final
 class Scorer:
     """Live provider statistics and ranking.
 
@@ -34,15 +35,17 @@ class Scorer:
     cooldown that doubles up to `max_cooldown_ms`, then one half-open probe) and the in-flight count.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         ewma_alpha: float = 0.3,
         failure_threshold: int = 3,
         cooldown_ms: float = 5000.0,
         max_cooldown_ms: float = 120000.0,
         error_alpha: float = 0.1,
-    ) -> None: ...
+    ) -> Scorer:
+        """Raises ValueError unless both alphas are in (0, 1], failure_threshold >= 1 and
+        0 < cooldown_ms <= max_cooldown_ms."""
     def register(self, model: str, provider: str, input_price: float, output_price: float) -> None:
         """Add the pair (prices in USD per 1M tokens), or update its prices."""
     def begin(self, model: str, provider: str, now_ms: float | None = None) -> None:
@@ -57,19 +60,34 @@ class Scorer:
         retry_after_ms: float | None = None,
         now_ms: float | None = None,
     ) -> None:
-        """An attempt ended. "ok" updates the EWMAs and closes the circuit; "error" counts toward
-        opening it (a Retry-After opens it at least that long, never shorter); "cancelled" (the
-        client went away) only releases the in-flight slot."""
+        """An attempt ended; in-flight - 1 (never below 0).
+
+        "ok": updates the EWMAs (tokens/s only when given), pulls the error rate toward 0, closes the
+        circuit and resets its cooldown. "error": pulls the error rate toward 1; the circuit opens at
+        `failure_threshold` consecutive failures, or when the half-open probe fails, and each opening
+        doubles the next cooldown up to `max_cooldown_ms`. `retry_after_ms` (a 429's Retry-After)
+        opens it at once for at least that long, never shorter. "cancelled" (the client went away):
+        no verdict, so no stats change; if this was the half-open probe its slot is freed.
+        Raises ValueError for an unknown model, provider or outcome."""
     def rank_providers(self, model: str, factor: Factor | str = "latency", now_ms: float | None = None) -> list[str]:
-        """Providers best first: available ones (unmeasured first, then by the factor; latency is
-        inflated by the error rate), then ejected ones, soonest to reopen first."""
+        """Providers of `model`, best first.
+
+        Available ones (closed circuit, or half-open with the probe slot free) come first; ejected
+        ones last, soonest to reopen first. For "latency" and "throughput", a provider with no
+        successful attempt yet comes first, so it gets measured; then by EWMA first-token ms
+        (inflated by up to 3x at a 100% error rate) or EWMA tokens/s, highest first; ties by fewer
+        in flight, then blended price, then name. For "price": blended price (3:1 input:output),
+        then latency, then name. Raises ValueError for an unknown model or factor."""
     def is_available(self, model: str, provider: str, now_ms: float | None = None) -> bool:
         """Closed circuit, or half-open with the probe slot free."""
-    def stats(self, model: str, provider: str, now_ms: float | None = None) -> PairStats: ...
-    def all_stats(self, now_ms: float | None = None) -> list[PairStats]: ...
+    def stats(self, model: str, provider: str, now_ms: float | None = None) -> PairStats:
+        """A snapshot of one pair; `samples` counts "ok" outcomes, `failures` all errors."""
+    def all_stats(self, now_ms: float | None = None) -> list[PairStats]:
+        """A snapshot of every pair, models by name, providers in registration order."""
     def providers(self, model: str) -> list[str]:
         """Registered providers of `model`, in registration order."""
-    def circuit_counts(self, now_ms: float | None = None) -> dict[str, int]: ...
+    def circuit_counts(self, now_ms: float | None = None) -> dict[str, int]:
+        """How many pairs are in each circuit state: {"closed": n, "open": n, "half_open": n}."""
     def reset(self, model: str, provider: str) -> None:
         """Forget what was measured about one pair; prices stay."""
     def now_ms(self) -> float:
