@@ -131,6 +131,7 @@ class RouteDecision(TypedDict, total=False):
     rejected: list[tuple[str, str]]
     features: PromptFeatures
 
+@final
 class Router:
     """The learned model router: one pass over the prompt, a quality prediction per model, hard
     filters (context window, max output, tools, vision, JSON), then a utility per preference.
@@ -139,7 +140,7 @@ class Router:
     model's ability; other models get their ability from the catalogue quality score.
     """
 
-    def __init__(self, weights: dict[str, object]) -> None:
+    def __new__(cls, weights: dict[str, object]) -> Router:
         """`weights`: the parsed `proxy/routing/router_weights.json`; a malformed file is a ValueError."""
     def add_model(
         self,
