@@ -1,0 +1,1 @@
+python3 -m bench.route_speed --quick --out /tmp/route_speed_quick.json
