@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from proxy.api import chat, health, models, route
+from proxy.api import chat, health, messages, models, route
 from proxy.appkeys import GATEWAY
 from proxy.auth import auth_middlewares
 from proxy.catalog import Upstream, build_catalog
@@ -94,6 +94,7 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) 
     app.cleanup_ctx.append(gateway_context(settings, environ))
     app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/messages", messages.messages)
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
