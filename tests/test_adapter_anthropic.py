@@ -358,3 +358,104 @@ def test_stream_missing_message_stop_still_ends_with_usage() -> None:
 def test_any_chunk_boundaries_give_the_same_chunks(data: st.DataObject, raw: bytes) -> None:
     cuts = data.draw(st.lists(st.integers(min_value=1, max_value=len(raw) - 1), max_size=40))
     assert translate(raw, cuts) == translate(raw)
+
+
+# -- inbound: the Anthropic Messages API in front of the gateway ---------------------------------
+
+INBOUND_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("system and plain text", {"system": "Be brief.", "messages": [{"role": "user", "content": "Hi"}]},
+     {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}),
+    ("image blocks", {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What?"}, {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/c.jpg"}}]}]},
+     {"messages": [{"role": "user", "content": [{"type": "text", "text": "What?"},
+                                                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                                                {"type": "image_url", "image_url": {"url": "https://example.com/c.jpg"}}]}]}),
+    ("tool use and results become tool messages first", {"messages": [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"}, {"type": "text", "text": "Checking."},
+                                          {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "4C"}]},
+                                     {"type": "text", "text": "And tomorrow?"}]}],
+        "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}], "tool_choice": {"type": "any", "disable_parallel_tool_use": True}},
+     {"messages": [
+         {"role": "user", "content": "Weather?"},
+         {"role": "assistant", "content": "Checking.", "reasoning_content": "t", "thinking_blocks": [{"type": "thinking", "thinking": "t", "signature": "s"}],
+          "tool_calls": [{"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
+         {"role": "tool", "tool_call_id": "toolu_1", "content": "4C"},
+         {"role": "user", "content": "And tomorrow?"}],
+      "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+      "tool_choice": "required", "parallel_tool_calls": False}),
+    ("named tool, stop sequences, thinking, stream", {"messages": [{"role": "user", "content": "x"}], "stop_sequences": ["END"], "stream": True,
+                                                      "tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": {"type": "tool", "name": "f"},
+                                                      "thinking": {"type": "enabled", "budget_tokens": 8000}, "metadata": {"user_id": "u"}},
+     {"stop": ["END"], "tool_choice": {"type": "function", "function": {"name": "f"}}, "reasoning_effort": "medium", "user": "u",
+      "stream": True, "stream_options": {"include_usage": True}}),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), [c[1:] for c in INBOUND_CASES], ids=[c[0] for c in INBOUND_CASES])
+def test_inbound_request_translation(body: dict[str, Any], expected: dict[str, Any]) -> None:
+    from proxy.providers.anthropic_inbound import to_internal_request
+
+    out = to_internal_request({"model": "auto", "max_tokens": 100, **body})
+    assert out["model"] == "auto" and out["max_tokens"] == 100
+    for key, value in expected.items():
+        assert out[key] == value, key
+
+
+@pytest.mark.parametrize(("finish", "stop_reason"), [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"),
+                                                     ("content_filter", "refusal")])
+def test_inbound_response_translation(finish: str, stop_reason: str) -> None:
+    from proxy.providers.anthropic_inbound import to_anthropic_message
+
+    completion = {"id": "chatcmpl-7", "model": "m", "choices": [{"index": 0, "finish_reason": finish, "message": {
+        "role": "assistant", "content": "Hi", "reasoning_content": "r",
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}]}}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59, "prompt_tokens_details": {"cached_tokens": 20}}}
+    message = to_anthropic_message(completion)
+    assert message["id"] == "msg_7" and message["stop_reason"] == stop_reason
+    assert message["content"] == [{"type": "thinking", "thinking": "r", "signature": ""}, {"type": "text", "text": "Hi"},
+                                  {"type": "tool_use", "id": "call_1", "name": "f", "input": {"a": 1}}]
+    assert message["usage"] == {"input_tokens": 30, "output_tokens": 9, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 20}
+
+
+def replay(raw: bytes) -> list[dict[str, Any]]:
+    """Anthropic events -> internal chunks -> Anthropic events again, as the inbound API serves them."""
+    from proxy.providers.anthropic_inbound import AnthropicEventEncoder
+
+    chunks = translate(raw)
+    encoder = AnthropicEventEncoder("claude-test")
+    out = b"".join(encoder.encode(c) for c in chunks if c["choices"]) + encoder.finish_events(chunks[-1]["usage"])
+    parser = SSEParser()
+    return [orjson.loads(e.data) for e in parser.feed(out) if isinstance(e, SSEEvent)]
+
+
+def blocks_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Content blocks accumulated from events, as an SDK would."""
+    blocks: dict[int, dict[str, Any]] = {}
+    for ev in events:
+        if ev["type"] == "content_block_start":
+            blocks[ev["index"]] = {**ev["content_block"], "_json": ""}
+        elif ev["type"] == "content_block_delta":
+            block, d = blocks[ev["index"]], ev["delta"]
+            key = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature", "input_json_delta": "_json"}[d["type"]]
+            block[key] = block.get(key, "") + d[{"_json": "partial_json"}.get(key, key)]
+    out = []
+    for i in sorted(blocks):
+        block = blocks[i]
+        raw_json = block.pop("_json")
+        if block["type"] == "tool_use":
+            block["input"] = orjson.loads(raw_json or "{}")
+        out.append(block)
+    return out
+
+
+@pytest.mark.parametrize("raw", [TEXT_STREAM, TOOL_STREAM, THINKING_STREAM], ids=["text", "tools", "thinking"])
+def test_inbound_events_round_trip_an_anthropic_stream(raw: bytes) -> None:
+    original = [orjson.loads(e.data) for e in SSEParser().feed(raw) if isinstance(e, SSEEvent)]
+    replayed = replay(raw)
+    assert [e["type"] for e in replayed][:2] == ["message_start", "ping"] and [e["type"] for e in replayed][-2:] == ["message_delta", "message_stop"]
+    assert blocks_from_events(replayed) == blocks_from_events(original)
+    assert replayed[-2]["delta"]["stop_reason"] == next(e for e in original if e["type"] == "message_delta")["delta"]["stop_reason"]
+    assert replayed[-2]["usage"]["output_tokens"] == 7
