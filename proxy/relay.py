@@ -70,20 +70,26 @@ def shape_completion(data: dict[str, Any], route: Route, body: dict[str, Any]) -
 
 
 class StreamShaper:
-    """Per-chunk rewriting for one stream: the catalogue model name, usage only when asked, cost."""
+    """One stream's client-side framing, OpenAI's SSE: the catalogue model name, usage only when
+    asked (with cost), a closing usage chunk and [DONE], or an error event then [DONE].
 
-    __slots__ = ("route", "include_usage", "usage_sent", "completion_chars", "usage")
+    Other inbound APIs subclass it and override `encode`, `closing` and `failure`.
+    """
 
-    def __init__(self, route: Route, include_usage: bool) -> None:
+    def __init__(self, route: Route, body: dict[str, Any], include_usage: bool = False) -> None:
         self.route = route
+        self.body = body
         self.include_usage = include_usage
         self.usage_sent = False
         self.completion_chars = 0
         self.usage: dict[str, Any] | None = None
+        self.template: dict[str, Any] | None = None
 
     def encode(self, chunks: list[dict[str, Any]]) -> bytes:
         out = []
         for chunk in chunks:
+            if self.template is None:
+                self.template = chunk
             self.completion_chars += content_chars(chunk)
             chunk["model"] = self.route.model
             if "usage" in chunk:
@@ -99,30 +105,44 @@ class StreamShaper:
             out.append(b"data: " + orjson.dumps(chunk) + b"\n\n")
         return b"".join(out)
 
-    def final_usage_chunk(self, body: dict[str, Any], template: dict[str, Any] | None) -> bytes:
-        """A usage chunk for a client that asked for one when the upstream sent none."""
+    def final_usage(self) -> dict[str, Any]:
+        """The stream's usage with cost; estimated when the upstream reported none."""
+        if self.usage is None:
+            self.usage = with_cost(estimate_usage(self.body, self.completion_chars), self.route)
+        return self.usage
+
+    def closing(self) -> bytes:
+        """After the last upstream event: a usage chunk if the client asked and the upstream sent none, then [DONE]."""
         if not self.include_usage or self.usage_sent:
-            return b""
-        usage = self.usage or with_cost(estimate_usage(body, self.completion_chars), self.route)
+            return DONE
+        template = self.template or {}
         chunk = {
-            "id": (template or {}).get("id", "chatcmpl-switchyard"),
+            "id": template.get("id", "chatcmpl-switchyard"),
             "object": "chat.completion.chunk",
-            "created": (template or {}).get("created", int(time.time())),
+            "created": template.get("created", int(time.time())),
             "model": self.route.model,
             "choices": [],
-            "usage": usage,
+            "usage": self.final_usage(),
         }
         self.usage_sent = True
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+        return b"data: " + orjson.dumps(chunk) + b"\n\n" + DONE
+
+    def failure(self, exc: UpstreamError) -> bytes:
+        """The last event of a stream that broke after content was sent: OpenAI's error shape, then [DONE]."""
+        body = {"error": {"message": failure_message(exc, self.route), "type": exc.type, "param": None,
+                          "code": exc.code or "stream_interrupted"}}
+        return b"data: " + orjson.dumps(body) + b"\n\n" + DONE
 
 
-def error_event(exc: UpstreamError, route: Route) -> bytes:
-    """The last event of a stream that broke after content was sent: OpenAI's error shape."""
+# Failures of the gateway itself, not of the provider that was streaming.
+GATEWAY_CODES = frozenset({"gateway_shutting_down", "internal_error"})
+
+
+def failure_message(exc: UpstreamError, route: Route) -> str:
     message = redact(exc.message, [route.api_key])
-    if exc.code != "gateway_shutting_down":
-        message = f"Provider '{route.provider}' failed mid-stream: {message} The answer above is incomplete."
-    body = {"error": {"message": message, "type": exc.type, "param": None, "code": exc.code or "stream_interrupted"}}
-    return b"data: " + orjson.dumps(body) + b"\n\n"
+    if exc.code in GATEWAY_CODES:
+        return message
+    return f"Provider '{route.provider}' failed mid-stream: {message} The answer above is incomplete."
 
 
 def shutdown_error() -> UpstreamError:
@@ -134,9 +154,8 @@ async def relay_stream(
     request: web.Request,
     gw: Gateway,
     opened: OpenedStream,
-    body: dict[str, Any],
+    shaper: StreamShaper,
     attempts: int,
-    include_usage: bool,
     extra_headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     """Send the held opening chunks, then the rest as it arrives; a failure ends in an error event.
@@ -146,24 +165,22 @@ async def relay_stream(
     """
     route = opened.route
     resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **gateway_headers(route, attempts, extra_headers)})
-    shaper = StreamShaper(route, include_usage)
-    template = opened.held[0] if opened.held else None
     outcome = "cancelled"
     try:
         await resp.prepare(request)
         await resp.write(shaper.encode(opened.held))
         await pump_until_deadline(gw, resp, opened, shaper)
-        await resp.write(shaper.final_usage_chunk(body, template) + DONE)
+        await resp.write(shaper.closing())
         outcome = "ok"
     except UpstreamError as exc:
         outcome = "cancelled" if exc.code == "gateway_shutting_down" else "error"
-        await write_quietly(resp, error_event(exc, route) + DONE)
+        await write_quietly(resp, shaper.failure(exc))
     except (ConnectionError, RuntimeError):
         pass  # the client went away: recorded as cancelled, upstream closed below
     except Exception as exc:  # noqa: BLE001 - a bug must still end the stream visibly, not silently
         log.error("stream relay failed for %s via %s: %s", route.model, route.provider, redact(repr(exc), [route.api_key]))
         internal = UpstreamError(500, "Internal gateway error while relaying the stream.", type="api_error", code="internal_error")
-        await write_quietly(resp, error_event(internal, route) + DONE)
+        await write_quietly(resp, shaper.failure(internal))
     finally:
         opened.close()
         if outcome == "ok":

@@ -168,7 +168,7 @@ async def relay(pieces: list[bytes]) -> tuple[list[Any], str | None]:
         opened = await open_stream(FakeSession(pieces), ROUTE, {"messages": []}, TIMEOUTS)  # type: ignore[arg-type]
     except UpstreamError as exc:
         return [], exc.code or "error"
-    shaper = StreamShaper(ROUTE, include_usage=True)
+    shaper = StreamShaper(ROUTE, {"messages": []}, include_usage=True)
     await sink.write(shaper.encode(opened.held))
     try:
         await pump(sink, opened, shaper)  # type: ignore[arg-type]

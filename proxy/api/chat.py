@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from proxy.api.body import read_json_object
 from proxy.appkeys import GATEWAY
 from proxy.catalog import Route
 from proxy.gateway import Gateway
-from proxy.relay import gateway_headers, relay_stream, shape_completion
+from proxy.relay import StreamShaper, gateway_headers, relay_stream, shape_completion
 from proxy.routing.attempt import AttemptTimeouts, JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.routing.candidates import plan_candidates
 from proxy.routing.fallback import run_with_fallback
@@ -25,15 +27,26 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await answer_chat(request, gw, body)
 
 
-async def answer_chat(request: web.Request, gw: Gateway, body: dict[str, Any]) -> web.StreamResponse:
-    """The whole pipeline for an OpenAI-shaped body; other inbound APIs translate into this."""
+ShaperFactory = Callable[[Route, dict[str, Any], bool], StreamShaper]
+
+
+async def answer_chat(
+    request: web.Request, gw: Gateway, body: dict[str, Any], shaper: ShaperFactory = StreamShaper
+) -> web.StreamResponse:
+    """The whole pipeline for an OpenAI-shaped body; other inbound APIs translate into this and pass
+    the `shaper` that frames a stream in their own format."""
     received_at = asyncio.get_running_loop().time()
     req = validate_chat_request(body)
     plan = plan_candidates(gw, body, request.headers)
     extra = {"x-switchyard-route": plan.route_reason} if plan.route_reason else {}
+    limits: dict[int, AttemptTimeouts] = {}
 
     def timeouts(route: Route) -> AttemptTimeouts:
-        return request_timeouts(route.provider_config.timeouts, body, request.headers, received_at)
+        defaults = route.provider_config.timeouts
+        found = limits.get(id(defaults))
+        if found is None:
+            found = limits[id(defaults)] = request_timeouts(defaults, body, request.headers, received_at)
+        return found
 
     for route in plan.candidates:  # a bad override is the client's error, found before any attempt
         timeouts(route)
@@ -45,7 +58,7 @@ async def answer_chat(request: web.Request, gw: Gateway, body: dict[str, Any]) -
             return await open_stream(gw.upstreams.session_for(route.base_url), route, body, timeouts(route))
 
         opened, attempts = await run_with_fallback(gw, plan.candidates, attempt_stream, extra)
-        return await relay_stream(request, gw, opened, body, attempts, include_usage, extra)
+        return await relay_stream(request, gw, opened, shaper(opened.route, body, include_usage), attempts, extra)
 
     async def attempt(route: Route) -> JsonAttempt:
         return await attempt_json(gw.upstreams.session_for(route.base_url), route, body, timeouts(route))
@@ -54,10 +67,4 @@ async def answer_chat(request: web.Request, gw: Gateway, body: dict[str, Any]) -
     route = result.route
     gw.scorer.record(route.model, route.provider, "ok", first_token_ms=result.elapsed_ms)
     data = shape_completion(result.response, route, body)
-    return web.json_response(data, headers=gateway_headers(route, attempts, extra), dumps=dumps_str)
-
-
-def dumps_str(obj: Any) -> str:
-    import orjson
-
-    return orjson.dumps(obj).decode()
+    return web.Response(body=orjson.dumps(data), content_type="application/json", headers=gateway_headers(route, attempts, extra))
