@@ -91,3 +91,26 @@ def test_stream_error_event_and_truncation() -> None:
     t.feed(SSEEvent('{"choices": [{"index": 0, "delta": {"content": "par"}}]}'))
     with pytest.raises(UpstreamError, match="before it was complete"):
         t.finish()
+
+
+def test_reasoning_round_trip_fields_are_not_sent_to_openai_format_upstreams() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"},
+            "extra_content": {"google": {"thought_signature": "sig"}}}
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a", "reasoning_content": "thought", "tool_calls": [call],
+         "thinking_blocks": [{"type": "thinking", "thinking": "t", "signature": "s"}], "reasoning_signature": "s"},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"},
+    ]
+    sent = orjson.loads(OpenAIAdapter().build_request({**BODY, "messages": messages}, TARGET, stream=False).body)
+    assistant = sent["messages"][1]
+    assert set(assistant) == {"role", "content", "tool_calls"}
+    assert assistant["tool_calls"] == [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    assert sent["messages"][0] == messages[0] and sent["messages"][2] == messages[2]
+    assert "reasoning_content" in messages[1]  # the caller's body is left as it was
+
+
+def test_plain_messages_are_forwarded_as_is() -> None:
+    body = {**BODY}
+    sent = orjson.loads(OpenAIAdapter().build_request(body, TARGET, stream=False).body)
+    assert sent["messages"] == BODY["messages"]

@@ -17,6 +17,33 @@ from proxy.streaming import SSEEvent
 
 # Fields that only the gateway understands; never sent upstream.
 GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
+# Reasoning round-trip fields that other adapters put on assistant turns (Claude's signed thinking
+# blocks, Gemini's thought signatures); OpenAI-format providers reject or misread them.
+REASONING_FIELDS = ("thinking_blocks", "reasoning_content", "reasoning_signature", "extra_content")
+
+
+def has_reasoning_fields(message: Any) -> bool:
+    if not isinstance(message, dict) or message.get("role") != "assistant":
+        return False
+    if any(f in message for f in REASONING_FIELDS):
+        return True
+    return any(isinstance(c, dict) and "extra_content" in c for c in message.get("tool_calls") or ())
+
+
+def strip_reasoning(message: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in message.items() if k not in REASONING_FIELDS}
+    if out.get("tool_calls"):
+        out["tool_calls"] = [
+            {k: v for k, v in c.items() if k != "extra_content"} if isinstance(c, dict) else c for c in out["tool_calls"]
+        ]
+    return out
+
+
+def without_reasoning(messages: Any) -> Any:
+    """The messages with reasoning round-trip fields removed; the same list when there are none."""
+    if not isinstance(messages, list) or not any(has_reasoning_fields(m) for m in messages):
+        return messages
+    return [strip_reasoning(m) if has_reasoning_fields(m) else m for m in messages]
 
 
 class OpenAIAdapter:
@@ -29,6 +56,7 @@ class OpenAIAdapter:
     def build_request(self, body: dict[str, Any], target: AdapterTarget, *, stream: bool) -> UpstreamRequest:
         out = {k: v for k, v in body.items() if k not in GATEWAY_FIELDS}
         out["model"] = target.upstream_model
+        out["messages"] = without_reasoning(body.get("messages"))
         if stream:
             out["stream"] = True
             out["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
