@@ -90,7 +90,9 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     # errors first, so a 401 from the key check leaves in OpenAI's error shape too
     middlewares = [errors_middleware, *auth_middlewares(settings.server, environ)]
-    app = web.Application(middlewares=middlewares, handler_args={"max_field_size": 65536})
+    app = web.Application(
+        middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
+    )
     app.cleanup_ctx.append(gateway_context(settings, environ))
     app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 log = logging.getLogger("switchyard")
 
@@ -29,16 +28,9 @@ class Drain:
     def expired(self) -> bool:
         return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
 
-    @contextmanager
-    def bounded(self, timeout: asyncio.Timeout) -> Iterator[None]:
+    def bounded(self, timeout: asyncio.Timeout) -> Bounded:
         """Within this block, `timeout` fires at the grace deadline at the latest."""
-        self._timeouts.add(timeout)
-        if self.deadline is not None:
-            self._cap(timeout, self.deadline)
-        try:
-            yield
-        finally:
-            self._timeouts.discard(timeout)
+        return Bounded(self, timeout)
 
     def begin(self, grace_s: float) -> None:
         self.deadline = asyncio.get_running_loop().time() + grace_s
@@ -54,3 +46,21 @@ class Drain:
         when = timeout.when()
         if when is None or when > deadline:
             timeout.reschedule(deadline)
+
+
+class Bounded:
+    """`Drain.bounded` as a plain context manager: it runs on every attempt, so no generator."""
+
+    __slots__ = ("drain", "timeout")
+
+    def __init__(self, drain: Drain, timeout: asyncio.Timeout) -> None:
+        self.drain = drain
+        self.timeout = timeout
+
+    def __enter__(self) -> None:
+        self.drain._timeouts.add(self.timeout)
+        if self.drain.deadline is not None:
+            self.drain._cap(self.timeout, self.drain.deadline)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.drain._timeouts.discard(self.timeout)

@@ -54,19 +54,34 @@ def seconds(raw: Any, param: str) -> float:
     return value
 
 
+HEADER_NAMES = {field: f"x-switchyard-timeout-{header}" for field, header in FIELDS.items()}
+_DEFAULTS: dict[int, tuple[Timeouts, dict[str, float]]] = {}
+
+
+def default_values(defaults: Timeouts) -> dict[str, float]:
+    """The provider's defaults as a plain dict, computed once per Timeouts object (hot path)."""
+    cached = _DEFAULTS.get(id(defaults))
+    if cached is None or cached[0] is not defaults:
+        cached = _DEFAULTS[id(defaults)] = (defaults, defaults.model_dump())
+    return cached[1]
+
+
 def request_timeouts(
     defaults: Timeouts, body: Mapping[str, Any], headers: Mapping[str, str], received_at: float | None = None
 ) -> AttemptTimeouts:
     """The limits for one request; `received_at` (event-loop time) anchors the total deadline."""
-    values = defaults.model_dump()
+    values = default_values(defaults)
     overrides = body_overrides(body)
-    for field, header in FIELDS.items():
+    changed: dict[str, float] | None = None
+    for field, header_name in HEADER_NAMES.items():
         raw = overrides.get(field)
         param = f"switchyard.timeouts.{field}"
         if raw is None:
-            raw = headers.get(f"x-switchyard-timeout-{header}")
-            param = f"x-switchyard-timeout-{header}"
+            raw = headers.get(header_name)
+            param = header_name
         if raw is not None:
-            values[field] = seconds(raw, param)
-    deadline = received_at + values["total_s"] if received_at is not None else None
-    return AttemptTimeouts(**values, deadline=deadline)
+            changed = changed if changed is not None else dict(values)
+            changed[field] = seconds(raw, param)
+    final = changed if changed is not None else values
+    deadline = received_at + final["total_s"] if received_at is not None else None
+    return AttemptTimeouts(**final, deadline=deadline)

@@ -18,6 +18,8 @@ async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, An
         raise GatewayError(415, f"Unsupported Content-Type '{ctype}': send application/json.", code="unsupported_media_type")
     if request.content_length is not None and request.content_length > max_bytes:
         raise GatewayError(413, f"The request body is {request.content_length} bytes; the limit is {max_bytes}.", code="request_too_large")
+    if request.content_length is not None:  # the common case: one read of a known length
+        return parse_json_body(await request.read())
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(1 << 16):
