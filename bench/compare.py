@@ -42,7 +42,7 @@ FAST_KNOBS = {"ttft_ms": 0.0, "chunks": 8, "tokens_per_chunk": 1, "tokens_per_s"
 STREAM_PACE_MS = 10.0
 STREAM_KNOBS = {"ttft_ms": 20.0, "chunks": 64, "tokens_per_chunk": 1, "tokens_per_s": 1000.0 / STREAM_PACE_MS}
 # Held streams: slow enough that 1,000 of them stay open while RSS is read.
-HOLD_KNOBS = {"ttft_ms": 0.0, "chunks": 64, "tokens_per_chunk": 1, "tokens_per_s": 5.0}
+HOLD_KNOBS = {"ttft_ms": 0.0, "chunks": 64, "tokens_per_chunk": 1, "tokens_per_s": 2.0}
 
 
 @dataclass
@@ -317,16 +317,19 @@ class Harness:
         if c.api_key:
             argv += ["--api-key", c.api_key]
         proc = subprocess.Popen(pinned(self.args.aux_cpus, argv), stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        first = proc.stdout.readline() if proc.stdout else ""
+        first = proc.stdout.readline() if proc.stdout else ""  # printed once every stream has answered
         live = json.loads(first) if first.strip() else {}
         peak = c.rss_mb()
         deadline = time.monotonic() + self.profile.hold_s * 0.8
         while time.monotonic() < deadline:
             peak = max(peak, c.rss_mb())
             time.sleep(0.1)
+        last = proc.stdout.read() if proc.stdout else ""
         proc.wait(timeout=self.profile.hold_s + 60)
+        end = json.loads(last.strip().splitlines()[-1]) if last.strip() else {}
         alive = c.proc is not None and c.proc.poll() is None
         return {"streams": n, "opened": live.get("opened", 0), "live_streams": live.get("live_streams", 0),
+                "live_at_end": end.get("live_at_end"), "ramp_s": live.get("open_s"),
                 "rss_before_mb": before, "rss_open_mb": peak, "alive_after": alive}
 
 
@@ -369,16 +372,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             extra = ["--concurrency", str(profile.stream_concurrency), "--stream", "--pace-ms", str(STREAM_PACE_MS),
                      "--expect-chunks", str(STREAM_KNOBS["chunks"])]
             out["scenarios"]["stream"] = {k: report.summarise(s) for k, s in h.interleaved("stream", extra, bar).items()}
+            h.set_knobs(HOLD_KNOBS)
+            for held_name in held:
+                bar.set_postfix_str(f"{profile.hold_streams} open streams · {held_name}")
+                out["held_streams"][held_name] = h.held_streams(h.contenders[held_name], profile.hold_streams)
+                bar.update(1)
+                time.sleep(0.5)
             h.set_knobs(FAST_KNOBS)
             for name, c in h.contenders.items():
                 c256 = out["scenarios"][f"c{profile.concurrencies[-1]}"][name]["rps"]
                 out["max_rate"][name] = h.sustained_rate(c, 0.6 * c256, bar)
-            h.set_knobs(HOLD_KNOBS)
-            for name in held:
-                bar.set_postfix_str(f"{profile.hold_streams} open streams · {name}")
-                out["held_streams"][name] = h.held_streams(h.contenders[name], profile.hold_streams)
-                bar.update(1)
-                time.sleep(0.5)
     finally:
         h.close()
     meta["load_after"] = machine_load()

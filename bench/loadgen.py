@@ -356,10 +356,9 @@ async def open_loop(client: Client, rec: Recorder, rate: float, seconds: float, 
     return elapsed, sent
 
 
-async def hold_streams(client: Client, streams: int, hold_s: float, report_path: str | None) -> dict[str, Any]:
-    """Open `streams` streaming requests and keep them open about `hold_s`; report how many were live."""
+async def hold_streams(client: Client, streams: int, hold_s: float, ramp_s: float = 15.0) -> dict[str, Any]:
+    """Open `streams` streaming requests, wait (up to `ramp_s`) until all answer, say so, hold `hold_s`, drop."""
     conns: list[HttpConnection] = []
-    futures = []
     opened_at = time.perf_counter()
     for i in range(streams):
         try:
@@ -367,17 +366,24 @@ async def hold_streams(client: Client, streams: int, hold_s: float, report_path:
         except OSError:
             break
         conns.append(conn)
-        futures.append(conn.send(client.request, time.perf_counter()))
-        if i % 100 == 99:
-            await asyncio.sleep(0)
-    await asyncio.sleep(0.5)
-    live = sum(1 for c in conns if not c.closed and not (c.waiter and c.waiter.done()) and c.outcome.status == 200)
-    print(orjson.dumps({"live_streams": live, "opened": len(conns), "open_s": time.perf_counter() - opened_at}).decode(), flush=True)
+        conn.send(client.request, time.perf_counter())
+        if i % 50 == 49:
+            await asyncio.sleep(0.01)
+
+    def live() -> int:
+        return sum(1 for c in conns if not c.closed and c.outcome.status == 200 and not (c.waiter and c.waiter.done()))
+
+    deadline = time.perf_counter() + ramp_s
+    while live() < len(conns) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    summary = {"live_streams": live(), "opened": len(conns), "open_s": time.perf_counter() - opened_at}
+    print(orjson.dumps(summary).decode(), flush=True)
     await asyncio.sleep(hold_s)
+    summary["live_at_end"] = live()
     for conn in conns:
         if conn.transport is not None:
             conn.transport.abort()
-    return {"live_streams": live, "opened": len(conns)}
+    return summary
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -387,7 +393,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     host, port, request = build_request(args.url, body, args.api_key)
     client = Client(host, port, request, args.stream, args.timeout)
     if args.hold_streams:
-        return await hold_streams(client, args.hold_streams, args.seconds, None)
+        return await hold_streams(client, args.hold_streams, args.seconds)
     rec = Recorder(args.stream, args.pace_ms, args.expect_chunks)
     if args.warmup > 0:
         await closed_loop(client, Recorder(args.stream, 0, 0), min(args.concurrency or 8, 64), args.warmup, 0)

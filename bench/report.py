@@ -173,9 +173,11 @@ def table(results: dict[str, Any]) -> str:
             rss = max((s["peak_rss_mb"] for s in r["steps"]), default=0.0)
             lines.append(f"| {name} | {r['max_rate']:.0f}/s | {fmt(r['first_failing_rate'], 0)} | {rss:.0f} |")
     if results["held_streams"]:
-        lines += ["", "| contender | open streams (live) | RSS before MB | RSS with streams open MB |", "|---|---|---|---|"]
+        lines += ["", "| contender | streams opened | live (all answered) | live at end of hold | RSS before MB | RSS with streams open MB |",
+                  "|---|---|---|---|---|---|"]
         for name, r in results["held_streams"].items():
-            lines.append(f"| {name} | {r['streams']} ({r['live_streams']}) | {r['rss_before_mb']:.0f} | {r['rss_open_mb']:.0f} |")
+            lines.append(f"| {name} | {r['opened']} | {r['live_streams']} | {r.get('live_at_end')} | {r['rss_before_mb']:.0f} | "
+                         f"{r['rss_open_mb']:.0f} |")
     lines += ["", "| target | measured | goal | met |", "|---|---|---|---|"]
     for t in results["targets"]:
         met = "n/a" if t["pass"] is None else ("yes" if t["pass"] else "NO")
