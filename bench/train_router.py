@@ -28,7 +28,8 @@ WEAK, STRONG = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
 WEAK_SLUG, STRONG_SLUG = "mistralai/mixtral-8x7b-instruct", "openai/gpt-4-turbo"
 
 BUCKETS = 1 << 12
-FNV_OFFSET, FNV_PRIME = 0x811C9DC5, 0x01000193
+WORD_SEED, WORD_MUL = 0x9E3779B97F4A7C15, 0xFF51AFD7ED558CCD
+M64 = (1 << 64) - 1
 
 # Keyword lists: keep in step with scorer_rs/src/features.rs (tests compare the two extractors).
 SIGNAL_WORDS: dict[str, tuple[str, ...]] = {
@@ -65,10 +66,18 @@ _OPS = frozenset(b"+-*/=^<>")
 _KEYWORDS = {w.encode(): i for i, s in enumerate(SIGNALS) for w in SIGNAL_WORDS[s]}
 
 
-def fnv1a(data: bytes, h: int = FNV_OFFSET) -> int:
-    for byte in data:
-        h = ((h ^ byte) * FNV_PRIME) & 0xFFFFFFFF
-    return h
+def word_hash(word: bytes) -> int:
+    """8-byte little-endian chunks through a multiply-xorshift, then murmur3's fmix64; the low 32 bits."""
+    h = WORD_SEED
+    for i in range(0, len(word), 8):
+        h = ((h ^ int.from_bytes(word[i:i + 8], "little")) * WORD_MUL) & M64
+        h ^= h >> 32
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & M64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & M64
+    h ^= h >> 33
+    return h & 0xFFFFFFFF
 
 
 def bigram_hash(prev: int, cur: int) -> int:
@@ -88,7 +97,7 @@ def prompt_features(text: str, buckets: int = BUCKETS) -> PromptFeatures:
     raw = text.encode("utf-8")
     low = raw.lower()
     words = _WORD.findall(low)
-    word_hashes = [fnv1a(w) for w in words]
+    word_hashes = [word_hash(w) for w in words]
     ids = [h % buckets for h in word_hashes]
     ids += [bigram_hash(a, b) % buckets for a, b in zip(word_hashes, word_hashes[1:])]
     n_bytes = max(len(raw), 1)
@@ -192,12 +201,13 @@ def export(heads: Heads, path: Path, meta: dict) -> None:
             "bias": round(b, 6),
             "dense": [round(float(v), 6) for v in w[BUCKETS:]],
             "hashed_idx": nz.tolist(),
-            "hashed_w": [round(float(v), 4) for v in hashed[nz]],
+            # Rounded to 1e-4 and within ±3.2767: the Rust scorer keeps them as exact i16 fixed point.
+            "hashed_w": [round(float(v), 4) for v in np.clip(hashed[nz], -3.2767, 3.2767)],
         }
 
     doc = {
         "version": 1,
-        "hash": "fnv1a32 words, mixed bigrams",
+        "hash": "chunked multiply-xorshift + fmix64 words (low 32 bits), mixed bigrams",
         "buckets": BUCKETS,
         "dense_names": list(DENSE_NAMES),
         "dense_mean": [round(float(v), 6) for v in heads.mean],

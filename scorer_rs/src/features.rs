@@ -2,13 +2,15 @@
 //! shape features and hashed word n-gram ids for the quality predictor.
 //!
 //! The word/hash/dense part must match `bench/train_router.py::prompt_features` exactly: words are runs of
-//! ASCII alphanumerics or non-ASCII bytes, ASCII-lowercased, hashed with 32-bit FNV-1a; a bigram mixes the
-//! two words' hashes (`bigram_hash`).
+//! ASCII alphanumerics or non-ASCII bytes, ASCII-lowercased, hashed 8 bytes at a time (`word_hash`: a
+//! multiply-xorshift per little-endian chunk, then murmur3's fmix64, low 32 bits); a bigram mixes the two
+//! words' hashes (`bigram_hash`). A chunked hash has no per-byte multiply chain, unlike FNV-1a.
 
 use std::sync::OnceLock;
 
-pub const FNV_OFFSET: u32 = 0x811C_9DC5;
-pub const FNV_PRIME: u32 = 0x0100_0193;
+/// Seed and multiplier of the chunked word hash.
+pub const WORD_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+pub const WORD_MUL: u64 = 0xFF51_AFD7_ED55_8CCD;
 
 /// Task signals, in the order of `TextFeatures::signal_hits` and of the dense `signal_*` features.
 pub const SIGNALS: [&str; 7] = ["code", "math", "reasoning", "extraction", "translation", "creative", "chitchat"];
@@ -120,62 +122,96 @@ impl TextFeatures {
 
 #[derive(Clone, Copy)]
 struct Keyword {
-    hash: u32,
     signal: Option<u8>,
     lang: Option<u8>,
 }
 
-/// Open addressing on the word hash the scan computes anyway: a miss usually costs one probe.
+/// Open addressing on the word hash the scan computes anyway: a miss usually costs one probe. A slot is
+/// one u64 (8 KB in all, so it shares L1 with the weights): bit 63 occupied, bits 48..62 the word's index,
+/// 40..48 language + 1, 32..40 signal + 1, 0..32 the hash.
 struct KeywordTable {
-    slots: Vec<Option<(Keyword, &'static str)>>,
+    slots: Vec<u64>,
+    words: Vec<&'static str>,
 }
 
 const KEYWORD_SLOTS: usize = 1024;
+const OCCUPIED: u64 = 1 << 63;
 
 fn keyword_table() -> &'static KeywordTable {
     static TABLE: OnceLock<KeywordTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut table = KeywordTable { slots: vec![None; KEYWORD_SLOTS] };
-        let words = SIGNAL_WORDS.iter().enumerate().flat_map(|(s, ws)| ws.iter().map(move |w| (w, Some(s as u8), None)));
-        let stop = STOPWORDS.iter().enumerate().flat_map(|(l, ws)| ws.iter().map(move |w| (w, None, Some(l as u8))));
+        let mut table = KeywordTable { slots: vec![0; KEYWORD_SLOTS], words: Vec::new() };
+        let words = SIGNAL_WORDS.iter().enumerate().flat_map(|(s, ws)| ws.iter().map(move |w| (*w, Some(s as u8), None)));
+        let stop = STOPWORDS.iter().enumerate().flat_map(|(l, ws)| ws.iter().map(move |w| (*w, None, Some(l as u8))));
         for (w, signal, lang) in words.chain(stop) {
-            let hash = fnv1a(w.as_bytes(), FNV_OFFSET);
+            let hash = word_hash(w.as_bytes());
             let mut i = hash as usize % KEYWORD_SLOTS;
-            while table.slots[i].is_some() {
+            while table.slots[i] != 0 {
                 i = (i + 1) % KEYWORD_SLOTS;
             }
-            table.slots[i] = Some((Keyword { hash, signal, lang }, w));
+            let plus_one = |x: Option<u8>| u64::from(x.map_or(0, |v| v + 1));
+            table.slots[i] = OCCUPIED
+                | ((table.words.len() as u64) << 48)
+                | (plus_one(lang) << 40)
+                | (plus_one(signal) << 32)
+                | u64::from(hash);
+            table.words.push(w);
         }
         table
     })
 }
 
 impl KeywordTable {
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, hash: u32, word: &[u8]) -> Option<Keyword> {
         let mut i = hash as usize % KEYWORD_SLOTS;
-        while let Some((k, w)) = &self.slots[i] {
-            if k.hash == hash && w.as_bytes().eq_ignore_ascii_case(word) {
-                return Some(*k);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return None;
+            }
+            if slot as u32 == hash && self.words[((slot >> 48) & 0x7FFF) as usize].as_bytes().eq_ignore_ascii_case(word) {
+                let field = |shift: u32| match (slot >> shift) as u8 {
+                    0 => None,
+                    v => Some(v - 1),
+                };
+                return Some(Keyword { signal: field(32), lang: field(40) });
             }
             i = (i + 1) % KEYWORD_SLOTS;
         }
-        None
     }
 }
 
+/// One 8-byte chunk (little-endian, zero-padded) into the running word hash.
 #[inline]
+fn chunk_step(h: u64, chunk: u64) -> u64 {
+    let h = (h ^ chunk).wrapping_mul(WORD_MUL);
+    h ^ (h >> 32)
+}
+
+/// Murmur3's 64-bit finaliser, keeping the low 32 bits.
+#[inline]
+fn word_finish(mut h: u64) -> u32 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^= h >> 33;
+    h as u32
+}
+
+/// The hash of one (already lower-cased) word, as the scan computes it.
 #[must_use]
-pub fn fnv1a(data: &[u8], mut h: u32) -> u32 {
-    for &b in data {
-        h = (h ^ u32::from(b)).wrapping_mul(FNV_PRIME);
+pub fn word_hash(word: &[u8]) -> u32 {
+    let mut h = WORD_SEED;
+    for chunk in word.chunks(8) {
+        let mut buf = [0u8; 8];
+        for (d, s) in buf.iter_mut().zip(chunk) {
+            *d = s.to_ascii_lowercase();
+        }
+        h = chunk_step(h, u64::from_le_bytes(buf));
     }
-    h
-}
-
-#[inline]
-fn fnv_step(h: u32, b: u8) -> u32 {
-    (h ^ u32::from(b)).wrapping_mul(FNV_PRIME)
+    word_finish(h)
 }
 
 /// Costs in milli-tokens per o200k pre-tokenizer piece, fitted by least squares on relative error against
@@ -243,7 +279,7 @@ impl TokenCounts {
 
     /// The ASCII bytes between two words. A lone space before a word or punctuation is folded into it,
     /// and a lone punctuation mark before letters mostly merges with them, as o200k's pieces do.
-    #[inline]
+    #[inline(always)]
     fn gap(&mut self, gap: &[u8], next_is_letter: Option<bool>) {
         if gap.len() == 1 && gap[0] == b' ' && next_is_letter.is_some() {
             return;
@@ -269,7 +305,7 @@ impl TokenCounts {
     }
 
     /// An ASCII word: its letter runs (split at camelCase humps) and digit runs.
-    #[inline]
+    #[inline(always)]
     fn ascii_word(&mut self, word: &[u8], digits: u32, hump: bool) {
         let len = word.len();
         if digits == 0 && !hump {
@@ -473,6 +509,67 @@ fn is_word_byte(b: u8) -> bool {
     CLASS[b as usize] & WORD != 0
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// 0x80 in each byte of `c` that is ASCII and within `lo..=hi` (`lo >= 1`), 0 elsewhere.
+#[inline]
+fn bytes_in(c: u64, lo: u8, hi: u8) -> u64 {
+    let t = c & !HI;
+    let ge = t.wrapping_add(LO * u64::from(0x80 - lo));
+    let gt = t.wrapping_add(LO * u64::from(0x7F - hi));
+    ge & !gt & !c & HI
+}
+
+/// What the scan needs from one word's bytes.
+struct WordScan {
+    hash: u32,
+    digits: u32,
+    /// Digit runs.
+    numbers: u32,
+    non_ascii: bool,
+    /// A lower-case letter followed by an upper-case one (camelCase).
+    hump: bool,
+}
+
+/// One word, `bytes[start..end]`, 8 bytes at a time (SWAR): lower-cases, hashes, and counts digits,
+/// digit runs and camelCase humps without a per-byte branch.
+#[inline(always)]
+fn scan_word(bytes: &[u8], start: usize, end: usize) -> WordScan {
+    let mut h = WORD_SEED;
+    let (mut digits, mut numbers, mut any_high, mut humps) = (0u32, 0u32, 0u64, 0u64);
+    let (mut prev_digit, mut prev_lower) = (0u64, 0u64);
+    let mut p = start;
+    while p < end {
+        let k = (end - p).min(8);
+        let c = if p + 8 <= bytes.len() {
+            let raw = u64::from_le_bytes(bytes[p..p + 8].try_into().unwrap_or([0; 8]));
+            if k == 8 {
+                raw
+            } else {
+                raw & ((1u64 << (8 * k)) - 1)
+            }
+        } else {
+            let mut buf = [0u8; 8];
+            buf[..k].copy_from_slice(&bytes[p..p + k]);
+            u64::from_le_bytes(buf)
+        };
+        let upper = bytes_in(c, b'A', b'Z');
+        let lower = bytes_in(c, b'a', b'z');
+        let digit = bytes_in(c, b'0', b'9');
+        any_high |= c & HI;
+        digits += digit.count_ones();
+        numbers += (digit & !((digit << 8) | prev_digit)).count_ones();
+        humps |= upper & ((lower << 8) | prev_lower);
+        prev_digit = digit >> 56;
+        prev_lower = lower >> 56;
+        // ASCII upper case + 0x20 is lower case: the 0x80 marks shifted down to 0x20.
+        h = chunk_step(h, c | (upper >> 2));
+        p += k;
+    }
+    WordScan { hash: word_finish(h), digits, numbers, non_ascii: any_high != 0, hump: humps != 0 }
+}
+
 /// A bigram's hash from its two words' hashes (a multiply-xorshift mix; the Python reference matches).
 #[inline]
 #[must_use]
@@ -537,28 +634,10 @@ pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeature
         // One word: bytes[start..i], after the gap bytes[gap_start..start].
         let start = i;
         tokens.gap(&bytes[gap_start..start], Some(CLASS[b as usize] & (UPPER | LOWER) != 0 || b >= 0x80));
-        let mut uni = FNV_OFFSET;
-        let mut non_ascii = false;
-        let (mut word_digits, mut word_numbers, mut prev_digit) = (0u32, 0u32, 0u32);
-        let (mut hump, mut prev_class) = (false, 0u8);
-        while i < n {
-            let b = bytes[i];
-            let class = CLASS[b as usize];
-            if class & WORD == 0 {
-                break;
-            }
-            hump |= class & UPPER != 0 && prev_class & LOWER != 0;
-            prev_class = class;
-            // ASCII lower case is upper case with bit 0x20 set.
-            let lb = if class & UPPER != 0 { b | 0x20 } else { b };
-            uni = fnv_step(uni, lb);
-            non_ascii |= b >= 0x80;
-            let d = u32::from(class & DIGIT != 0);
-            word_digits += d;
-            word_numbers += d & !prev_digit;
-            prev_digit = d;
+        while i < n && CLASS[bytes[i] as usize] & WORD != 0 {
             i += 1;
         }
+        let WordScan { hash: uni, digits: word_digits, numbers: word_numbers, non_ascii, hump } = scan_word(bytes, start, i);
         let word = &bytes[start..i];
         let len = word.len();
 
@@ -661,11 +740,13 @@ mod tests {
 
     #[test]
     fn hashes_unigrams_then_bigrams_like_the_python_reference() {
-        // FNV-1a 32 of "hello" is 0x4f9f2cab; the bigram mixes the two word hashes.
-        let hello = fnv1a(b"hello", FNV_OFFSET);
-        assert_eq!(hello, 0x4f9f_2cab);
+        // The word hash is case-blind and matches `word_hash`; the bigram mixes the two word hashes.
+        let hello = word_hash(b"hello");
+        assert_eq!(hello, 0x65e4_859e, "bench/train_router.py::word_hash gives the same");
+        assert_eq!(hello, word_hash(b"HeLLo"));
+        assert_ne!(word_hash(b"abcdefgh"), word_hash(b"abcdefghi"));
         let got = ids("Hello, WORLD", u32::MAX);
-        let world = fnv1a(b"world", FNV_OFFSET);
+        let world = word_hash(b"world");
         let bigram = bigram_hash(hello, world);
         assert_eq!(got, vec![hello % u32::MAX, world % u32::MAX, bigram % u32::MAX]);
     }

@@ -26,8 +26,11 @@ pub struct Head {
 #[derive(Debug, Clone)]
 pub struct Predictor {
     buckets: u32,
-    /// Both heads' hashed weights side by side, so one lookup serves both.
-    hashed: Vec<[f32; 2]>,
+    /// Both heads' hashed weights side by side, so one lookup serves both, in fixed point (units of
+    /// `HASHED_UNIT`): integer sums are exact, have no floating-point add latency in the hot loop, and
+    /// 4 bytes a bucket keep the table (16 KB at 4,096 buckets) in L1 with the text.
+    hashed: Vec<[i16; 2]>,
+    hashed_unit: f64,
     dense_mean: [f64; N_DENSE],
     dense_inv_scale: [f64; N_DENSE],
     weak: Head,
@@ -37,7 +40,7 @@ pub struct Predictor {
 /// Sparse hashed weights of one head: bucket indices and values.
 pub struct SparseWeights<'a> {
     pub idx: &'a [u32],
-    pub w: &'a [f32],
+    pub w: &'a [f64],
 }
 
 /// What the predictor says about one prompt.
@@ -47,6 +50,10 @@ pub struct PromptScore {
     pub strong_logit: f64,
     pub features: TextFeatures,
 }
+
+/// Fixed-point units of the hashed weights, finest first: the finest one that holds the largest weight in
+/// an i16 is used. The trainer writes weights rounded to 1e-4 and within ±3.2767, so it is exact.
+const HASHED_UNITS: [f64; 5] = [1e-4, 1e-3, 1e-2, 1e-1, 1.0];
 
 #[inline]
 #[must_use]
@@ -109,19 +116,29 @@ impl Predictor {
         let fixed = |v: &[f64], name: &str| -> Result<[f64; N_DENSE], String> {
             v.try_into().map_err(|_| format!("{name} has {} entries; the scorer expects {N_DENSE}", v.len()))
         };
-        let mut hashed = vec![[0f32; 2]; buckets as usize];
+        let mut hashed = vec![[0i16; 2]; buckets as usize];
+        let largest = weak.2.w.iter().chain(strong.2.w).fold(0f64, |m, w| m.max(w.abs()));
+        let unit = HASHED_UNITS
+            .into_iter()
+            .find(|u| largest / u <= f64::from(i16::MAX))
+            .ok_or_else(|| format!("hashed weights up to {largest} are too large"))?;
         for (k, (name, sparse)) in [("weak", &weak.2), ("strong", &strong.2)].into_iter().enumerate() {
             if sparse.idx.len() != sparse.w.len() {
                 return Err(format!("{name}.hashed_idx and {name}.hashed_w differ in length"));
             }
             for (&i, &w) in sparse.idx.iter().zip(sparse.w) {
                 let slot = hashed.get_mut(i as usize).ok_or_else(|| format!("{name}.hashed_idx {i} >= buckets"))?;
-                slot[k] = w;
+                let fixed = (w / unit).round();
+                if !fixed.is_finite() {
+                    return Err(format!("{name}.hashed_w {w} is not a number"));
+                }
+                slot[k] = fixed as i16;
             }
         }
         Ok(Self {
             buckets,
             hashed,
+            hashed_unit: unit,
             dense_mean: fixed(dense_mean, "dense_mean")?,
             dense_inv_scale: fixed(dense_inv_scale, "dense_inv_scale")?,
             weak: Head { bias: weak.0, dense: fixed(weak.1, "weak.dense")? },
@@ -137,13 +154,15 @@ impl Predictor {
     /// One pass over the text, accumulating both heads as the hashed ids stream out.
     #[must_use]
     pub fn score(&self, text: &str) -> PromptScore {
-        let (mut hw, mut hs) = (0f64, 0f64);
-        let hashed = &self.hashed;
+        let (mut hw, mut hs) = (0i64, 0i64);
+        let hashed = &self.hashed[..];
         let features = scan(text, self.buckets, |id| {
+            // `scan` emits ids below `buckets`, the table's length.
             let [w, s] = hashed[id as usize];
-            hw += f64::from(w);
-            hs += f64::from(s);
+            hw += i64::from(w);
+            hs += i64::from(s);
         });
+        let (hw, hs) = (hw as f64 * self.hashed_unit, hs as f64 * self.hashed_unit);
         // Hashed features are occurrence counts / sqrt(total occurrences), as in training.
         let norm = 1.0 / f64::from(features.n_ids.max(1)).sqrt();
         let (mut zw, mut zs) = (self.weak.bias + hw * norm, self.strong.bias + hs * norm);
@@ -159,12 +178,12 @@ impl Predictor {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::features::{fnv1a, FNV_OFFSET};
+    use crate::features::word_hash;
 
     /// A toy predictor: the word "integral" makes prompts hard for the weak model only.
     pub(crate) fn toy() -> Predictor {
         let buckets = 1 << 10;
-        let hard = fnv1a(b"integral", FNV_OFFSET) % buckets;
+        let hard = word_hash(b"integral") % buckets;
         let zeros = [0.0; N_DENSE];
         let ones = [1.0; N_DENSE];
         let mut weak_dense = [0.0; N_DENSE];

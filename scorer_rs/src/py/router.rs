@@ -36,7 +36,7 @@ fn field<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, path: &str, key
     })
 }
 
-type HeadParts = (f64, Vec<f64>, Vec<u32>, Vec<f32>, String);
+type HeadParts = (f64, Vec<f64>, Vec<u32>, Vec<f64>, String);
 
 fn head(weights: &Bound<'_, PyDict>, name: &str) -> PyResult<HeadParts> {
     let d = weights
