@@ -42,6 +42,7 @@ FAST_KNOBS = {"ttft_ms": 0.0, "chunks": 8, "tokens_per_chunk": 1, "tokens_per_s"
 STREAM_PACE_MS = 10.0
 STREAM_KNOBS = {"ttft_ms": 20.0, "chunks": 64, "tokens_per_chunk": 1, "tokens_per_s": 1000.0 / STREAM_PACE_MS}
 # Held streams: slow enough that 1,000 of them stay open while RSS is read.
+SCALING_SUFFIX = "@all-cpus"
 HOLD_KNOBS = {"ttft_ms": 0.0, "chunks": 64, "tokens_per_chunk": 1, "tokens_per_s": 2.0}
 
 
@@ -58,13 +59,14 @@ class Profile:
     hold_s: float
     contenders: tuple[str, ...]
     concurrencies: tuple[int, ...] = (1, 64, 256)
+    scaling: bool = True  # also compare 1 and 2 workers with every cpu available
 
 
 FULL = Profile(rounds=3, slice_s=4.0, stream_concurrency=32, rate_steps=6, rate_step_s=4.0, hold_streams=1000,
                hold_s=4.0, contenders=("direct", "forwarder", "switchyard", "litellm", "switchyard-2w"))
 SMOKE = Profile(rounds=1, slice_s=0.6, stream_concurrency=8, rate_steps=2, rate_step_s=0.8, hold_streams=100,
                 hold_s=1.0, contenders=("direct", "forwarder", "switchyard", "switchyard-2w"),
-                concurrencies=(1, 64))
+                concurrencies=(1, 64), scaling=False)
 
 
 @dataclass
@@ -74,7 +76,7 @@ class Contender:
     api_key: str | None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
-    note: str = ""
+    load_cpus: str | None = None  # where its load generator runs, when not the usual aux cpus
 
     def processes(self) -> list[psutil.Process]:
         if self.proc is None:
@@ -162,13 +164,15 @@ class Harness:
         )
         return path
 
-    def launch(self, name: str, argv: list[str], env: dict[str, str] | None = None, api_key: str | None = None) -> None:
+    def launch(self, name: str, argv: list[str], env: dict[str, str] | None = None, api_key: str | None = None,
+               cpus: str | None = None) -> None:
         port = int(argv[argv.index("--port") + 1])
         log_path = self.tmp / f"{name}.log"
         with log_path.open("wb") as log:
-            proc = subprocess.Popen(pinned(self.args.gateway_cpus, argv), stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(pinned(cpus or self.args.gateway_cpus, argv), stdout=log, stderr=subprocess.STDOUT,
                                     cwd=ROOT, env=env, start_new_session=True)
-        self.contenders[name] = Contender(name, f"http://127.0.0.1:{port}/v1/chat/completions", api_key, proc, log_path)
+        self.contenders[name] = Contender(name, f"http://127.0.0.1:{port}/v1/chat/completions", api_key, proc, log_path,
+                                          load_cpus=cpus)
 
     def start_contenders(self) -> None:
         names = [n for n in self.profile.contenders if n not in self.args.skip]
@@ -242,7 +246,7 @@ class Harness:
         if c.api_key:
             argv += ["--api-key", c.api_key]
         with self.rss_sampler(c) as peak:
-            proc = subprocess.run(pinned(self.args.aux_cpus, argv), capture_output=True, text=True, cwd=ROOT,
+            proc = subprocess.run(pinned(c.load_cpus or self.args.aux_cpus, argv), capture_output=True, text=True, cwd=ROOT,
                                   timeout=seconds * 3 + 60)
         if proc.returncode != 0 or not proc.stdout.strip():
             raise RuntimeError(f"loadgen against {c.name} failed: {proc.stderr[-800:]}")
@@ -268,10 +272,10 @@ class Harness:
             thread.join()
             peak[0] = max(peak[0], c.rss_mb())
 
-    def interleaved(self, label: str, extra: list[str], bar: tqdm) -> dict[str, Slice]:
+    def interleaved(self, label: str, extra: list[str], bar: tqdm, names: list[str] | None = None) -> dict[str, Slice]:
         """Each contender in turn, `rounds` times, the starting contender rotating each round."""
-        slices = {name: Slice() for name in self.contenders}
-        order = list(self.contenders)
+        order = names or [n for n in self.contenders if not n.endswith(SCALING_SUFFIX)]
+        slices = {name: Slice() for name in order}
         for r in range(self.profile.rounds):
             turn = order[r % len(order):] + order[: r % len(order)]
             for name in turn:
@@ -281,6 +285,21 @@ class Harness:
                 slices[name].peak_rss_mb = max(slices[name].peak_rss_mb, res["peak_rss_mb"])
                 bar.update(1)
         return slices
+
+    def start_scaling_pair(self) -> list[str]:
+        """Switchyard with 1 and 2 workers on every cpu, load generator too: the only way 2 workers can scale here."""
+        every = f"0-{(os.cpu_count() or 1) - 1}"
+        env = dict(os.environ, BENCH_KEY=UPSTREAM_KEY)
+        names = []
+        for workers in (1, 2):
+            name = ("switchyard" if workers == 1 else "switchyard-2w") + SCALING_SUFFIX
+            self.launch(name, [sys.executable, "-m", "proxy", "serve", "--config", str(self.tmp / "switchyard.yaml"),
+                               "--port", str(free_port()), "--workers", str(workers)], env=env, cpus=every)
+            if self.wait_ready(self.contenders[name], timeout_s=30.0):
+                names.append(name)
+            else:
+                self.unavailable[name] = "did not start"
+        return names
 
     def sustained_rate(self, c: Contender, start: float, bar: tqdm) -> dict[str, Any]:
         """Open-loop steps up from `start` by 1.4x until p99 >= 1 s or errors >= 0.1%, then one bisection."""
@@ -362,7 +381,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         h.start_contenders()
         n = len(h.contenders)
         held = [name for name in ("switchyard", "switchyard-2w", "forwarder") if name in h.contenders]
-        total = (len(profile.concurrencies) + 1) * n * profile.rounds + n * profile.rate_steps + len(held)
+        scaling = profile.scaling and (os.cpu_count() or 1) > 1 and {"switchyard", "switchyard-2w"} <= set(h.contenders)
+        total = ((len(profile.concurrencies) + 1) * n + 2 * scaling) * profile.rounds + n * profile.rate_steps + len(held)
         with tqdm(total=total, desc="bench", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
             h.set_knobs(FAST_KNOBS)
             for conc in profile.concurrencies:
@@ -382,6 +402,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, c in h.contenders.items():
                 c256 = out["scenarios"][f"c{profile.concurrencies[-1]}"][name]["rps"]
                 out["max_rate"][name] = h.sustained_rate(c, 0.6 * c256, bar)
+            if scaling:
+                bar.set_postfix_str("starting 1 and 2 workers on every cpu")
+                pair = h.start_scaling_pair()
+                if len(pair) == 2:
+                    top = f"c{profile.concurrencies[-1]}"
+                    extra = ["--concurrency", str(profile.concurrencies[-1]), "--warmup", "1"]
+                    slices = h.interleaved(f"{top} all cpus", extra, bar, names=pair)
+                    out["scaling"] = {"scenario": top, "cpus": f"0-{(os.cpu_count() or 1) - 1}",
+                                      "rows": {k: report.summarise(s) for k, s in slices.items()}}
     finally:
         h.close()
     meta["load_after"] = machine_load()

@@ -92,8 +92,9 @@ def ceiling_warnings(results: dict[str, Any]) -> list[str]:
     return out
 
 
-def scorer_figures(results_dir: Path) -> dict[str, Any] | None:
+def scorer_figures() -> dict[str, Any] | None:
     """bench/scorer_bench.py's latest figures, when it has been run."""
+    results_dir = Path(__file__).resolve().parent / "results"
     for name in ("scorer_bench.json", "scorer_bench_quick.json"):
         path = results_dir / name
         if path.exists():
@@ -105,7 +106,7 @@ def scorer_figures(results_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def targets(results: dict[str, Any], results_dir: Path) -> list[dict[str, Any]]:
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     sc = results["scenarios"]
     top = f"c{max(int(k[1:]) for k in sc if k.startswith('c'))}"
     rps = {n: r["rps"] for n, r in sc.get(top, {}).items()}
@@ -132,8 +133,14 @@ def targets(results: dict[str, Any], results_dir: Path) -> list[dict[str, Any]]:
     v = held.get("rss_open_mb")
     add(f"switchyard RSS with {held.get('streams', 0)} open streams (MB)", v, "< 150", None if v is None else v < 150)
     v = ratio(rps.get("switchyard-2w"), rps.get("switchyard"))
-    add(f"--workers 2 / 1 throughput ({top})", v, ">= 1.7", None if v is None else v >= 1.7)
-    scorer = scorer_figures(results_dir)
+    add(f"--workers 2 / 1 throughput, same pinned cpus ({top})", v, ">= 1.7", None if v is None else v >= 1.7)
+    scaling = results.get("scaling")
+    if scaling:
+        rows2 = scaling["rows"]
+        v = ratio(rows2.get("switchyard-2w@all-cpus", {}).get("rps"), rows2.get("switchyard@all-cpus", {}).get("rps"))
+        add(f"--workers 2 / 1 throughput, both on cpus {scaling['cpus']} with mock+loadgen ({scaling['scenario']})", v,
+            ">= 1.7", None if v is None else v >= 1.7)
+    scorer = scorer_figures()
     v = scorer.get("ratio_p50") if scorer else None
     add("rust rank_providers speed-up vs python (scorer_bench)", v, ">= 20", None if v is None else v >= 20)
     return rows
@@ -178,6 +185,12 @@ def table(results: dict[str, Any]) -> str:
         for name, r in results["held_streams"].items():
             lines.append(f"| {name} | {r['opened']} | {r['live_streams']} | {r.get('live_at_end')} | {r['rss_before_mb']:.0f} | "
                          f"{r['rss_open_mb']:.0f} |")
+    scaling = results.get("scaling")
+    if scaling:
+        lines += ["", f"| scaling ({scaling['scenario']}, every contender and the loadgen on cpus {scaling['cpus']}) | p50 ms | p99 ms | req/s | errors |",
+                  "|---|---|---|---|---|"]
+        for name, r in scaling["rows"].items():
+            lines.append(f"| {name} | {fmt(r['p50'])} | {fmt(r['p99'])} | {r['rps']:.0f} | {r['errors']} |")
     lines += ["", "| target | measured | goal | met |", "|---|---|---|---|"]
     for t in results["targets"]:
         met = "n/a" if t["pass"] is None else ("yes" if t["pass"] else "NO")
@@ -228,7 +241,7 @@ def finish(results: dict[str, Any], out_dir: Path, smoke: bool, png: bool = True
     """Fill in relative figures and targets, print the table, write the JSON (and PNG)."""
     add_relative(results)
     results["warnings"] = results.get("warnings", []) + ceiling_warnings(results)
-    results["targets"] = targets(results, out_dir)
+    results["targets"] = targets(results)
     out_dir.mkdir(parents=True, exist_ok=True)
     # smoke output ends in .tmp, which git ignores; a full run's is kept, one file per run
     stamp = time.strftime("%Y-%m-%d-%H%M%S")
