@@ -532,42 +532,52 @@ struct WordScan {
     hump: bool,
 }
 
-/// One word, `bytes[start..end]`, 8 bytes at a time (SWAR): lower-cases, hashes, and counts digits,
-/// digit runs and camelCase humps without a per-byte branch.
+/// One word starting at `bytes[start]` (a word byte), 8 bytes at a time (SWAR): finds its end,
+/// lower-cases, hashes, and counts digits, digit runs and camelCase humps without a per-byte branch.
+/// Returns the word's facts and its end.
 #[inline(always)]
-fn scan_word(bytes: &[u8], start: usize, end: usize) -> WordScan {
+fn scan_word(bytes: &[u8], start: usize) -> (WordScan, usize) {
     let mut h = WORD_SEED;
     let (mut digits, mut numbers, mut any_high, mut humps) = (0u32, 0u32, 0u64, 0u64);
     let (mut prev_digit, mut prev_lower) = (0u64, 0u64);
     let mut p = start;
-    while p < end {
-        let k = (end - p).min(8);
+    loop {
         let c = if p + 8 <= bytes.len() {
-            let raw = u64::from_le_bytes(bytes[p..p + 8].try_into().unwrap_or([0; 8]));
-            if k == 8 {
-                raw
-            } else {
-                raw & ((1u64 << (8 * k)) - 1)
-            }
+            u64::from_le_bytes(bytes[p..p + 8].try_into().unwrap_or([0; 8]))
         } else {
+            // Zero padding is a non-word byte, so the word ends inside this chunk.
             let mut buf = [0u8; 8];
-            buf[..k].copy_from_slice(&bytes[p..p + k]);
+            buf[..bytes.len() - p].copy_from_slice(&bytes[p..]);
             u64::from_le_bytes(buf)
         };
-        let upper = bytes_in(c, b'A', b'Z');
-        let lower = bytes_in(c, b'a', b'z');
-        let digit = bytes_in(c, b'0', b'9');
-        any_high |= c & HI;
-        digits += digit.count_ones();
-        numbers += (digit & !((digit << 8) | prev_digit)).count_ones();
-        humps |= upper & ((lower << 8) | prev_lower);
-        prev_digit = digit >> 56;
-        prev_lower = lower >> 56;
-        // ASCII upper case + 0x20 is lower case: the 0x80 marks shifted down to 0x20.
-        h = chunk_step(h, c | (upper >> 2));
+        let (mut upper, mut lower, mut digit) = (bytes_in(c, b'A', b'Z'), bytes_in(c, b'a', b'z'), bytes_in(c, b'0', b'9'));
+        let stop = !(upper | lower | digit | c) & HI;
+        let (c, k) = if stop == 0 {
+            (c, 8)
+        } else {
+            let k = (stop.trailing_zeros() / 8) as usize;
+            let keep = (1u64 << (8 * k)) - 1;
+            upper &= keep;
+            lower &= keep;
+            digit &= keep;
+            (c & keep, k)
+        };
+        if k > 0 {
+            any_high |= c & HI;
+            digits += digit.count_ones();
+            numbers += (digit & !((digit << 8) | prev_digit)).count_ones();
+            humps |= upper & ((lower << 8) | prev_lower);
+            prev_digit = digit >> 56;
+            prev_lower = lower >> 56;
+            // ASCII upper case + 0x20 is lower case: the 0x80 marks shifted down to 0x20.
+            h = chunk_step(h, c | (upper >> 2));
+        }
         p += k;
+        if k < 8 {
+            break;
+        }
     }
-    WordScan { hash: word_finish(h), digits, numbers, non_ascii: any_high != 0, hump: humps != 0 }
+    (WordScan { hash: word_finish(h), digits, numbers, non_ascii: any_high != 0, hump: humps != 0 }, p)
 }
 
 /// A bigram's hash from its two words' hashes (a multiply-xorshift mix; the Python reference matches).
@@ -634,10 +644,8 @@ pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeature
         // One word: bytes[start..i], after the gap bytes[gap_start..start].
         let start = i;
         tokens.gap(&bytes[gap_start..start], Some(CLASS[b as usize] & (UPPER | LOWER) != 0 || b >= 0x80));
-        while i < n && CLASS[bytes[i] as usize] & WORD != 0 {
-            i += 1;
-        }
-        let WordScan { hash: uni, digits: word_digits, numbers: word_numbers, non_ascii, hump } = scan_word(bytes, start, i);
+        let (WordScan { hash: uni, digits: word_digits, numbers: word_numbers, non_ascii, hump }, end) = scan_word(bytes, start);
+        i = end;
         let word = &bytes[start..i];
         let len = word.len();
 

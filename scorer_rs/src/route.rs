@@ -5,6 +5,8 @@
 //! predicted quality with cost and latency measured in decades (log10 of the ratio to the cheapest or
 //! fastest eligible offer), so the trade-off does not depend on the price scale.
 
+use std::borrow::Borrow;
+
 use crate::features::TextFeatures;
 use crate::quality::PromptScore;
 
@@ -19,12 +21,18 @@ pub enum Preference {
 impl Preference {
     /// Parses a preference, accepting the aliases `performance` (quality) and `cost` (price).
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "balanced" => Some(Self::Balanced),
-            "quality" | "performance" => Some(Self::Quality),
-            "price" | "cost" => Some(Self::Price),
-            "speed" => Some(Self::Speed),
-            _ => None,
+        let s = s.trim();
+        let is = |name: &str| s.eq_ignore_ascii_case(name);
+        if is("balanced") {
+            Some(Self::Balanced)
+        } else if is("quality") || is("performance") {
+            Some(Self::Quality)
+        } else if is("price") || is("cost") {
+            Some(Self::Price)
+        } else if is("speed") {
+            Some(Self::Speed)
+        } else {
+            None
         }
     }
 
@@ -52,12 +60,13 @@ pub struct ModelSpec {
     pub json: bool,
 }
 
-/// One provider's offer of a model, with live stats.
+/// One provider's offer of a model, with live stats. `P` names the provider (the Python face keeps the
+/// caller's string objects instead, so it uses `()` and copies nothing).
 #[derive(Debug, Clone)]
-pub struct Offer {
+pub struct Offer<P = String> {
     /// Index into the `ModelSpec` slice.
     pub model: usize,
-    pub provider: String,
+    pub provider: P,
     /// USD per 1M tokens.
     pub input_price: f64,
     pub output_price: f64,
@@ -177,7 +186,13 @@ fn decades(x: f64, best: f64) -> f64 {
 
 /// Ranks `offers` for one prompt. `models` must cover every `Offer::model` index.
 #[must_use]
-pub fn rank(models: &[ModelSpec], offers: &[Offer], prompt: &PromptScore, needs: &Needs, pref: Preference) -> Decision {
+pub fn rank<M: Borrow<ModelSpec>, P>(
+    models: &[M],
+    offers: &[Offer<P>],
+    prompt: &PromptScore,
+    needs: &Needs,
+    pref: Preference,
+) -> Decision {
     let input_tokens = prompt.features.est_tokens.saturating_add(needs.extra_input_tokens);
     let output_tokens = expected_output_tokens(&prompt.features, needs.max_tokens);
 
@@ -185,7 +200,7 @@ pub fn rank(models: &[ModelSpec], offers: &[Offer], prompt: &PromptScore, needs:
     let mut eligible = vec![false; models.len()];
     let mut quality = vec![0.0; models.len()];
     let mut healthy_model = vec![false; models.len()];
-    for (m, spec) in models.iter().enumerate() {
+    for (m, spec) in models.iter().map(Borrow::borrow).enumerate() {
         if !offers.iter().any(|o| o.model == m) {
             continue;
         }

@@ -2,7 +2,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::features::{scan, TextFeatures, DENSE_NAMES, SIGNALS};
 use crate::quality::{ability_from_quality, Predictor, SparseWeights};
@@ -25,8 +25,9 @@ pub struct Router {
     models: Vec<ModelEntry>,
 }
 
-/// (model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy)
-type OfferTuple = (String, String, f64, f64, f64, f64, bool);
+/// (model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy). The strings stay Python
+/// objects: the result hands the same objects back, so the hot path copies no text.
+type OfferTuple<'py> = (Bound<'py, PyString>, Bound<'py, PyString>, f64, f64, f64, f64, bool);
 
 fn field<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, path: &str, key: &str) -> PyResult<T> {
     let item = d.get_item(key)?.ok_or_else(|| PyValueError::new_err(format!("router weights: missing {path}{key}")))?;
@@ -127,6 +128,12 @@ impl Router {
             Some(existing) => *existing = entry,
             None => self.models.push(entry),
         }
+        // Abilities hang on the anchors' catalogue qualities, so any change recomputes them all, here
+        // rather than per request.
+        let abilities: Vec<f64> = self.models.iter().map(|m| self.ability(m)).collect();
+        for (m, a) in self.models.iter_mut().zip(abilities) {
+            m.spec.ability = a;
+        }
     }
 
     fn models(&self) -> Vec<String> {
@@ -174,7 +181,7 @@ impl Router {
         &self,
         py: Python<'py>,
         text: &str,
-        offers: Vec<OfferTuple>,
+        offers: Vec<OfferTuple<'py>>,
         preference: &str,
         tools: bool,
         vision: bool,
@@ -186,22 +193,24 @@ impl Router {
         let pref = Preference::parse(preference).ok_or_else(|| {
             PyValueError::new_err(format!("preference must be balanced, quality, price or speed; got {preference:?}"))
         })?;
-        let mut specs: Vec<ModelSpec> = Vec::new();
-        let mut core_offers: Vec<Offer> = Vec::with_capacity(offers.len());
-        for (model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy) in offers {
-            let idx = match specs.iter().position(|s| s.slug == model) {
+        let mut specs: Vec<&ModelSpec> = Vec::new();
+        let mut core_offers: Vec<Offer<()>> = Vec::with_capacity(offers.len());
+        for (model, _, input_price, output_price, ttft_ms, tokens_per_s, healthy) in &offers {
+            let slug = model.to_str()?;
+            let idx = match specs.iter().position(|s| s.slug == slug) {
                 Some(i) => i,
                 None => {
                     let entry = self
                         .models
                         .iter()
-                        .find(|m| m.spec.slug == model)
-                        .ok_or_else(|| PyValueError::new_err(format!("unknown model {model:?}; add_model it first")))?;
-                    specs.push(ModelSpec { ability: self.ability(entry), ..entry.spec.clone() });
+                        .find(|m| m.spec.slug == slug)
+                        .ok_or_else(|| PyValueError::new_err(format!("unknown model {slug:?}; add_model it first")))?;
+                    specs.push(&entry.spec);
                     specs.len() - 1
                 }
             };
-            core_offers.push(Offer { model: idx, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy });
+            let (input_price, output_price, ttft_ms, tokens_per_s, healthy) = (*input_price, *output_price, *ttft_ms, *tokens_per_s, *healthy);
+            core_offers.push(Offer { model: idx, provider: (), input_price, output_price, ttft_ms, tokens_per_s, healthy });
         }
         let needs = Needs { tools, vision, json, max_tokens, extra_input_tokens };
         let (score, decision) = py.detach(|| {
@@ -210,12 +219,14 @@ impl Router {
             (score, decision)
         });
 
-        // Tuples, not dicts: this is the hot path; the Python glue names the fields.
+        // Tuples, not dicts: this is the hot path; the Python glue names the fields. The model and
+        // provider strings are the caller's own objects.
         let candidates = PyList::empty(py);
         for s in &decision.ranked {
+            let offer = &offers[s.offer];
             let row = (
-                specs[s.model].slug.as_str(),
-                core_offers[s.offer].provider.as_str(),
+                &offer.0,
+                &offer.1,
                 s.predicted_quality,
                 s.estimated_cost_usd,
                 s.estimated_latency_ms,
