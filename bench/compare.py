@@ -53,6 +53,7 @@ class Profile:
     rounds: int
     slice_s: float  # one contender's turn in one round
     stream_concurrency: int
+    stream_rate: float  # open loop: new streams per second
     rate_steps: int  # open-loop steps in the sustained-rate search
     rate_step_s: float
     hold_streams: int
@@ -62,9 +63,9 @@ class Profile:
     scaling: bool = True  # also compare 1 and 2 workers with every cpu available
 
 
-FULL = Profile(rounds=3, slice_s=4.0, stream_concurrency=32, rate_steps=6, rate_step_s=4.0, hold_streams=1000,
+FULL = Profile(rounds=3, slice_s=4.0, stream_concurrency=32, stream_rate=40.0, rate_steps=6, rate_step_s=4.0, hold_streams=1000,
                hold_s=4.0, contenders=("direct", "forwarder", "switchyard", "litellm", "switchyard-2w"))
-SMOKE = Profile(rounds=1, slice_s=0.6, stream_concurrency=8, rate_steps=2, rate_step_s=0.8, hold_streams=100,
+SMOKE = Profile(rounds=1, slice_s=0.6, stream_concurrency=8, stream_rate=10.0, rate_steps=2, rate_step_s=0.8, hold_streams=100,
                 hold_s=1.0, contenders=("direct", "forwarder", "switchyard", "switchyard-2w"),
                 concurrencies=(1, 64), scaling=False)
 
@@ -382,7 +383,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         n = len(h.contenders)
         held = [name for name in ("switchyard", "switchyard-2w", "forwarder") if name in h.contenders]
         scaling = profile.scaling and (os.cpu_count() or 1) > 1 and {"switchyard", "switchyard-2w"} <= set(h.contenders)
-        total = ((len(profile.concurrencies) + 1) * n + 2 * scaling) * profile.rounds + n * profile.rate_steps + len(held)
+        total = ((len(profile.concurrencies) + 2) * n + 2 * scaling) * profile.rounds + n * profile.rate_steps + len(held)
         with tqdm(total=total, desc="bench", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
             h.set_knobs(FAST_KNOBS)
             for conc in profile.concurrencies:
@@ -392,6 +393,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             extra = ["--concurrency", str(profile.stream_concurrency), "--stream", "--pace-ms", str(STREAM_PACE_MS),
                      "--expect-chunks", str(STREAM_KNOBS["chunks"])]
             out["scenarios"]["stream"] = {k: report.summarise(s) for k, s in h.interleaved("stream", extra, bar).items()}
+            # The same streams arriving at a fixed rate: no burst of simultaneous starts to queue behind.
+            extra = ["--rate", str(profile.stream_rate), "--stream", "--pace-ms", str(STREAM_PACE_MS),
+                     "--expect-chunks", str(STREAM_KNOBS["chunks"]), "--timeout", "10"]
+            out["scenarios"]["stream-open"] = {k: report.summarise(s) for k, s in h.interleaved("stream-open", extra, bar).items()}
             h.set_knobs(HOLD_KNOBS)
             for held_name in held:
                 bar.set_postfix_str(f"{profile.hold_streams} open streams · {held_name}")
