@@ -28,7 +28,7 @@ WEAK, STRONG = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
 WEAK_SLUG, STRONG_SLUG = "mistralai/mixtral-8x7b-instruct", "openai/gpt-4-turbo"
 
 BUCKETS = 1 << 12
-WORD_SEED, WORD_MUL = 0x9E3779B97F4A7C15, 0xFF51AFD7ED558CCD
+WORD_SEED, WORD_MUL, WORD_FINISH = 0x9E3779B97F4A7C15, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53
 M64 = (1 << 64) - 1
 
 # Keyword lists: keep in step with scorer_rs/src/features.rs (tests compare the two extractors).
@@ -67,17 +67,12 @@ _KEYWORDS = {w.encode(): i for i, s in enumerate(SIGNALS) for w in SIGNAL_WORDS[
 
 
 def word_hash(word: bytes) -> int:
-    """8-byte little-endian chunks through a multiply-xorshift, then murmur3's fmix64; the low 32 bits."""
+    """8-byte little-endian chunks through a multiply-xorshift, then one multiply; the high 32 bits."""
     h = WORD_SEED
     for i in range(0, len(word), 8):
         h = ((h ^ int.from_bytes(word[i:i + 8], "little")) * WORD_MUL) & M64
         h ^= h >> 32
-    h ^= h >> 33
-    h = (h * 0xFF51AFD7ED558CCD) & M64
-    h ^= h >> 33
-    h = (h * 0xC4CEB9FE1A85EC53) & M64
-    h ^= h >> 33
-    return h & 0xFFFFFFFF
+    return ((h * WORD_FINISH) & M64) >> 32
 
 
 def bigram_hash(prev: int, cur: int) -> int:
@@ -207,7 +202,7 @@ def export(heads: Heads, path: Path, meta: dict) -> None:
 
     doc = {
         "version": 1,
-        "hash": "chunked multiply-xorshift + fmix64 words (low 32 bits), mixed bigrams",
+        "hash": "chunked multiply-xorshift words, high 32 bits of a final multiply; mixed bigrams",
         "buckets": BUCKETS,
         "dense_names": list(DENSE_NAMES),
         "dense_mean": [round(float(v), 6) for v in heads.mean],

@@ -3,7 +3,7 @@
 //!
 //! The word/hash/dense part must match `bench/train_router.py::prompt_features` exactly: words are runs of
 //! ASCII alphanumerics or non-ASCII bytes, ASCII-lowercased, hashed 8 bytes at a time (`word_hash`: a
-//! multiply-xorshift per little-endian chunk, then murmur3's fmix64, low 32 bits); a bigram mixes the two
+//! multiply-xorshift per little-endian chunk, then one multiply keeping the high 32 bits); a bigram mixes the two
 //! words' hashes (`bigram_hash`). A chunked hash has no per-byte multiply chain, unlike FNV-1a.
 
 use std::sync::OnceLock;
@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 /// Seed and multiplier of the chunked word hash.
 pub const WORD_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 pub const WORD_MUL: u64 = 0xFF51_AFD7_ED55_8CCD;
+pub const WORD_FINISH: u64 = 0xC4CE_B9FE_1A85_EC53;
 
 /// Task signals, in the order of `TextFeatures::signal_hits` and of the dense `signal_*` features.
 pub const SIGNALS: [&str; 7] = ["code", "math", "reasoning", "extraction", "translation", "creative", "chitchat"];
@@ -126,6 +127,9 @@ struct Keyword {
     lang: Option<u8>,
 }
 
+/// The longest signal word or stop word: longer words skip the keyword lookup.
+const MAX_KEYWORD_LEN: usize = 11;
+
 /// Open addressing on the word hash the scan computes anyway: a miss usually costs one probe. A slot is
 /// one u64 (8 KB in all, so it shares L1 with the weights): bit 63 occupied, bits 48..62 the word's index,
 /// 40..48 language + 1, 32..40 signal + 1, 0..32 the hash.
@@ -144,6 +148,7 @@ fn keyword_table() -> &'static KeywordTable {
         let words = SIGNAL_WORDS.iter().enumerate().flat_map(|(s, ws)| ws.iter().map(move |w| (*w, Some(s as u8), None)));
         let stop = STOPWORDS.iter().enumerate().flat_map(|(l, ws)| ws.iter().map(move |w| (*w, None, Some(l as u8))));
         for (w, signal, lang) in words.chain(stop) {
+            assert!(w.len() <= MAX_KEYWORD_LEN, "keyword {w} is longer than MAX_KEYWORD_LEN");
             let hash = word_hash(w.as_bytes());
             let mut i = hash as usize % KEYWORD_SLOTS;
             while table.slots[i] != 0 {
@@ -189,15 +194,10 @@ fn chunk_step(h: u64, chunk: u64) -> u64 {
     h ^ (h >> 32)
 }
 
-/// Murmur3's 64-bit finaliser, keeping the low 32 bits.
+/// One more multiply, keeping the product's high 32 bits (each depends on every input bit).
 #[inline]
-fn word_finish(mut h: u64) -> u32 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    h ^= h >> 33;
-    h as u32
+fn word_finish(h: u64) -> u32 {
+    (h.wrapping_mul(WORD_FINISH) >> 32) as u32
 }
 
 /// The hash of one (already lower-cased) word, as the scan computes it.
@@ -521,6 +521,13 @@ fn bytes_in(c: u64, lo: u8, hi: u8) -> u64 {
     ge & !gt & !c & HI
 }
 
+/// How many bytes of a mask from `bytes_in` are marked. One multiply sums the bytes into the top byte:
+/// `count_ones` is a long bit-twiddle on the baseline x86-64 target (no POPCNT).
+#[inline(always)]
+fn marked(m: u64) -> u32 {
+    ((m >> 7).wrapping_mul(LO) >> 56) as u32
+}
+
 /// What the scan needs from one word's bytes.
 struct WordScan {
     hash: u32,
@@ -564,8 +571,8 @@ fn scan_word(bytes: &[u8], start: usize) -> (WordScan, usize) {
         };
         if k > 0 {
             any_high |= c & HI;
-            digits += digit.count_ones();
-            numbers += (digit & !((digit << 8) | prev_digit)).count_ones();
+            digits += marked(digit);
+            numbers += marked(digit & !((digit << 8) | prev_digit));
             humps |= upper & ((lower << 8) | prev_lower);
             prev_digit = digit >> 56;
             prev_lower = lower >> 56;
@@ -599,14 +606,23 @@ fn is_op(b: u8) -> bool {
 ///
 /// The loop moves a word at a time: a word's bytes are hashed in a tight loop, and the token estimate
 /// sees its letter and digit runs whole; only non-ASCII words take the per-character path.
-pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeatures {
+pub fn scan(text: &str, buckets: u32, on_id: impl FnMut(u32)) -> TextFeatures {
+    let buckets = buckets.max(1);
+    // A power-of-two bucket count (what training writes) takes a mask instead of a division per id,
+    // decided once here rather than per id.
+    if buckets.is_power_of_two() {
+        scan_with::<true>(text, buckets, on_id)
+    } else {
+        scan_with::<false>(text, buckets, on_id)
+    }
+}
+
+#[inline(always)]
+fn scan_with<const POW2: bool>(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeatures {
     let bytes = text.as_bytes();
     let n = bytes.len();
     let table = keyword_table();
-    let buckets = buckets.max(1);
-    // A power-of-two bucket count (what training writes) takes a mask instead of a division per id.
-    let mask = if buckets.is_power_of_two() { buckets - 1 } else { u32::MAX };
-    let bucket = |h: u32| if mask == u32::MAX { h % buckets } else { h & mask };
+    let bucket = |h: u32| if POW2 { h & (buckets - 1) } else { h % buckets };
 
     let mut tokens = TokenCounts::default();
     let mut gap_start = 0usize;
@@ -614,7 +630,7 @@ pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeature
     let mut signal_hits = [0u32; 7];
     let mut stopword_hits = [0u32; 6];
 
-    let (mut words, mut word_bytes, mut long_words, mut n_ids) = (0u32, 0usize, 0u32, 0u32);
+    let (mut words, mut word_bytes, mut long_words) = (0u32, 0usize, 0u32);
     let (mut digits, mut numbers, mut ops, mut questions, mut newlines) = (0u32, 0u32, 0u32, 0u32, 0u32);
     let (mut options, mut numeric_options, mut option_bytes) = (0u32, 0u32, 0usize);
     let mut option_start: Option<usize> = None;
@@ -658,13 +674,11 @@ pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeature
             option_has_digit = true;
         }
         on_id(bucket(uni));
-        n_ids += 1;
         if let Some(prev) = prev_word {
             on_id(bucket(bigram_hash(prev, uni)));
-            n_ids += 1;
         }
         prev_word = Some(uni);
-        if len <= 16 {
+        if len <= MAX_KEYWORD_LEN {
             if let Some(k) = table.lookup(uni, word) {
                 if let Some(s) = k.signal {
                     signal_hits[s as usize] += 1;
@@ -726,7 +740,8 @@ pub fn scan(text: &str, buckets: u32, mut on_id: impl FnMut(u32)) -> TextFeature
         signal_hits,
         language: scripts.language(&stopword_hits),
         dense,
-        n_ids,
+        // A unigram per word and a bigram per adjacent pair.
+        n_ids: (2 * words).saturating_sub(1),
     }
 }
 
@@ -750,7 +765,7 @@ mod tests {
     fn hashes_unigrams_then_bigrams_like_the_python_reference() {
         // The word hash is case-blind and matches `word_hash`; the bigram mixes the two word hashes.
         let hello = word_hash(b"hello");
-        assert_eq!(hello, 0x65e4_859e, "bench/train_router.py::word_hash gives the same");
+        assert_eq!(hello, 0x538e_aaf5, "bench/train_router.py::word_hash gives the same");
         assert_eq!(hello, word_hash(b"HeLLo"));
         assert_ne!(word_hash(b"abcdefgh"), word_hash(b"abcdefghi"));
         let got = ids("Hello, WORLD", u32::MAX);
