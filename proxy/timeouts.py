@@ -75,13 +75,13 @@ def request_timeouts(
     changed: dict[str, float] | None = None
     for field, header_name in HEADER_NAMES.items():
         raw = overrides.get(field)
-        param = f"switchyard.timeouts.{field}"
+        source = "body"
         if raw is None:
             raw = headers.get(header_name)
-            param = header_name
+            source = "header"
         if raw is not None:
             changed = changed if changed is not None else dict(values)
-            changed[field] = seconds(raw, param)
+            changed[field] = seconds(raw, f"switchyard.timeouts.{field}" if source == "body" else header_name)
     final = changed if changed is not None else values
     deadline = received_at + final["total_s"] if received_at is not None else None
-    return AttemptTimeouts(**final, deadline=deadline)
+    return AttemptTimeouts(final["connect_s"], final["first_token_s"], final["idle_s"], final["total_s"], deadline)

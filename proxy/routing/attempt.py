@@ -38,20 +38,28 @@ class AttemptTimeouts:
         return min(asyncio.get_running_loop().time() + self.first_token_s, total_deadline)
 
 
+_TARGETS: dict[int, tuple[Route, AdapterTarget]] = {}
+
+
 def target_for(route: Route) -> AdapterTarget:
-    return AdapterTarget(
-        base_url=route.base_url,
-        upstream_model=route.upstream_id,
-        api_key=route.api_key,
-        extra_headers=route.provider_config.headers,
-        default_max_tokens=min(route.max_output, 8192),
-    )
+    """What the adapter needs about a route; built once per route (it runs on every attempt)."""
+    cached = _TARGETS.get(id(route))
+    if cached is None or cached[0] is not route:
+        target = AdapterTarget(
+            base_url=route.base_url,
+            upstream_model=route.upstream_id,
+            api_key=route.api_key,
+            extra_headers=route.provider_config.headers,
+            default_max_tokens=min(route.max_output, 8192),
+        )
+        cached = _TARGETS[id(route)] = (route, target)
+    return cached[1]
 
 
-def client_timeout(t: AttemptTimeouts, *, stream: bool) -> aiohttp.ClientTimeout:
-    # Streaming: sock_read bounds each read, the idle gap between chunks. Non-streaming: a long answer
-    # arrives in one piece after the whole generation, so only the total deadline bounds the wait.
-    return aiohttp.ClientTimeout(total=None, connect=t.connect_s, sock_connect=t.connect_s, sock_read=t.idle_s if stream else None)
+def stream_client_timeout(t: AttemptTimeouts) -> aiohttp.ClientTimeout:
+    # sock_read bounds each read: the idle gap between chunks. (A non-streaming answer arrives in one
+    # piece after the whole generation, so only the total deadline bounds it; see attempt_json.)
+    return aiohttp.ClientTimeout(total=None, connect=t.connect_s, sock_connect=t.connect_s, sock_read=t.idle_s)
 
 
 TIMEOUT_TEXT = {
@@ -84,11 +92,13 @@ class JsonAttempt:
 async def attempt_json(session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts) -> JsonAttempt:
     request = route.adapter.build_request(body, target_for(route), stream=False)
     started = time.perf_counter()
+    # aiohttp's own total timer bounds the whole exchange: one timer, not an asyncio.Timeout as well.
+    remaining = max(0.001, t.attempt_deadline() - asyncio.get_running_loop().time())
+    timeout = aiohttp.ClientTimeout(total=remaining, connect=t.connect_s, sock_connect=t.connect_s)
     try:
-        async with asyncio.timeout_at(t.attempt_deadline()):
-            async with session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t, stream=False)) as resp:
-                payload = await resp.read()
-                status, headers = resp.status, resp.headers
+        async with session.post(request.url, data=request.body, headers=request.headers, timeout=timeout) as resp:
+            payload = await resp.read()
+            status, headers = resp.status, resp.headers
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise transport_error(route, exc) from None
     if status >= 400:
@@ -140,7 +150,7 @@ async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[s
     try:
         # The first-token deadline runs to the first real content; keep-alives do not reset it.
         async with asyncio.timeout_at(t.first_token_deadline(deadline)):
-            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t, stream=True))
+            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=stream_client_timeout(t))
             if resp.status >= 400:
                 payload = await resp.read()
                 raise route.adapter.parse_error(resp.status, payload, resp.headers)

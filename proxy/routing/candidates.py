@@ -33,8 +33,8 @@ def plan_candidates(gw: Gateway, body: dict[str, Any], headers: Mapping[str, str
     entry, pin = gw.catalog.resolve(model_name)
     providers = order_providers(
         entry.slug,
-        known=list(entry.config.providers),
-        live=list(entry.routes),
+        known=entry.config.providers,
+        live=entry.routes,
         pin=pin,
         routing=routing,
         rank=gw.scorer.rank_providers,

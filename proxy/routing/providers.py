@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,8 @@ def parse_provider_routing(body: dict[str, Any], default_factor: str) -> Provide
 
 def order_providers(
     model: str,
-    known: Sequence[str],
-    live: Sequence[str],
+    known: Collection[str],
+    live: Collection[str],
     pin: str | None,
     routing: ProviderRouting,
     rank: Callable[..., list[str]],
