@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from tqdm import tqdm
 from bench import litellm_env, report
 
 ROOT = Path(__file__).resolve().parent.parent
+TASKSET = shutil.which("taskset") is not None
 MODEL = "bench/model"
 UPSTREAM_KEY = "sk-bench-upstream"
 # Non-streaming answers come at once so only the path through each contender is measured.
@@ -119,7 +121,8 @@ def cpu_layout(nproc: int) -> tuple[str, str]:
 
 
 def pinned(cpus: str, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", cpus, *argv]
+    """`argv` run on `cpus` only; unpinned where taskset is missing (the report says so)."""
+    return ["taskset", "-c", cpus, *argv] if TASKSET else argv
 
 
 class Harness:
@@ -370,8 +373,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "mode": "smoke" if args.smoke else "full",
         "cpus": os.cpu_count(),
-        "gateway_cpus": args.gateway_cpus,
-        "aux_cpus": args.aux_cpus,
+        "gateway_cpus": args.gateway_cpus if TASKSET else "unpinned (no taskset)",
+        "aux_cpus": args.aux_cpus if TASKSET else "unpinned (no taskset)",
         "mock_procs": args.mock_procs,
         "load_before": machine_load(),
         "profile": profile.__dict__ | {"contenders": list(profile.contenders)},
