@@ -145,6 +145,12 @@ def main() -> None:
     features = [tr.prompt_features(p) for p in data.prompts]
     words = np.array([f.dense[0] for f in features])
 
+    def oracle_of(idx: np.ndarray) -> dict[str, float]:
+        """Knows each held-out subject's true mean gain: the ceiling for a router that only recognises topics."""
+        w, s, src = data.weak[idx], data.strong[idx], data.sources[idx]
+        gain = {x: (s[src == x] - w[src == x]).mean() for x in set(src)}
+        return summarise(np.array([gain[x] for x in src]), w, s)
+
     def run(split: Split) -> tuple[tr.Heads, dict, np.ndarray]:
         train_idx, test_idx = np.flatnonzero(~split.test), np.flatnonzero(split.test)
         heads = tr.fit([features[i] for i in train_idx], data.weak[train_idx], data.strong[train_idx],
@@ -157,17 +163,19 @@ def main() -> None:
     idx = np.flatnonzero(main_split.test)
     w, s = data.weak[idx], data.strong[idx]
     base = baselines(words[idx], w, s, seed=0)
-    subject_oracle = {src: (s[data.sources[idx] == src] - w[data.sources[idx] == src]).mean()
-                      for src in set(data.sources[idx])}
-    oracle = summarise(np.array([subject_oracle[x] for x in data.sources[idx]]), w, s)
+    oracle = oracle_of(idx)
     prefs = preference_results(heads, [data.prompts[i] for i in idx], w, s)
 
     folds = []
     for seed in range(1, args.folds + 1):
         sp = holdout_split(data.sources, seed)
         _, m, _ = run(sp)
-        folds.append({"split": sp.name, "held_subjects": list(sp.held_subjects), **m})
-        print(f"{sp.name}: APGR {m['apgr']:.3f}", flush=True)
+        fidx = np.flatnonzero(sp.test)
+        length_apgr = summarise(words[fidx], data.weak[fidx], data.strong[fidx])["apgr"]
+        folds.append({"split": sp.name, "held_subjects": list(sp.held_subjects), **m,
+                      "prompt_length_apgr": length_apgr, "subject_oracle_apgr": oracle_of(fidx)["apgr"]})
+        print(f"{sp.name}: APGR {m['apgr']:.3f} (prompt length {length_apgr:.3f}, "
+              f"subject oracle {folds[-1]['subject_oracle_apgr']:.3f})", flush=True)
 
     report = {
         "split": {
@@ -186,8 +194,16 @@ def main() -> None:
     }
     if folds:
         all_apgr = [router_metrics["apgr"]] + [f["apgr"] for f in folds]
-        report["folds_summary"] = {"apgr_mean": float(np.mean(all_apgr)), "apgr_sd": float(np.std(all_apgr)),
-                                   "n": len(all_apgr)}
+        all_length = [base["prompt_length"]["apgr"]] + [f["prompt_length_apgr"] for f in folds]
+        all_oracle = [oracle["apgr"]] + [f["subject_oracle_apgr"] for f in folds]
+        report["folds_summary"] = {
+            "apgr_mean": float(np.mean(all_apgr)), "apgr_sd": float(np.std(all_apgr)), "n": len(all_apgr),
+            "per_split": [round(float(a), 4) for a in all_apgr],
+            "prompt_length_apgr_mean": float(np.mean(all_length)),
+            "subject_oracle_apgr_mean": float(np.mean(all_oracle)), "subject_oracle_apgr_sd": float(np.std(all_oracle)),
+        }
+        print(f"over {len(all_apgr)} splits: router APGR {np.mean(all_apgr):.3f} ± {np.std(all_apgr):.3f}; "
+              f"prompt length {np.mean(all_length):.3f}; subject oracle {np.mean(all_oracle):.3f}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("router", "baselines", "subject_oracle", "preferences")}, indent=1))
