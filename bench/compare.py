@@ -356,6 +356,66 @@ class Harness:
                 "rss_before_mb": before, "rss_open_mb": peak, "alive_after": alive}
 
 
+SCENARIOS = ("c1", "c64", "c256", "stream", "stream-open", "held", "rate", "scaling")
+
+
+def held_names(h: Harness) -> list[str]:
+    return [name for name in ("switchyard", "switchyard-2w", "forwarder") if name in h.contenders]
+
+
+def scaling_possible(h: Harness, profile: Profile) -> bool:
+    return profile.scaling and (os.cpu_count() or 1) > 1 and {"switchyard", "switchyard-2w"} <= set(h.contenders)
+
+
+def planned_steps(h: Harness, profile: Profile, wanted: set[str]) -> int:
+    n = len(h.contenders)
+    loads = [f"c{c}" for c in profile.concurrencies] + ["stream", "stream-open"]
+    total = sum(n * profile.rounds for name in loads if name in wanted)
+    total += n * profile.rate_steps if "rate" in wanted else 0
+    total += len(held_names(h)) if "held" in wanted else 0
+    total += 2 * profile.rounds if "scaling" in wanted and scaling_possible(h, profile) else 0
+    return total
+
+
+def run_scenarios(h: Harness, profile: Profile, wanted: set[str], out: dict[str, Any], bar: tqdm, warmup: str) -> None:
+    """Every wanted scenario in turn, each one interleaving the contenders; results go into `out`."""
+    h.set_knobs(FAST_KNOBS)
+    for conc in profile.concurrencies:
+        if f"c{conc}" in wanted:
+            extra = ["--concurrency", str(conc), "--warmup", warmup]
+            out["scenarios"][f"c{conc}"] = {k: report.summarise(s) for k, s in h.interleaved(f"c={conc}", extra, bar).items()}
+    h.set_knobs(STREAM_KNOBS)
+    stream = ["--stream", "--pace-ms", str(STREAM_PACE_MS), "--expect-chunks", str(STREAM_KNOBS["chunks"])]
+    if "stream" in wanted:
+        extra = ["--concurrency", str(profile.stream_concurrency), *stream]
+        out["scenarios"]["stream"] = {k: report.summarise(s) for k, s in h.interleaved("stream", extra, bar).items()}
+    if "stream-open" in wanted:  # the same streams at a fixed arrival rate: starts do not come in bursts
+        extra = ["--rate", str(profile.stream_rate), "--timeout", "10", *stream]
+        out["scenarios"]["stream-open"] = {k: report.summarise(s) for k, s in h.interleaved("stream-open", extra, bar).items()}
+    if "held" in wanted:
+        h.set_knobs(HOLD_KNOBS)
+        for name in held_names(h):
+            bar.set_postfix_str(f"{profile.hold_streams} open streams · {name}")
+            out["held_streams"][name] = h.held_streams(h.contenders[name], profile.hold_streams)
+            bar.update(1)
+            time.sleep(0.5)
+    h.set_knobs(FAST_KNOBS)
+    if "rate" in wanted:
+        top = out["scenarios"].get(f"c{profile.concurrencies[-1]}", {})
+        for name, c in list(h.contenders.items()):
+            start = 0.6 * top[name]["rps"] if name in top else 200.0
+            out["max_rate"][name] = h.sustained_rate(c, start, bar)
+    if "scaling" in wanted and scaling_possible(h, profile):
+        bar.set_postfix_str("starting 1 and 2 workers on every cpu")
+        pair = h.start_scaling_pair()
+        if len(pair) == 2:
+            conc = profile.concurrencies[-1]
+            extra = ["--concurrency", str(conc), "--warmup", warmup]
+            slices = h.interleaved(f"c{conc} all cpus", extra, bar, names=pair)
+            out["scaling"] = {"scenario": f"c{conc}", "cpus": f"0-{(os.cpu_count() or 1) - 1}",
+                              "rows": {k: report.summarise(s) for k, s in slices.items()}}
+
+
 def machine_load() -> dict[str, float]:
     one, five, fifteen = os.getloadavg()
     return {"load1": one, "load5": five, "load15": fifteen}
@@ -380,45 +440,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "profile": profile.__dict__ | {"contenders": list(profile.contenders)},
     }
     out: dict[str, Any] = {"meta": meta, "scenarios": {}, "max_rate": {}, "held_streams": {}}
+    wanted = set(args.only.split(",")) if args.only else set(SCENARIOS)
     try:
         h.start_mock()
         h.start_contenders()
-        n = len(h.contenders)
-        held = [name for name in ("switchyard", "switchyard-2w", "forwarder") if name in h.contenders]
-        scaling = profile.scaling and (os.cpu_count() or 1) > 1 and {"switchyard", "switchyard-2w"} <= set(h.contenders)
-        total = ((len(profile.concurrencies) + 2) * n + 2 * scaling) * profile.rounds + n * profile.rate_steps + len(held)
-        with tqdm(total=total, desc="bench", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
-            h.set_knobs(FAST_KNOBS)
-            for conc in profile.concurrencies:
-                extra = ["--concurrency", str(conc), "--warmup", "0.3" if args.smoke else "1"]
-                out["scenarios"][f"c{conc}"] = {k: report.summarise(s) for k, s in h.interleaved(f"c={conc}", extra, bar).items()}
-            h.set_knobs(STREAM_KNOBS)
-            extra = ["--concurrency", str(profile.stream_concurrency), "--stream", "--pace-ms", str(STREAM_PACE_MS),
-                     "--expect-chunks", str(STREAM_KNOBS["chunks"])]
-            out["scenarios"]["stream"] = {k: report.summarise(s) for k, s in h.interleaved("stream", extra, bar).items()}
-            # The same streams arriving at a fixed rate: no burst of simultaneous starts to queue behind.
-            extra = ["--rate", str(profile.stream_rate), "--stream", "--pace-ms", str(STREAM_PACE_MS),
-                     "--expect-chunks", str(STREAM_KNOBS["chunks"]), "--timeout", "10"]
-            out["scenarios"]["stream-open"] = {k: report.summarise(s) for k, s in h.interleaved("stream-open", extra, bar).items()}
-            h.set_knobs(HOLD_KNOBS)
-            for held_name in held:
-                bar.set_postfix_str(f"{profile.hold_streams} open streams · {held_name}")
-                out["held_streams"][held_name] = h.held_streams(h.contenders[held_name], profile.hold_streams)
-                bar.update(1)
-                time.sleep(0.5)
-            h.set_knobs(FAST_KNOBS)
-            for name, c in h.contenders.items():
-                c256 = out["scenarios"][f"c{profile.concurrencies[-1]}"][name]["rps"]
-                out["max_rate"][name] = h.sustained_rate(c, 0.6 * c256, bar)
-            if scaling:
-                bar.set_postfix_str("starting 1 and 2 workers on every cpu")
-                pair = h.start_scaling_pair()
-                if len(pair) == 2:
-                    top = f"c{profile.concurrencies[-1]}"
-                    extra = ["--concurrency", str(profile.concurrencies[-1]), "--warmup", "1"]
-                    slices = h.interleaved(f"{top} all cpus", extra, bar, names=pair)
-                    out["scaling"] = {"scenario": top, "cpus": f"0-{(os.cpu_count() or 1) - 1}",
-                                      "rows": {k: report.summarise(s) for k, s in slices.items()}}
+        with tqdm(total=planned_steps(h, profile, wanted), desc="bench", unit="step", file=sys.stderr,
+                  dynamic_ncols=True) as bar:
+            run_scenarios(h, profile, wanted, out, bar, warmup="0.3" if args.smoke else "1")
     finally:
         h.close()
     meta["load_after"] = machine_load()
@@ -436,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aux-cpus", default=aux_cpus, help=f"cpus for the mock and the load generator (default {aux_cpus})")
     parser.add_argument("--mock-procs", type=int, default=1)
     parser.add_argument("--skip", nargs="*", default=[], help="contenders to leave out, e.g. litellm")
+    parser.add_argument("--only", default="", help=f"comma-separated scenarios to run, of {','.join(SCENARIOS)} (default all)")
     parser.add_argument("--rounds", type=int, default=0)
     parser.add_argument("--slice-s", type=float, default=0.0)
     parser.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))

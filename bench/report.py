@@ -109,7 +109,7 @@ def scorer_figures() -> dict[str, Any] | None:
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     sc = results["scenarios"]
-    top = f"c{max(int(k[1:]) for k in sc if k.startswith('c'))}"
+    top = f"c{max((int(k[1:]) for k in sc if k.startswith('c')), default=256)}"
     rps = {n: r["rps"] for n, r in sc.get(top, {}).items()}
     c1 = sc.get("c1", {})
     stream_key = "stream-open" if "stream-open" in sc else "stream"
@@ -215,7 +215,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     scen = [s for s in ("c1", "c64", "c256") if s in results["scenarios"]]
-    fig, axes = plt.subplots(1, len(scen) + 1, figsize=(5 * (len(scen) + 1), 4.2))
+    if not scen:
+        return
+    fig, axes = plt.subplots(1, len(scen) + 1, figsize=(5 * (len(scen) + 1), 4.2), squeeze=False)
+    axes = axes[0]
     for ax, name in zip(axes, scen):
         rows = results["scenarios"][name]
         for contender in ordered(rows):
