@@ -210,6 +210,7 @@ class Recorder:
         self.errors: collections.Counter[str] = collections.Counter()
         self.stalls = 0
         self.stalled_streams = 0
+        self.bunched = 0  # gaps under a tenth of the pace: chunks that arrived together (buffered upstream of us)
 
     def add(self, o: Outcome) -> None:
         if o.error is not None:
@@ -230,6 +231,7 @@ class Recorder:
                 stalls = sum(1 for g in gaps if g > 2.0 * self.pace_ms)
                 self.stalls += stalls
                 self.stalled_streams += bool(stalls)
+                self.bunched += sum(1 for g in gaps if g < 0.1 * self.pace_ms)
         self.latencies.append((o.finished - o.started) * 1000.0)
 
     def summary(self, elapsed: float, mode: str, sent: int) -> dict[str, Any]:
@@ -250,6 +252,7 @@ class Recorder:
                 "gaps_ms": [round(x, 3) for x in self.gaps],
                 "stalls": self.stalls,
                 "stalled_streams": self.stalled_streams,
+                "bunched": self.bunched,
                 "pace_ms": self.pace_ms,
             }
         return out

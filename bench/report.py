@@ -49,6 +49,7 @@ def summarise(s: Slice) -> dict[str, Any]:
             "ttft_p50": quantile(ttft, 0.5), "ttft_p99": quantile(ttft, 0.99),
             "gap_p50": quantile(gaps, 0.5), "gap_p99": quantile(gaps, 0.99), "gap_max": gaps[-1] if gaps else None,
             "stalls": sum(r["stalls"] for r in s.results), "stalled_streams": sum(r["stalled_streams"] for r in s.results),
+            "bunched": sum(r.get("bunched", 0) for r in s.results),
             "streams": ok, "pace_ms": s.results[0]["pace_ms"],
         }
     return out
@@ -175,13 +176,16 @@ def table(results: dict[str, Any]) -> str:
             continue
         first: dict[str, Any] = next(iter(stream.values()), {})
         load = first.get("load", "")
-        lines += ["", f"| {scen}: 64 chunks, {load} | TTFT p50 ms | added TTFT p50 | gap p50 ms | gap p99 ms | added gap p50 | added gap p99 | stalls / streams |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["", f"| {scen}: 64 chunks, {load} | TTFT p50 ms | added TTFT p50 | gap p50 ms | gap p99 ms | added gap p50 | added gap p99 | stalls / streams | bunched gaps |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name in ordered(stream):
             r = stream[name]
             lines.append(f"| {name} | {fmt(r['ttft_p50'])} | {fmt(r.get('added_ttft_p50'))} | {fmt(r['gap_p50'])} | "
                          f"{fmt(r['gap_p99'])} | {fmt(r.get('added_gap_p50'))} | {fmt(r.get('added_gap_p99'))} | "
-                         f"{r['stalls']} in {r['stalled_streams']} / {r['streams']} |")
+                         f"{r['stalls']} in {r['stalled_streams']} / {r['streams']} | {r.get('bunched', 0)} |")
+    if any(k.startswith("stream") for k in results["scenarios"]):
+        lines += ["", "stall: a gap between content chunks over 2x the pace; bunched: under 0.1x the pace, chunks that "
+                      "arrived together (buffering). Stalls the forwarder or direct show too come from the machine, not the gateway."]
     if results["max_rate"]:
         lines += ["", "| contender | highest sustained rate (p99 < 1 s, errors < 0.1%) | first failing rate | peak RSS MB |",
                   "|---|---|---|---|"]
