@@ -1,10 +1,18 @@
-"""One shared aiohttp ClientSession per upstream origin, each with its own keep-alive pool."""
+"""One shared aiohttp ClientSession per upstream origin, each with its own keep-alive pool.
+
+The sessions keep no cookies: one session serves every user of a provider, so a cookie a provider
+sets (load balancers do) must never ride along on somebody else's request. They carry no default
+headers either; the adapters send the User-Agent with each request (see `USER_AGENT`), which spares
+aiohttp a merge of session headers into every request's.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 import aiohttp
+
+USER_AGENT = "switchyard/0.1"
 
 
 class UpstreamPool:
@@ -28,8 +36,7 @@ class UpstreamPool:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-                headers={"User-Agent": "switchyard/0.1"},
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._sessions[origin] = session
         return session

@@ -35,13 +35,17 @@ class GatewayHarness:
         extra_config: dict[str, Any] | None = None,
         environ: dict[str, str] | None = None,
         factories: dict[str, MockFactory] | None = None,
+        mock_host: str = "127.0.0.1",
     ) -> None:
-        """`providers`: slug -> {"wire": ..., "knobs": {...}}; each gets a mock server and a key."""
+        """`providers`: slug -> {"wire": ..., "knobs": {...}}; each gets a mock server and a key.
+        `mock_host`: where the mocks listen and how the gateway addresses them (a name such as
+        "localhost" where a test needs a host name rather than an IP address)."""
         self.provider_specs = providers
         self.models = models
         self.extra_config = extra_config or {}
         self.environ = dict(environ or {})
         self.factories = {"openai": create_openai_mock, **(factories or {})}
+        self.mock_host = mock_host
         self.mocks: dict[str, MockServer] = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -68,7 +72,7 @@ class GatewayHarness:
             wire = spec.get("wire", "openai")
             key = f"sk-test-{slug}-secret-0123456789"
             knobs = Knobs(api_key=key, **spec.get("knobs", {}))
-            server = await MockServer.start(self.factories[wire](knobs, name=slug))
+            server = await MockServer.start(self.factories[wire](knobs, name=slug), host=self.mock_host)
             self.mocks[slug] = server
             prefix = {"openai": "/v1", "anthropic": "", "gemini": "/v1beta"}[wire]
             env_name = f"TEST_{slug.upper().replace('-', '_')}_KEY"

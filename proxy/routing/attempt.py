@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import aiohttp
 from proxy.catalog import Route
 from proxy.providers.base import AdapterTarget, StreamTranslator, UpstreamError
 from proxy.streaming import SSEEvent, SSEParser
+from proxy.upstream import USER_AGENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +50,18 @@ def target_for(route: Route) -> AdapterTarget:
             base_url=route.base_url,
             upstream_model=route.upstream_id,
             api_key=route.api_key,
-            extra_headers=route.provider_config.headers,
+            extra_headers=with_user_agent(route.provider_config.headers),
             default_max_tokens=min(route.max_output, 8192),
         )
         cached = _TARGETS[id(route)] = (route, target)
     return cached[1]
+
+
+def with_user_agent(headers: Mapping[str, str]) -> dict[str, str]:
+    """The provider's extra headers with Switchyard's User-Agent first, unless they set their own."""
+    if any(name.lower() == "user-agent" for name in headers):
+        return dict(headers)
+    return {"User-Agent": USER_AGENT, **headers}
 
 
 def stream_client_timeout(t: AttemptTimeouts) -> aiohttp.ClientTimeout:
