@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -60,14 +61,39 @@ def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[
         gw = Gateway(settings=settings, catalog=catalog, scorer=scorer, upstreams=pool, simulated=simulated)
         gw.model_router = load_model_router(gw)
         app[GATEWAY] = gw
+        thresholds = tune_gc()
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
             await pool.close()
             for server in mocks:
                 await server.stop()
 
     return context
+
+
+# Young-generation collection threshold while serving (CPython's default is 700). A request keeps
+# ~100 container objects alive while in flight and frees them by reference counting (it makes no
+# cyclic garbage), but the collector's count of young objects only falls while it is above zero, so
+# under load it climbs to 700 every ~15 requests and each collection walks, then promotes, objects of
+# the requests in flight: ~25 us of CPU per request at 2,500 requests/s, measured with gc.callbacks.
+# At 10,000 it is reached a few times a minute instead, and cyclic garbage still gets collected.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> tuple[int, int, int]:
+    """Set the collector up for serving; returns the thresholds to restore.
+
+    The start-up heap (catalogue, pydantic models, router weights, modules: ~50,000 objects) lives as
+    long as the process; frozen, out of the collector's reach, a full collection no longer walks it
+    (~25 ms each, several a second under load before), and forked workers keep sharing its pages."""
+    gc.collect()
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_YOUNG_THRESHOLD), thresholds[1], thresholds[2])
+    return thresholds
 
 
 def load_model_router(gw: Gateway) -> object | None:
