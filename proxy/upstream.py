@@ -18,10 +18,14 @@ USER_AGENT = "switchyard/0.1"
 class UpstreamPool:
     def __init__(self, connections_per_host: int = 0, keepalive_s: float = 60.0) -> None:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._by_url: dict[str, aiohttp.ClientSession] = {}  # base URL -> its origin's session (no urlsplit per call)
         self._connections_per_host = connections_per_host
         self._keepalive_s = keepalive_s
 
     def session_for(self, url: str) -> aiohttp.ClientSession:
+        session = self._by_url.get(url)
+        if session is not None and not session.closed:
+            return session
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         session = self._sessions.get(origin)
@@ -39,6 +43,8 @@ class UpstreamPool:
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._sessions[origin] = session
+        if len(self._by_url) < 1024:  # base URLs come from the config: a handful
+            self._by_url[url] = session
         return session
 
     def open_connections(self) -> int:
@@ -54,3 +60,4 @@ class UpstreamPool:
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
+        self._by_url.clear()
