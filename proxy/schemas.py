@@ -6,7 +6,7 @@ dict is what gets forwarded), so new OpenAI parameters keep working without a re
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -91,8 +91,86 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def validate_chat_request(body: dict[str, Any]) -> ChatRequest:
+class ChatParams(NamedTuple):
+    """What the pipeline reads from a validated request (the body itself is forwarded as it came)."""
+
+    stream: bool
+    include_usage: bool
+
+
+ROLES: frozenset[str] = frozenset(get_args(Role))
+_STRICT_INT = ("max_tokens", "max_completion_tokens")
+_INT_LIMIT = 2**63  # larger ints go the model's way, which checks them as it always has
+
+
+def quick_chat_params(body: dict[str, Any]) -> ChatParams | None:
+    """ChatRequest's checks for the common request, in plain Python: the parameters when `body` is
+    certainly valid, None when it is not or when this cannot tell (then the model decides, and words
+    the error). Accepts only what the model accepts: tests/test_properties.py holds the two together."""
+    model = body.get("model")
+    if type(model) is not str or not model or not str_keys(body):
+        return None
+    messages = body.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    for message in messages:
+        if not plain_dict(message):
+            return None
+        role = message.get("role")
+        if type(role) is not str or role not in ROLES:
+            return None
+        content = message.get("content")
+        if content is not None and type(content) is not str:
+            if type(content) is not list or not all(plain_dict(part) for part in content):
+                return None
+    stream = body.get("stream", False)
+    if type(stream) is not bool:
+        return None
+    include_usage = False
+    options = body.get("stream_options")
+    if options is not None:
+        if not plain_dict(options):
+            return None
+        include_usage = options.get("include_usage", False)
+        if type(include_usage) is not bool:
+            return None
+    for name in _STRICT_INT:
+        value = body.get(name)
+        if value is not None and (type(value) is not int or not 1 <= value < _INT_LIMIT):
+            return None
+    n = body.get("n")
+    if n is not None and (type(n) is not int or n != 1):
+        return None
+    tools = body.get("tools")
+    if tools is not None and (type(tools) is not list or not all(plain_dict(tool) for tool in tools)):
+        return None
+    config = body.get("model_routing_config")
+    if config is not None and not plain_dict(config):
+        return None
+    if body.get("provider") is not None:  # provider preferences: rarer, and the model's to check
+        return None
+    return ChatParams(stream, include_usage)
+
+
+def plain_dict(value: Any) -> bool:
+    """A dict whose keys are all strings (as the model requires of every object it reads)."""
+    return type(value) is dict and str_keys(value)
+
+
+def str_keys(value: dict[Any, Any]) -> bool:
+    for key in value:
+        if type(key) is not str:
+            return False
+    return True
+
+
+def validate_chat_request(body: dict[str, Any]) -> ChatParams:
+    """Check what the gateway relies on; a 400 in OpenAI's error shape, naming the field, if wrong."""
+    quick = quick_chat_params(body)
+    if quick is not None:
+        return quick
     try:
-        return ChatRequest.model_validate(body)
+        req = ChatRequest.model_validate(body)
     except ValidationError as exc:
         raise validation_to_gateway_error(exc) from None
+    return ChatParams(req.stream, bool(req.stream_options and req.stream_options.include_usage))

@@ -19,7 +19,7 @@ from proxy.providers.openai_compat import OpenAIAdapter
 from proxy.relay import StreamShaper, pump
 from proxy.routing.attempt import AttemptTimeouts, open_stream
 from proxy.routing.providers import parse_provider_routing
-from proxy.schemas import parse_json_body, validate_chat_request
+from proxy.schemas import ChatParams, ChatRequest, parse_json_body, quick_chat_params, validate_chat_request
 from proxy.timeouts import request_timeouts
 from tests.gateway_harness import GatewayHarness
 from tests.sse_client import decode_events
@@ -43,6 +43,112 @@ near_valid = st.fixed_dictionaries(
     {"model": st.one_of(st.just("test/alpha"), json_values), "messages": st.one_of(st.lists(message, max_size=3), json_values)},
     optional=optional_fields,
 )
+
+
+# Valid bodies, then at most one spot spoiled, so both outcomes of the quick check occur often.
+EDGES: list[Any] = [None, True, False, 0, 1, 2, -1, 2**63 - 1, 2**63, 2**64, 1.0, 0.5, "", "x", "1", [], {}, {1: "x"}, [{1: "x"}],
+                    [{}], ["x"], [None], {"include_usage": None}, {"include_usage": 1}, {"include_usage": True}]
+edges = st.sampled_from(EDGES)
+odd = st.one_of(edges, edges, edges, json_values)  # mostly the values at the edges of what each field takes
+good_part = st.dictionaries(st.text(max_size=6), json_values, max_size=3)
+good_message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "developer", "user", "assistant", "tool", "function"])},
+    optional={"content": st.one_of(st.none(), st.text(max_size=8), st.lists(good_part, max_size=3)), "name": json_values},
+)
+good_body = st.fixed_dictionaries(
+    {"model": st.text(min_size=1, max_size=8), "messages": st.lists(good_message, min_size=1, max_size=3)},
+    optional={
+        "stream": st.booleans(),
+        "stream_options": st.fixed_dictionaries({}, optional={"include_usage": st.booleans(), "other": json_values}),
+        "max_tokens": st.integers(1, 2**70),
+        "max_completion_tokens": st.integers(1, 2**70),
+        "n": st.just(1),
+        "tools": st.lists(good_part, max_size=2),
+        "model_routing_config": good_part,
+        "provider": st.none(),
+        "temperature": json_values,
+        "switchyard": json_values,
+    },
+)
+
+
+CHECKED_FIELDS = ["model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n", "tools",
+                  "model_routing_config", "provider"]
+
+
+@st.composite
+def spoiled_body(draw: st.DrawFn) -> dict[Any, Any]:
+    body: dict[Any, Any] = draw(good_body)
+    spot = draw(st.sampled_from(["none", "key", "message", "message-key", "role", "content", "part-key", "options",
+                                 "options-key", "tools-key", *CHECKED_FIELDS]))
+    bad = draw(odd)
+    message = body["messages"][draw(st.integers(0, len(body["messages"]) - 1))]
+    if spot in CHECKED_FIELDS:
+        body[spot] = draw(edges)
+    elif spot == "key":
+        body[1] = bad
+    elif spot == "message":
+        body["messages"].append(bad)
+    elif spot == "message-key":
+        message[1] = bad
+    elif spot == "role":
+        message["role"] = bad
+    elif spot == "content":
+        message["content"] = bad
+    elif spot == "part-key":
+        message["content"] = [*(message.get("content") or []), {1: bad}] if isinstance(message.get("content"), list) else [{1: bad}]
+    elif spot == "options":
+        body["stream_options"] = {"include_usage": bad}
+    elif spot == "options-key":
+        body["stream_options"] = {1: bad}
+    elif spot == "tools-key":
+        body["tools"] = [{1: bad}]
+    return body
+
+
+def model_params(body: dict[str, Any]) -> ChatParams | None:
+    try:
+        req = ChatRequest.model_validate(body)
+    except ValueError:
+        return None
+    return ChatParams(req.stream, bool(req.stream_options and req.stream_options.include_usage))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(spoiled_body(), near_valid))
+def test_quick_check_accepts_only_what_the_model_accepts(body: dict[str, Any]) -> None:
+    """validate_chat_request skips the pydantic model for bodies its quick check is sure of: whatever
+    that check accepts, the model must accept too, with the same parameters."""
+    quick = quick_chat_params(body)
+    if quick is not None:
+        assert model_params(body) == quick
+
+
+def test_quick_check_at_the_edges() -> None:
+    """Every checked field, and every spot inside a message, set to each value at the edge of what it takes."""
+    base = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    bodies: list[dict[Any, Any]] = [{**base, field: value} for field in CHECKED_FIELDS for value in EDGES]
+    for spot in ("role", "content", 1):
+        bodies += [{**base, "messages": [{"role": "user", spot: value}]} for value in EDGES]
+    bodies += [{**base, "messages": [{"role": "user", "content": [value]}]} for value in EDGES]
+    bodies += [{**base, "tools": [value]} for value in EDGES]
+    bodies += [{**base, 1: value} for value in EDGES]
+    accepted = 0
+    for body in bodies:
+        quick = quick_chat_params(body)
+        if quick is not None:
+            accepted += 1
+            assert model_params(body) == quick, body
+    assert 0 < accepted < len(bodies)
+
+
+def test_quick_check_takes_the_usual_requests() -> None:
+    plain = {"model": "m", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]}
+    assert quick_chat_params(plain) == ChatParams(False, False)
+    streamed = {**plain, "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 64, "n": 1,
+                "tools": [{"type": "function", "function": {"name": "f"}}], "temperature": 0.2,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}, {"role": "assistant", "content": None}]}
+    assert quick_chat_params(streamed) == ChatParams(True, True)
 
 
 def parse_request(raw: bytes) -> None:

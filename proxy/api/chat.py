@@ -52,13 +52,11 @@ async def answer_chat(
         timeouts(route)
 
     if req.stream:
-        include_usage = bool(req.stream_options and req.stream_options.include_usage)
-
         async def attempt_stream(route: Route) -> OpenedStream:
             return await open_stream(gw.upstreams.session_for(route.base_url), route, body, timeouts(route))
 
         opened, attempts = await run_with_fallback(gw, plan.candidates, attempt_stream, extra)
-        return await relay_stream(request, gw, opened, shaper(opened.route, body, include_usage), attempts, extra)
+        return await relay_stream(request, gw, opened, shaper(opened.route, body, req.include_usage), attempts, extra)
 
     async def attempt(route: Route) -> JsonAttempt:
         return await attempt_json(gw.upstreams.session_for(route.base_url), route, body, timeouts(route))
