@@ -18,7 +18,7 @@ from proxy.routing.attempt import AttemptTimeouts, JsonAttempt, OpenedStream, at
 from proxy.routing.candidates import plan_candidates
 from proxy.routing.fallback import run_with_fallback
 from proxy.schemas import validate_chat_request
-from proxy.timeouts import request_timeouts
+from proxy.timeouts import attempt_timeouts, timeout_overrides
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -39,17 +39,11 @@ async def answer_chat(
     req = validate_chat_request(body)
     plan = plan_candidates(gw, body, request.headers)
     extra = {"x-switchyard-route": plan.route_reason} if plan.route_reason else {}
-    limits: dict[int, AttemptTimeouts] = {}
+    # a bad override is the client's error, found before any attempt
+    overrides = timeout_overrides(body, request.headers) if plan.candidates else {}
 
     def timeouts(route: Route) -> AttemptTimeouts:
-        defaults = route.provider_config.timeouts
-        found = limits.get(id(defaults))
-        if found is None:
-            found = limits[id(defaults)] = request_timeouts(defaults, body, request.headers, received_at)
-        return found
-
-    for route in plan.candidates:  # a bad override is the client's error, found before any attempt
-        timeouts(route)
+        return attempt_timeouts(route.provider_config.timeouts, overrides, received_at)
 
     if req.stream:
         async def attempt_stream(route: Route) -> OpenedStream:
