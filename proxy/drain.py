@@ -32,6 +32,22 @@ class Drain:
         """Within this block, `timeout` fires at the grace deadline at the latest."""
         return Bounded(self, timeout)
 
+    def watch(self, timeout: asyncio.Timeout) -> None:
+        """`bounded` without the block, for the hot path: until `unwatch`, `timeout` fires at the
+        grace deadline at the latest."""
+        self._timeouts.add(timeout)
+        if self.deadline is not None:
+            self._cap(timeout, self.deadline)
+
+    def unwatch(self, timeout: asyncio.Timeout) -> None:
+        self._timeouts.discard(timeout)
+
+    def capped(self, timeout: asyncio.Timeout) -> bool:
+        """Whether `timeout` now fires at the grace deadline rather than its own (so when it has fired,
+        the shutdown ended the work, not the work's own limit)."""
+        when = timeout.when()
+        return self.deadline is not None and when is not None and when >= self.deadline
+
     def begin(self, grace_s: float) -> None:
         self.deadline = asyncio.get_running_loop().time() + grace_s
         if self._timeouts:

@@ -47,13 +47,13 @@ async def answer_chat(
 
     if req.stream:
         async def attempt_stream(route: Route) -> OpenedStream:
-            return await open_stream(gw.upstreams.session_for(route.base_url), route, body, timeouts(route))
+            return await open_stream(gw.upstreams.session_for(route.base_url), route, body, timeouts(route), gw.drain)
 
         opened, attempts = await run_with_fallback(gw, plan.candidates, attempt_stream, extra)
         return await relay_stream(request, gw, opened, shaper(opened.route, body, req.include_usage), attempts, extra)
 
     async def attempt(route: Route) -> JsonAttempt:
-        return await attempt_json(gw.upstreams.session_for(route.base_url), route, body, timeouts(route))
+        return await attempt_json(gw.upstreams.session_for(route.base_url), route, body, timeouts(route), gw.drain)
 
     result, attempts = await run_with_fallback(gw, plan.candidates, attempt, extra)
     route = result.route

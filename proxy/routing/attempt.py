@@ -11,20 +11,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 
 from proxy.catalog import Route
+from proxy.drain import Drain
 from proxy.providers.base import AdapterTarget, StreamTranslator, UpstreamError
 from proxy.streaming import SSEEvent, SSEParser
 from proxy.upstream import USER_AGENT
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptTimeouts:
+class AttemptTimeouts(NamedTuple):
     """Limits for one request. `deadline` (event-loop time) is when the whole request must be over,
-    fallbacks included: arrival + total_s. Without one, each attempt gets total_s from its start."""
+    fallbacks included: arrival + total_s. Without one, each attempt gets total_s from its start.
+    (A named tuple, not a frozen dataclass: one is built per attempt, and this builds in one step.)"""
 
     connect_s: float
     first_token_s: float
@@ -64,10 +65,25 @@ def with_user_agent(headers: Mapping[str, str]) -> dict[str, str]:
     return {"User-Agent": USER_AGENT, **headers}
 
 
+_CLIENT_TIMEOUTS: dict[tuple[float, float | None], aiohttp.ClientTimeout] = {}
+
+
+def client_timeout(connect_s: float, idle_s: float | None = None) -> aiohttp.ClientTimeout:
+    """aiohttp's part of an attempt's limits: connect and, for streams, the idle gap between reads
+    (sock_read bounds each read). Never a total: the attempt's own asyncio timer is the one deadline
+    timer, so aiohttp schedules none. Built once per distinct pair of values."""
+    key = (connect_s, idle_s)
+    timeout = _CLIENT_TIMEOUTS.get(key)
+    if timeout is None:
+        if len(_CLIENT_TIMEOUTS) >= 256:  # overrides come from clients: keep the cache bounded
+            _CLIENT_TIMEOUTS.clear()
+        timeout = _CLIENT_TIMEOUTS[key] = aiohttp.ClientTimeout(total=None, connect=connect_s, sock_connect=connect_s,
+                                                                sock_read=idle_s)
+    return timeout
+
+
 def stream_client_timeout(t: AttemptTimeouts) -> aiohttp.ClientTimeout:
-    # sock_read bounds each read: the idle gap between chunks. (A non-streaming answer arrives in one
-    # piece after the whole generation, so only the total deadline bounds it; see attempt_json.)
-    return aiohttp.ClientTimeout(total=None, connect=t.connect_s, sock_connect=t.connect_s, sock_read=t.idle_s)
+    return client_timeout(t.connect_s, t.idle_s)
 
 
 TIMEOUT_TEXT = {
@@ -97,20 +113,39 @@ class JsonAttempt:
     elapsed_ms: float
 
 
-async def attempt_json(session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts) -> JsonAttempt:
+async def attempt_json(
+    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None
+) -> JsonAttempt:
+    """One non-streaming attempt. Its single timer runs to the request's total deadline (a
+    non-streaming answer arrives in one piece after the whole generation, so nothing shorter bounds
+    it) and is registered with `drain`, which moves it to the grace deadline on shutdown: a
+    TimeoutError leaves here only then, for the fallback loop to turn into a 503."""
     request = route.adapter.build_request(body, target_for(route), stream=False)
     started = time.perf_counter()
-    # aiohttp's own total timer bounds the whole exchange: one timer, not an asyncio.Timeout as well.
-    remaining = max(0.001, t.attempt_deadline() - asyncio.get_running_loop().time())
-    timeout = aiohttp.ClientTimeout(total=remaining, connect=t.connect_s, sock_connect=t.connect_s)
     try:
-        async with session.post(request.url, data=request.body, headers=request.headers, timeout=timeout) as resp:
-            payload = await resp.read()
-            status, headers = resp.status, resp.headers
+        async with asyncio.timeout_at(t.attempt_deadline()) as timer:
+            if drain is not None:
+                drain.watch(timer)
+            try:
+                # awaited, not `async with`: one coroutine frame fewer for every resume inside aiohttp
+                resp = await session.post(request.url, data=request.body, headers=request.headers,
+                                          timeout=client_timeout(t.connect_s))
+                try:
+                    payload = await resp.read()
+                finally:
+                    resp.release()
+            finally:
+                if drain is not None:
+                    drain.unwatch(timer)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        if type(exc) is TimeoutError:  # our timer, not aiohttp's connect timeout
+            if drain is not None and drain.capped(timer):
+                raise
+            raise transport_error(route, exc, "total") from None
         raise transport_error(route, exc) from None
+    status = resp.status
     if status >= 400:
-        raise route.adapter.parse_error(status, payload, headers)
+        raise route.adapter.parse_error(status, payload, resp.headers)
     return JsonAttempt(route, route.adapter.parse_response(payload), (time.perf_counter() - started) * 1000.0)
 
 
@@ -150,14 +185,22 @@ class OpenedStream:
             self.response.close()
 
 
-async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts) -> OpenedStream:
+async def open_stream(
+    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None
+) -> OpenedStream:
+    """One streaming attempt, up to its first content. Its single timer runs to the first-token
+    deadline (capped by the total) and is registered with `drain` like attempt_json's; aiohttp bounds
+    connect and each read (the idle gap)."""
     request = route.adapter.build_request(body, target_for(route), stream=True)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
     resp: aiohttp.ClientResponse | None = None
+    timer: asyncio.Timeout | None = None
     try:
         # The first-token deadline runs to the first real content; keep-alives do not reset it.
-        async with asyncio.timeout_at(t.first_token_deadline(deadline)):
+        async with asyncio.timeout_at(t.first_token_deadline(deadline)) as timer:
+            if drain is not None:
+                drain.watch(timer)
             resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=stream_client_timeout(t))
             if resp.status >= 400:
                 payload = await resp.read()
@@ -183,19 +226,27 @@ async def open_stream(session: aiohttp.ClientSession, route: Route, body: dict[s
                         held.extend(translator.feed(event))
                 if any(has_content(c) for c in held):
                     break
+            if drain is not None:
+                drain.unwatch(timer)
         return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline)
     except UpstreamError:
-        if resp is not None:
-            resp.close()
+        close_failed(resp, drain, timer)
         raise
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        if resp is not None:
-            resp.close()
+        close_failed(resp, drain, timer)
         phase = None
         if type(exc) is TimeoutError:  # our own deadline, not aiohttp's connect or read timeout
+            if drain is not None and timer is not None and drain.capped(timer):
+                raise  # the shutdown's grace deadline: the fallback loop answers 503
             phase = "total" if asyncio.get_running_loop().time() >= deadline else "first_token"
         raise transport_error(route, exc, phase) from None
     except BaseException:
-        if resp is not None:
-            resp.close()
+        close_failed(resp, drain, timer)
         raise
+
+
+def close_failed(resp: aiohttp.ClientResponse | None, drain: Drain | None, timer: asyncio.Timeout | None) -> None:
+    if resp is not None:
+        resp.close()
+    if drain is not None and timer is not None:
+        drain.unwatch(timer)

@@ -45,6 +45,9 @@ async def run_with_fallback(
 ) -> tuple[T, int]:
     """Returns the first successful attempt's result and the number of attempts made.
 
+    Each attempt runs its own single timer, registered with the drain (see attempt.py); a
+    TimeoutError that leaves one means the shutdown's grace deadline ended it.
+
     Ejected providers (circuit open) are tried only after every available one; when all candidates
     are ejected the least-bad is tried anyway and `notes` (response headers) gets a degraded header.
     """
@@ -59,9 +62,7 @@ async def run_with_fallback(
             raise shutting_down(notes)
         scorer.begin(route.model, route.provider)
         try:
-            async with asyncio.timeout(None) as deadline:
-                with gw.drain.bounded(deadline):
-                    result = await attempt(route)
+            result = await attempt(route)
         except UpstreamError as exc:
             exc.message = redact(exc.message, [route.api_key])
             record_failure(gw, route, exc)
@@ -69,7 +70,7 @@ async def run_with_fallback(
             if not exc.retriable or len(tries) == 1:
                 raise upstream_to_client(exc, route, len(failures), notes) from None
             continue
-        except TimeoutError:  # only the drain's deadline gets here; attempts map their own timeouts
+        except TimeoutError:  # only the drain's deadline gets here; attempts map their own limits
             scorer.record(route.model, route.provider, "cancelled")
             raise shutting_down(notes) from None
         except asyncio.CancelledError:
