@@ -46,7 +46,8 @@ async def run_with_fallback(
     """Returns the first successful attempt's result and the number of attempts made.
 
     Each attempt runs its own single timer, registered with the drain (see attempt.py); a
-    TimeoutError that leaves one means the shutdown's grace deadline ended it.
+    TimeoutError that leaves one means the shutdown's grace deadline ended it. `attempt` may be a
+    plain function returning an awaitable, which keeps one coroutine frame out of every resume.
 
     Ejected providers (circuit open) are tried only after every available one; when all candidates
     are ejected the least-bad is tried anyway and `notes` (response headers) gets a degraded header.
