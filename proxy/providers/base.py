@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from proxy.streaming import SSEEvent
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamRequest:
-    """One HTTP request to send upstream (always POST)."""
+class UpstreamRequest(NamedTuple):
+    """One HTTP request to send upstream (always POST). (A named tuple: one is built per attempt.)"""
 
     url: str
     headers: dict[str, str]

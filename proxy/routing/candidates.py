@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from proxy.catalog import Route
 from proxy.errors import GatewayError
@@ -14,11 +14,12 @@ from proxy.routing.providers import order_providers, parse_provider_routing
 AUTO_MODEL = "auto"
 
 
-@dataclass(frozen=True, slots=True)
-class CandidatePlan:
+class CandidatePlan(NamedTuple):
+    """(A named tuple: one is built per request.)"""
+
     candidates: list[Route]
     route_reason: str | None = None  # for x-switchyard-route when the model was picked by auto routing
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = MappingProxyType({})
 
 
 def plan_candidates(gw: Gateway, body: dict[str, Any], headers: Mapping[str, str]) -> CandidatePlan:

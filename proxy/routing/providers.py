@@ -31,7 +31,13 @@ def parse_provider_routing(body: dict[str, Any], default_factor: str) -> Provide
         return ProviderRouting("order", providers=tuple(providers))
     if kind == "priority":
         return ProviderRouting("priority", factor=routing.get("primary_factor") or default_factor)
-    return ProviderRouting("priority", factor=default_factor)
+    default = _DEFAULT_ROUTING.get(default_factor)
+    if default is None:  # frozen, so one per factor serves every request that sets none
+        default = _DEFAULT_ROUTING[default_factor] = ProviderRouting("priority", factor=default_factor)
+    return default
+
+
+_DEFAULT_ROUTING: dict[str, ProviderRouting] = {}
 
 
 def order_providers(
