@@ -52,9 +52,14 @@ class OpenAIAdapter:
     def __init__(self, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
         self.auth_header = auth_header
         self.auth_scheme = auth_scheme
+        # per (target, stream): the URL and headers, which depend on nothing else (built once, not per request)
+        self._fixed: dict[tuple[int, bool], tuple[AdapterTarget, str, dict[str, str]]] = {}
 
     def build_request(self, body: dict[str, Any], target: AdapterTarget, *, stream: bool) -> UpstreamRequest:
-        out = {k: v for k, v in body.items() if k not in GATEWAY_FIELDS}
+        out = body.copy()
+        for name in GATEWAY_FIELDS:
+            if name in out:
+                del out[name]
         out["model"] = target.upstream_model
         out["messages"] = without_reasoning(body.get("messages"))
         if stream:
@@ -63,12 +68,21 @@ class OpenAIAdapter:
         else:
             out.pop("stream", None)
             out.pop("stream_options", None)
-        headers = {"Content-Type": "application/json", **target.extra_headers}
-        if stream:
-            headers["Accept"] = "text/event-stream"
-        if target.api_key:
-            headers[self.auth_header] = f"{self.auth_scheme} {target.api_key}".strip()
-        return UpstreamRequest(url=f"{target.base_url}/chat/completions", headers=headers, body=orjson.dumps(out))
+        url, headers = self.fixed_parts(target, stream)
+        return UpstreamRequest(url=url, headers=headers.copy(), body=orjson.dumps(out))
+
+    def fixed_parts(self, target: AdapterTarget, stream: bool) -> tuple[str, dict[str, str]]:
+        fixed = self._fixed.get((id(target), stream))
+        if fixed is None or fixed[0] is not target:
+            headers = {"Content-Type": "application/json", **target.extra_headers}
+            if stream:
+                headers["Accept"] = "text/event-stream"
+            if target.api_key:
+                headers[self.auth_header] = f"{self.auth_scheme} {target.api_key}".strip()
+            if len(self._fixed) >= 1024:  # targets are per route, a handful; tests build many
+                self._fixed.clear()
+            fixed = self._fixed[(id(target), stream)] = (target, f"{target.base_url}/chat/completions", headers)
+        return fixed[1], fixed[2]
 
     def parse_response(self, payload: bytes) -> dict[str, Any]:
         try:
