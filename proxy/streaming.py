@@ -6,19 +6,19 @@ a newline; a blank line dispatches the event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
+    """One dispatched event. (Named tuples, not frozen dataclasses: one is built per upstream chunk.)"""
+
     data: str
     event: str | None = None
     id: str | None = None
     retry: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SSEComment:
+class SSEComment(NamedTuple):
     text: str
 
 
@@ -40,8 +40,10 @@ class SSEParser:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         self._pending_cr = False
-        buf = self._buf + chunk
+        buf = self._buf + chunk if self._buf else chunk
         out: list[SSEEvent | SSEComment] = []
+        if b"\r" not in buf:
+            return self._feed_lf(buf, out)
         start = 0
         n = len(buf)
         while start < n:
@@ -60,6 +62,34 @@ class SSEParser:
             self._line(buf[start:end].decode("utf-8", "replace"), out)
             start = nxt
         self._buf = buf[start:]
+        return out
+
+    def _feed_lf(self, buf: bytes, out: list[SSEEvent | SSEComment]) -> list[SSEEvent | SSEComment]:
+        """`feed` for LF-only framing, what providers send: the complete lines decoded in one go (a
+        newline is never inside a UTF-8 sequence, so this decodes as line by line would), data lines
+        and blank lines handled inline, the rest by `_line`."""
+        end = buf.rfind(b"\n")
+        if end == -1:
+            self._buf = buf
+            return out
+        self._buf = buf[end + 1 :]
+        data = self._data
+        for line in buf[:end].decode("utf-8", "replace").split("\n"):
+            if not line:
+                if self._has_data:
+                    out.append(SSEEvent("\n".join(data), self._event, self._id, self._retry))
+                    data = self._data = []
+                    self._has_data = False
+                elif data:
+                    data = self._data = []
+                self._event = None
+                self._retry = None
+            elif line.startswith("data:"):
+                data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+                self._has_data = True
+            else:
+                self._line(line, out)
+                data = self._data
         return out
 
     def close(self) -> list[SSEEvent | SSEComment]:
