@@ -151,8 +151,11 @@ class Router:
         tools: bool = False,
         vision: bool = False,
         json: bool = False,
+        specialty: str | None = None,
     ) -> None:
-        """Register (or replace) a model the router may pick."""
+        """Register (or replace) a model the router may pick. `specialty` (one of the task signals, e.g.
+        "code") marks a specialist: its predicted quality is discounted on prompts outside that task.
+        An unknown specialty is a ValueError."""
     def models(self) -> list[str]: ...
     def ability_of(self, slug: str) -> float:
         """Ability on the predictor's scale: Mixtral 0, GPT-4 Turbo 1."""

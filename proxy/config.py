@@ -79,9 +79,15 @@ class ModelProviderConfig(Strict):
     max_output: int | None = Field(None, gt=0)
 
 
+# The router's task signals (scorer_rs/src/features.rs SIGNALS) a model can specialise in.
+Specialty = Literal["code", "math", "reasoning", "extraction", "translation", "creative", "chitchat"]
+
+
 class ModelConfig(Strict):
     name: str = ""
     quality: float = Field(0.5, ge=0, le=1)
+    specialty: Specialty | None = Field(
+        None, description="a specialist's task: `auto` discounts its predicted quality on other prompts")
     context_window: int = Field(gt=0)
     max_output: int = Field(gt=0)
     capabilities: Capabilities = Field(default_factory=Capabilities)

@@ -224,6 +224,44 @@ def test_openai_sdk_auto_follows_difficulty_and_preference(gateway: GatewayHarne
     assert ask(EASY, preference="cost")[0] == "test/small"
 
 
+def test_specialty_names_match_the_scorer_task_signals(router: Any) -> None:
+    from typing import get_args
+
+    from proxy.config import Specialty
+
+    assert list(get_args(Specialty)) == list(router.features("x")["signals"])
+    with pytest.raises(ValueError, match="unknown specialty"):
+        router.add_model("test/odd", 0.7, 8000, 1000, specialty="poetry")
+
+
+def test_a_code_specialist_answers_code_and_not_translation() -> None:
+    """Two models of the same catalogue quality; the coder is cheaper. It wins a coding prompt and loses a
+    translation prompt under `balanced`; without `specialty: code` it would win both (checked below)."""
+    pool = ["test/coder", "test/general"]
+    models = {
+        "test/coder": simple_model({"cheap-host": "coder-1"}, quality=0.75, prices={"cheap-host": (0.5, 1.0)},
+                                   specialty="code"),
+        "test/general": simple_model({"big-host": "general-1"}, quality=0.75, prices={"big-host": (1.0, 2.0)}),
+    }
+    code = "Write a Python function that parses this JSON file and returns its keys; fix the bug in my code."
+    prose = "Translate 'good morning, my friend, how was your trip?' into French, please."
+    for specialty, expected in (("code", ("test/coder", "test/general")), (None, ("test/coder", "test/coder"))):
+        models["test/coder"]["specialty"] = specialty
+        harness = GatewayHarness(providers={"cheap-host": {"knobs": FAST}, "big-host": {"knobs": FAST}},
+                                 models=models).start()
+        try:
+            chosen = []
+            for text in (code, prose):
+                body = {"model": "auto", "messages": [{"role": "user", "content": text}],
+                        "model_routing_config": {"available_models": pool, "preference": "balanced"}}
+                status, _, answer = harness.raw("POST", "/v1/chat/completions", body)
+                assert status == 200, answer
+                chosen.append(answer["model"])
+        finally:
+            harness.stop()
+        assert tuple(chosen) == expected, (specialty, chosen)
+
+
 def test_auto_falls_back_to_the_next_model(gateway: GatewayHarness) -> None:
     gateway.set_knobs("cheap-host", error_rate=1.0, error_status=500)
     try:

@@ -174,10 +174,12 @@ class CatalogSpec:
     vision: bool
     json: bool
     prices: dict[str, tuple[float, float]]  # provider -> (input, output) USD per 1M tokens
+    specialty: str | None = None
 
     def model_kwargs(self) -> dict[str, Any]:
         return {"slug": self.slug, "quality": self.quality, "context_window": self.context_window,
-                "max_output": self.max_output, "tools": self.tools, "vision": self.vision, "json": self.json}
+                "max_output": self.max_output, "tools": self.tools, "vision": self.vision, "json": self.json,
+                "specialty": self.specialty}
 
     def cheapest_offer(self) -> tuple[str, str, float, float, float, float, bool]:
         provider, (i, o) = min(self.prices.items(), key=lambda kv: kv[1][0] + kv[1][1])
@@ -199,6 +201,7 @@ def load_catalog_specs(slugs: Sequence[str] | None = None) -> list[CatalogSpec]:
             max_output=int(m["max_output"]), tools=bool(caps.get("tools")), vision=bool(caps.get("vision")),
             json=bool(caps.get("json")),
             prices={p: (float(v["input"]), float(v["output"])) for p, v in m["providers"].items()},
+            specialty=m.get("specialty"),
         ))
     if slugs is not None:
         out.sort(key=lambda s: list(slugs).index(s.slug))
@@ -216,7 +219,8 @@ class ModelRouter:
             cfg = entry.config
             caps = cfg.capabilities
             self.router.add_model(entry.slug, cfg.quality, cfg.context_window, cfg.max_output,
-                                  tools=caps.tools, vision=caps.vision, json=caps.json_mode)
+                                  tools=caps.tools, vision=caps.vision, json=caps.json_mode,
+                                  specialty=cfg.specialty)
 
 
 def build_model_router(gw: Gateway) -> ModelRouter | None:

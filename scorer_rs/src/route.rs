@@ -58,6 +58,25 @@ pub struct ModelSpec {
     pub tools: bool,
     pub vision: bool,
     pub json: bool,
+    /// A specialist (an index into `SIGNALS`, e.g. a coding model): its catalogue quality holds for prompts
+    /// where that task signal fires, and its predicted quality is discounted on every other prompt.
+    pub specialty: Option<u8>,
+}
+
+/// Predicted quality kept by a specialist on a prompt outside its task. Not learned (the routing data has
+/// no specialist): enough that a general model at a similar price wins off-task.
+pub const SPECIALIST_OFF_TASK: f64 = 0.85;
+
+impl ModelSpec {
+    /// P(good) for this model on `prompt`: the predictor's, with the specialist discount off-task.
+    #[must_use]
+    pub fn predicted_quality(&self, prompt: &PromptScore) -> f64 {
+        let q = prompt.p_good(self.ability);
+        match self.specialty {
+            Some(task) if prompt.features.signal_hits[usize::from(task)] == 0 => q * SPECIALIST_OFF_TASK,
+            _ => q,
+        }
+    }
 }
 
 /// One provider's offer of a model, with live stats. `P` names the provider (the Python face keeps the
@@ -208,7 +227,7 @@ pub fn rank<M: Borrow<ModelSpec>, P>(
             Some(r) => rejected.push((m, r)),
             None => {
                 eligible[m] = true;
-                quality[m] = prompt.p_good(spec.ability);
+                quality[m] = spec.predicted_quality(prompt);
             }
         }
     }
@@ -292,7 +311,7 @@ mod tests {
     use crate::quality::tests::toy;
 
     fn spec(slug: &str, ability: f64) -> ModelSpec {
-        ModelSpec { slug: slug.into(), ability, context_window: 128_000, max_output: 8192, tools: true, vision: true, json: true }
+        ModelSpec { slug: slug.into(), ability, context_window: 128_000, max_output: 8192, tools: true, vision: true, json: true, specialty: None }
     }
 
     fn offer(model: usize, provider: &str, input: f64, output: f64) -> Offer {
@@ -373,6 +392,29 @@ mod tests {
         let needs = Needs { max_tokens: Some(4000), ..Needs::default() };
         let d = rank(&models, &offers, &toy().score(&long), &needs, Preference::Quality);
         assert_eq!(d.rejected, vec![(2, Rejection::ContextWindow)]);
+    }
+
+    #[test]
+    fn a_specialist_wins_on_its_task_and_is_discounted_off_it() {
+        // A cheap coding model and a general model of the same ability at twice the price.
+        let mut models = vec![spec("coder", 0.6), spec("general", 0.6)];
+        models[0].specialty = Some(0); // SIGNALS[0] == "code"
+        let offers = vec![offer(0, "a", 0.5, 1.0), offer(1, "a", 1.0, 2.0)];
+        let p = toy();
+        let code = p.score("Write a Python function that parses this JSON and returns the keys; fix the bug in my code.");
+        let prose = p.score("Translate 'good morning, my friend' into French, please.");
+        assert!(code.features.signal_hits[0] > 0 && prose.features.signal_hits[0] == 0);
+        let on_task = rank(&models, &offers, &code, &Needs::default(), Preference::Balanced);
+        assert_eq!(chosen(&models, &on_task), "coder");
+        assert!((on_task.ranked[0].predicted_quality - code.p_good(0.6)).abs() < 1e-12);
+        let off_task = rank(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        assert_eq!(chosen(&models, &off_task), "general");
+        let coder = off_task.ranked.iter().find(|s| s.model == 0).unwrap();
+        assert!((coder.predicted_quality - prose.p_good(0.6) * SPECIALIST_OFF_TASK).abs() < 1e-12);
+        // Without the specialty the cheaper model wins everywhere.
+        models[0].specialty = None;
+        let plain = rank(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        assert_eq!(chosen(&models, &plain), "coder");
     }
 
     #[test]

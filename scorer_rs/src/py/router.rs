@@ -110,7 +110,7 @@ impl Router {
     }
 
     /// Registers (or replaces) a model the router may pick.
-    #[pyo3(signature = (slug, quality, context_window, max_output, tools=false, vision=false, json=false))]
+    #[pyo3(signature = (slug, quality, context_window, max_output, tools=false, vision=false, json=false, specialty=None))]
     #[allow(clippy::too_many_arguments)]
     fn add_model(
         &mut self,
@@ -121,8 +121,19 @@ impl Router {
         tools: bool,
         vision: bool,
         json: bool,
-    ) {
-        let spec = ModelSpec { slug, ability: 0.0, context_window, max_output, tools, vision, json };
+        specialty: Option<&str>,
+    ) -> PyResult<()> {
+        let specialty = match specialty {
+            None => None,
+            Some(task) => Some(
+                SIGNALS
+                    .iter()
+                    .position(|s| *s == task)
+                    .and_then(|i| u8::try_from(i).ok())
+                    .ok_or_else(|| PyValueError::new_err(format!("unknown specialty {task:?}; one of {SIGNALS:?}")))?,
+            ),
+        };
+        let spec = ModelSpec { slug, ability: 0.0, context_window, max_output, tools, vision, json, specialty };
         let entry = ModelEntry { spec, quality };
         match self.models.iter_mut().find(|m| m.spec.slug == entry.spec.slug) {
             Some(existing) => *existing = entry,
@@ -134,6 +145,7 @@ impl Router {
         for (m, a) in self.models.iter_mut().zip(abilities) {
             m.spec.ability = a;
         }
+        Ok(())
     }
 
     fn models(&self) -> Vec<String> {
