@@ -65,7 +65,8 @@ class Drain:
 
 
 class Bounded:
-    """`Drain.bounded` as a plain context manager: it runs on every attempt, so no generator."""
+    """`Drain.bounded` as a plain context manager around `watch`/`unwatch`: it runs on every relayed
+    stream, so no generator."""
 
     __slots__ = ("drain", "timeout")
 
@@ -74,9 +75,7 @@ class Bounded:
         self.timeout = timeout
 
     def __enter__(self) -> None:
-        self.drain._timeouts.add(self.timeout)
-        if self.drain.deadline is not None:
-            self.drain._cap(self.timeout, self.drain.deadline)
+        self.drain.watch(self.timeout)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.drain._timeouts.discard(self.timeout)
+        self.drain.unwatch(self.timeout)

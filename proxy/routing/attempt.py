@@ -82,10 +82,6 @@ def client_timeout(connect_s: float, idle_s: float | None = None) -> aiohttp.Cli
     return timeout
 
 
-def stream_client_timeout(t: AttemptTimeouts) -> aiohttp.ClientTimeout:
-    return client_timeout(t.connect_s, t.idle_s)
-
-
 TIMEOUT_TEXT = {
     "connect": "no connection within the connect timeout",
     "first_token": "no content within the first-token timeout",
@@ -201,7 +197,7 @@ async def open_stream(
         async with asyncio.timeout_at(t.first_token_deadline(deadline)) as timer:
             if drain is not None:
                 drain.watch(timer)
-            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=stream_client_timeout(t))
+            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t.connect_s, t.idle_s))
             if resp.status >= 400:
                 payload = await resp.read()
                 raise route.adapter.parse_error(resp.status, payload, resp.headers)
