@@ -138,6 +138,9 @@ def test_fallback_on_connection_refused_and_hang(three_providers: GatewayHarness
     assert text.startswith("[alpha-three]") and raw.headers["x-switchyard-attempts"] == "3"
 
 
+FIRST_TOKEN_10S = {"switchyard": {"timeouts": {"first_token_s": 10}}}
+
+
 def test_burst_survives_a_killed_provider(three_providers: GatewayHarness) -> None:
     """500 requests; one provider dies mid-burst; every request gets exactly one good answer."""
     h = three_providers
@@ -154,7 +157,11 @@ def test_burst_survives_a_killed_provider(three_providers: GatewayHarness) -> No
                     r = await aclient.chat.completions.create(model="test/alpha", messages=MESSAGES)
                     return r.choices[0].message.content or ""
                 parts = []
-                async for chunk in await aclient.chat.completions.create(model="test/alpha", messages=MESSAGES, stream=True):
+                # A stream attempt that the dying provider leaves silent falls back at the first-token
+                # deadline. The default (30 s) equals the client's timeout, so the fallback would come
+                # just as the client gives up (seen once in CI): the deadline is set well inside it.
+                async for chunk in await aclient.chat.completions.create(model="test/alpha", messages=MESSAGES, stream=True,
+                                                                         extra_body=FIRST_TOKEN_10S):
                     parts.extend(c.delta.content or "" for c in chunk.choices)
                 return "".join(parts)
 
