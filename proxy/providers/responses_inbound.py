@@ -1,0 +1,395 @@
+"""The inbound OpenAI Responses API, request side, as pure translation: a `/v1/responses` body becomes
+the gateway's internal (OpenAI chat-shaped) request, checked field by field so a mistake is a 400 in
+OpenAI's shape naming the field (`input[2].content[0].image_url`), never a crash.
+
+What the gateway cannot do honestly (OpenAI's hosted tools, background runs, the Conversations API,
+prompt templates) is refused by name rather than dropped: see REFUSED_FIELDS and HOSTED_TOOL_REASON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy.errors import GatewayError
+from proxy.providers.responses_checks import (
+    expect_bool,
+    expect_dict,
+    expect_int,
+    expect_list,
+    expect_number,
+    expect_one_of,
+    expect_str,
+    invalid,
+)
+from proxy.providers.responses_output import unpack_reasoning
+
+GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
+# Fields OpenAI documents that change nothing here but are accepted and echoed (hints, not contracts).
+ECHOED_HINTS = ("prompt_cache_key", "prompt_cache_retention", "service_tier", "safety_identifier", "stream_options")
+REFUSED_FIELDS: dict[str, str] = {
+    "background": "background responses are not supported through the gateway; use stream instead.",
+    "conversation": "the Conversations API is not supported; chain turns with previous_response_id.",
+    "prompt": "stored prompt templates live in OpenAI's dashboard; send the prompt as input instead.",
+    "max_tool_calls": "limits on hosted tool calls do not apply: only function tools run through the gateway.",
+    "context_management": "server-side compaction is not supported through the gateway.",
+}
+KNOWN_FIELDS = frozenset({
+    "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning",
+    "max_output_tokens", "temperature", "top_p", "top_logprobs", "metadata", "store", "previous_response_id",
+    "stream", "include", "user", "truncation", *ECHOED_HINTS, *REFUSED_FIELDS, *GATEWAY_FIELDS,
+})
+INCLUDABLE = frozenset({
+    "file_search_call.results", "web_search_call.results", "web_search_call.action.sources", "message.input_image.image_url",
+    "computer_call_output.output.image_url", "code_interpreter_call.outputs", "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+})
+HOSTED_TOOL_REASON = ("is a built-in tool that runs inside OpenAI, and the gateway serves every provider: "
+                      "only tools of type 'function' are supported. Define it as a function tool.")
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+SUMMARY_MODES = ("auto", "concise", "detailed")
+MESSAGE_ROLES = ("user", "assistant", "system", "developer")
+
+
+@dataclass(slots=True)
+class ResponsesRequest:
+    """A checked `/v1/responses` request: the internal chat body (without the earlier turns a
+    `previous_response_id` brings) and what the response object echoes back."""
+
+    model: str
+    instructions: str | None
+    input_messages: list[dict[str, Any]]
+    options: dict[str, Any]  # internal chat fields other than model and messages
+    echo: dict[str, Any] = field(default_factory=dict)
+    store: bool = True
+    previous_response_id: str | None = None
+    stream: bool = False
+    include: tuple[str, ...] = ()
+
+    def chat_body(self, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The internal request: instructions first (they are not carried between turns), then the
+        earlier turns, then this turn's input."""
+        system = [{"role": "system", "content": self.instructions}] if self.instructions else []
+        return {"model": self.model, "messages": [*system, *(history or ()), *self.input_messages], **self.options}
+
+
+# -- input items -------------------------------------------------------------------------------
+
+
+def image_part(part: dict[str, Any], param: str) -> dict[str, Any]:
+    if part.get("file_id") is not None:
+        raise invalid(f"{param}.file_id", "file ids need OpenAI's Files API, which the gateway does not serve; "
+                      "send the image as image_url (an https URL or a data: URL).")
+    url = expect_str(part.get("image_url"), f"{param}.image_url", required=True)
+    image: dict[str, Any] = {"url": url}
+    detail = part.get("detail")
+    if detail is not None:
+        image["detail"] = expect_one_of(detail, ("auto", "low", "high", "original"), f"{param}.detail")
+    return {"type": "image_url", "image_url": image}
+
+
+def file_part(part: dict[str, Any], param: str) -> dict[str, Any]:
+    if part.get("file_id") is not None or part.get("file_url") is not None:
+        name = "file_id" if part.get("file_id") is not None else "file_url"
+        raise invalid(f"{param}.{name}", "send the file inline as file_data (a data: URL or base64); "
+                      "file ids and file URLs are not fetched by the gateway.")
+    data = expect_str(part.get("file_data"), f"{param}.file_data", required=True)
+    file: dict[str, Any] = {"file_data": data}
+    if part.get("filename") is not None:
+        file["filename"] = expect_str(part["filename"], f"{param}.filename")
+    return {"type": "file", "file": file}
+
+
+def content_part(part: Any, param: str) -> dict[str, Any]:
+    part = expect_dict(part, param)
+    kind = part.get("type")
+    if kind in ("input_text", "output_text"):
+        return {"type": "text", "text": expect_str(part.get("text"), f"{param}.text", required=True)}
+    if kind == "refusal":
+        return {"type": "text", "text": expect_str(part.get("refusal"), f"{param}.refusal", required=True)}
+    if kind == "input_image":
+        return image_part(part, param)
+    if kind == "input_file":
+        return file_part(part, param)
+    if kind == "input_audio":
+        raise invalid(f"{param}.type", "audio input is not supported through the gateway.")
+    raise invalid(f"{param}.type", f"expected 'input_text', 'input_image' or 'input_file', got {kind!r}.")
+
+
+def message_content(content: Any, role: str, param: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts = [content_part(p, f"{param}[{k}]") for k, p in enumerate(expect_list(content, param))]
+    if role != "user" and any(p["type"] != "text" for p in parts):
+        raise invalid(param, f"a {role} message can carry text only.")
+    if role != "user" or all(p["type"] == "text" for p in parts):
+        return "".join(p["text"] for p in parts)  # text-only content as one string: every wire format takes it
+    return parts
+
+
+def function_call(item: dict[str, Any], param: str) -> dict[str, Any]:
+    call_id = expect_str(item.get("call_id"), f"{param}.call_id", required=True)
+    name = expect_str(item.get("name"), f"{param}.name", required=True)
+    arguments = expect_str(item.get("arguments"), f"{param}.arguments", required=True)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def function_output(item: dict[str, Any], param: str) -> dict[str, Any]:
+    call_id = expect_str(item.get("call_id"), f"{param}.call_id", required=True)
+    output = item.get("output")
+    if isinstance(output, list):
+        parts = [content_part(p, f"{param}.output[{k}]") for k, p in enumerate(output)]
+        content: Any = "".join(p["text"] for p in parts) if all(p["type"] == "text" for p in parts) else parts
+    else:
+        content = expect_str(output, f"{param}.output", required=True)
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+def reasoning_of(item: dict[str, Any], param: str) -> dict[str, Any]:
+    """A reasoning item's text and, when the gateway packed them into encrypted_content, the exact
+    upstream blocks (Claude's signed thinking) for the next assistant message."""
+    texts = []
+    for k, part in enumerate(expect_list(item.get("summary") or [], f"{param}.summary")):
+        texts.append(expect_str(expect_dict(part, f"{param}.summary[{k}]").get("text"), f"{param}.summary[{k}].text", required=True))
+    out: dict[str, Any] = {"reasoning_content": "\n\n".join(texts)}
+    sealed = item.get("encrypted_content")
+    if sealed is not None:
+        blocks = unpack_reasoning(expect_str(sealed, f"{param}.encrypted_content"))
+        if blocks:
+            out["thinking_blocks"] = blocks
+    return out
+
+
+class TurnBuilder:
+    """Input items to internal messages: consecutive function calls (and the text and reasoning just
+    before them) become one assistant message, as chat APIs want them."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.pending_reasoning: dict[str, Any] | None = None
+
+    def assistant(self) -> dict[str, Any]:
+        last = self.messages[-1] if self.messages else None
+        if last is None or last["role"] != "assistant" or self.pending_reasoning is not None:
+            last = {"role": "assistant", "content": None, **(self.pending_reasoning or {})}
+            self.pending_reasoning = None
+            self.messages.append(last)
+        return last
+
+    def add(self, item: Any, param: str) -> None:
+        if isinstance(item, str):
+            raise invalid(param, "expected an input item object (for text, send {'role': 'user', 'content': '...'}).")
+        item = expect_dict(item, param)
+        kind = item.get("type", "message" if "role" in item else None)
+        if kind == "message":
+            role = expect_one_of(item.get("role"), MESSAGE_ROLES, f"{param}.role")
+            content = message_content(item.get("content"), role, f"{param}.content")
+            if role == "assistant":
+                message = self.assistant()
+                message["content"] = (message.get("content") or "") + str(content)
+            else:
+                self.messages.append({"role": role, "content": content})
+        elif kind == "function_call":
+            message = self.assistant()
+            message.setdefault("tool_calls", []).append(function_call(item, param))
+        elif kind == "function_call_output":
+            self.messages.append(function_output(item, param))
+        elif kind == "reasoning":
+            self.pending_reasoning = reasoning_of(item, param)
+        elif kind == "item_reference":
+            raise invalid(f"{param}.type", "item references are not supported; send the item itself, "
+                          "or chain the turn with previous_response_id.")
+        else:
+            raise invalid(f"{param}.type", f"input items of type {kind!r} are not supported: the gateway takes "
+                          "'message', 'function_call', 'function_call_output' and 'reasoning'.")
+
+
+def input_messages(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    items = expect_list(value, "input")
+    builder = TurnBuilder()
+    for i, item in enumerate(items):
+        builder.add(item, f"input[{i}]")
+    return builder.messages
+
+
+# -- tools, text format, reasoning -------------------------------------------------------------
+
+
+def function_tool(tool: Any, param: str) -> dict[str, Any]:
+    tool = expect_dict(tool, param)
+    kind = tool.get("type")
+    if kind != "function":
+        if not isinstance(kind, str):
+            raise invalid(f"{param}.type", "Field required: 'function'.", code="missing_required_parameter")
+        raise invalid(f"{param}.type", f"{kind!r} {HOSTED_TOOL_REASON}", code="unsupported_tool")
+    fn: dict[str, Any] = {"name": expect_str(tool.get("name"), f"{param}.name", required=True)}
+    if tool.get("description") is not None:
+        fn["description"] = expect_str(tool["description"], f"{param}.description")
+    parameters = tool.get("parameters")
+    fn["parameters"] = expect_dict(parameters, f"{param}.parameters") if parameters is not None else {"type": "object", "properties": {}}
+    if tool.get("strict") is not None:
+        fn["strict"] = expect_bool(tool["strict"], f"{param}.strict")
+    return {"type": "function", "function": fn}
+
+
+def tool_choice(value: Any, names: set[str]) -> tuple[Any, set[str] | None]:
+    """The internal tool_choice, and the tools an `allowed_tools` choice narrows the list to."""
+    if isinstance(value, str):
+        return expect_one_of(value, ("auto", "none", "required"), "tool_choice"), None
+    choice = expect_dict(value, "tool_choice")
+    kind = choice.get("type")
+    if kind == "function":
+        name = expect_str(choice.get("name"), "tool_choice.name", required=True)
+        if name not in names:
+            raise invalid("tool_choice.name", f"no function tool named {name!r} in tools.")
+        return {"type": "function", "function": {"name": name}}, None
+    if kind == "allowed_tools":
+        mode = expect_one_of(choice.get("mode"), ("auto", "required"), "tool_choice.mode")
+        allowed: set[str] = set()
+        for k, tool in enumerate(expect_list(choice.get("tools"), "tool_choice.tools")):
+            tool = expect_dict(tool, f"tool_choice.tools[{k}]")
+            if tool.get("type") != "function":
+                raise invalid(f"tool_choice.tools[{k}].type", f"{tool.get('type')!r} {HOSTED_TOOL_REASON}", code="unsupported_tool")
+            allowed.add(expect_str(tool.get("name"), f"tool_choice.tools[{k}].name", required=True))
+        return mode, allowed
+    raise invalid("tool_choice.type", f"{kind!r} {HOSTED_TOOL_REASON}", code="unsupported_tool")
+
+
+def response_format(text: Any) -> dict[str, Any] | None:
+    fmt = expect_dict(expect_dict(text, "text").get("format") or {"type": "text"}, "text.format")
+    kind = expect_one_of(fmt.get("type"), ("text", "json_object", "json_schema"), "text.format.type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    schema: dict[str, Any] = {
+        "name": expect_str(fmt.get("name"), "text.format.name", required=True),
+        "schema": expect_dict(fmt.get("schema"), "text.format.schema"),
+    }
+    if fmt.get("strict") is not None:
+        schema["strict"] = expect_bool(fmt["strict"], "text.format.strict")
+    if fmt.get("description") is not None:
+        schema["description"] = expect_str(fmt["description"], "text.format.description")
+    return {"type": "json_schema", "json_schema": schema}
+
+
+def check_metadata(value: Any) -> dict[str, str]:
+    """OpenAI's limits: at most 16 pairs, keys up to 64 characters, string values up to 512."""
+    metadata = expect_dict(value, "metadata")
+    if len(metadata) > 16:
+        raise invalid("metadata", f"at most 16 key-value pairs, got {len(metadata)}.")
+    for key, item in metadata.items():
+        if len(key) > 64:
+            raise invalid(f"metadata.{key[:20]}…", "keys are at most 64 characters.")
+        if not isinstance(item, str) or len(item) > 512:
+            raise invalid(f"metadata.{key}", "values are strings of at most 512 characters.")
+    return metadata
+
+
+# -- the request -------------------------------------------------------------------------------
+
+
+def check_fields(body: dict[str, Any]) -> None:
+    for name in body:
+        if name not in KNOWN_FIELDS:
+            raise GatewayError(400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
+    for name, why in REFUSED_FIELDS.items():
+        value = body.get(name)
+        if value not in (None, False, [], {}):
+            raise invalid(name, why, code="unsupported_parameter")
+
+
+def tool_options(body: dict[str, Any], options: dict[str, Any], echo: dict[str, Any]) -> None:
+    tools = [function_tool(t, f"tools[{i}]") for i, t in enumerate(expect_list(body.get("tools") or [], "tools"))]
+    echo["tools"] = [dict(t) for t in body.get("tools") or ()]
+    names = {t["function"]["name"] for t in tools}
+    if body.get("tool_choice") is not None:
+        choice, allowed = tool_choice(body["tool_choice"], names)
+        if allowed is not None:
+            tools = [t for t in tools if t["function"]["name"] in allowed]
+        if tools or choice == "none":
+            options["tool_choice"] = choice
+        echo["tool_choice"] = body["tool_choice"]
+    if tools:
+        options["tools"] = tools
+    if body.get("parallel_tool_calls") is not None:
+        parallel = expect_bool(body["parallel_tool_calls"], "parallel_tool_calls")
+        echo["parallel_tool_calls"] = parallel
+        if tools:
+            options["parallel_tool_calls"] = parallel
+
+
+def sampling_options(body: dict[str, Any], options: dict[str, Any], echo: dict[str, Any]) -> None:
+    if body.get("temperature") is not None:
+        options["temperature"] = echo["temperature"] = expect_number(body["temperature"], "temperature", 0, 2)
+    if body.get("top_p") is not None:
+        options["top_p"] = echo["top_p"] = expect_number(body["top_p"], "top_p", 0, 1)
+    if body.get("max_output_tokens") is not None:
+        limit = expect_int(body["max_output_tokens"], "max_output_tokens", minimum=16)
+        options["max_completion_tokens"] = echo["max_output_tokens"] = limit
+    if body.get("top_logprobs") is not None:
+        count = expect_int(body["top_logprobs"], "top_logprobs", minimum=0, maximum=20)
+        if count:
+            raise invalid("top_logprobs", "log probabilities are not returned through the gateway (not every provider has them).",
+                          code="unsupported_parameter")
+    if body.get("text") is not None:
+        fmt = response_format(body["text"])
+        if fmt is not None:
+            options["response_format"] = fmt
+        verbosity = body["text"].get("verbosity")
+        if verbosity is not None:
+            options["verbosity"] = expect_one_of(verbosity, ("low", "medium", "high"), "text.verbosity")
+        echo["text"] = body["text"]
+    if body.get("reasoning") is not None:
+        reasoning = expect_dict(body["reasoning"], "reasoning")
+        if reasoning.get("effort") is not None:
+            options["reasoning_effort"] = expect_one_of(reasoning["effort"], REASONING_EFFORTS, "reasoning.effort")
+        for name in ("summary", "generate_summary"):
+            if reasoning.get(name) is not None:
+                expect_one_of(reasoning[name], SUMMARY_MODES, f"reasoning.{name}")
+        echo["reasoning"] = {"effort": reasoning.get("effort"), "summary": reasoning.get("summary") or reasoning.get("generate_summary")}
+
+
+def to_responses_request(body: dict[str, Any]) -> ResponsesRequest:
+    """Check a `/v1/responses` body and translate it; a 400 naming the field when something is wrong."""
+    check_fields(body)
+    model = expect_str(body.get("model"), "model", required=True)
+    if not model:
+        raise invalid("model", "must not be empty.")
+    if body.get("input") is None:
+        raise GatewayError(400, "Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
+    instructions = expect_str(body["instructions"], "instructions") if body.get("instructions") is not None else None
+    messages = input_messages(body["input"])
+    if not messages:
+        raise invalid("input", "at least one input item is required.")
+    options: dict[str, Any] = {}
+    echo: dict[str, Any] = {"instructions": instructions}
+    tool_options(body, options, echo)
+    sampling_options(body, options, echo)
+    if body.get("metadata") is not None:
+        echo["metadata"] = check_metadata(body["metadata"])
+    user = body.get("user") if body.get("user") is not None else body.get("safety_identifier")
+    if user is not None:
+        options["user"] = echo["user"] = expect_str(user, "user" if body.get("user") is not None else "safety_identifier")
+    truncation = body.get("truncation")
+    if truncation is not None and expect_one_of(truncation, ("auto", "disabled"), "truncation") == "auto":
+        raise invalid("truncation", "'auto' would drop earlier turns silently; the gateway supports 'disabled' only.",
+                      code="unsupported_parameter")
+    include = tuple(expect_one_of(v, tuple(sorted(INCLUDABLE)), f"include[{k}]")
+                    for k, v in enumerate(expect_list(body.get("include") or [], "include")))
+    stream = expect_bool(body["stream"], "stream") if body.get("stream") is not None else False
+    if stream:
+        options["stream"] = True
+        options["stream_options"] = {"include_usage": True}
+    for name in GATEWAY_FIELDS:
+        if body.get(name) is not None:
+            options[name] = body[name]
+    previous = body.get("previous_response_id")
+    return ResponsesRequest(
+        model=model, instructions=instructions, input_messages=messages, options=options, echo=echo,
+        store=expect_bool(body["store"], "store") if body.get("store") is not None else True,
+        previous_response_id=expect_str(previous, "previous_response_id") if previous is not None else None,
+        stream=stream, include=include,
+    )

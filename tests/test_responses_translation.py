@@ -1,0 +1,401 @@
+"""The OpenAI Responses API translation, pure: `/v1/responses` bodies -> internal chat requests,
+internal completions -> Response objects, and internal stream chunks -> the Responses event sequence,
+every object and event checked against the openai SDK's own models. No sockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openai import omit
+from openai.lib.streaming.responses._responses import ResponseStreamState
+from openai.types.responses import Response, ResponseStreamEvent
+from pydantic import TypeAdapter
+
+from proxy.errors import GatewayError
+from proxy.providers.responses_events import ResponsesEventEncoder
+from proxy.providers.responses_inbound import to_responses_request
+from proxy.providers.responses_output import pack_reasoning, to_response, unpack_reasoning
+
+EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+WEATHER = {"type": "function", "name": "get_weather", "description": "Weather by city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+CHAT_WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather by city",
+                                                 "parameters": WEATHER["parameters"]}}
+IMAGE = "data:image/png;base64,iVBORw0KGgo="
+
+
+def internal(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return to_responses_request({"model": "openai/gpt-4o", **body}).chat_body(history)
+
+
+# -- request: Responses -> internal ------------------------------------------------------------
+
+REQUEST_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("input string", {"input": "Hi"}, {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}),
+    ("instructions first", {"input": "Hi", "instructions": "Be brief."},
+     {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}),
+    ("easy messages, all roles", {"input": [{"role": "developer", "content": "D"}, {"role": "system", "content": "S"},
+                                            {"role": "user", "content": "U"}, {"role": "assistant", "content": "A"}]},
+     {"messages": [{"role": "developer", "content": "D"}, {"role": "system", "content": "S"}, {"role": "user", "content": "U"},
+                   {"role": "assistant", "content": "A"}]}),
+    ("input_text parts join", {"input": [{"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]}]},
+     {"messages": [{"role": "user", "content": "ab"}]}),
+    ("input_image url and detail", {"input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "What?"}, {"type": "input_image", "image_url": IMAGE, "detail": "high"}]}]},
+     {"messages": [{"role": "user", "content": [{"type": "text", "text": "What?"},
+                                                {"type": "image_url", "image_url": {"url": IMAGE, "detail": "high"}}]}]}),
+    ("input_file inline", {"input": [{"role": "user", "content": [
+        {"type": "input_file", "file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}]}]},
+     {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=",
+                                                                           "filename": "a.pdf"}}]}]}),
+    ("assistant output_text", {"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hey"}]}]},
+     {"messages": [{"role": "assistant", "content": "Hey"}]}),
+    ("function tool round trip", {"input": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+        {"type": "function_call", "call_id": "call_2", "name": "get_weather", "arguments": "{\"city\":\"Rome\"}"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "18C"},
+        {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "21C"}]}]},
+     {"messages": [{"role": "user", "content": "Weather in Paris?"},
+                   {"role": "assistant", "content": None, "tool_calls": [
+                       {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                       {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}]},
+                   {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+                   {"role": "tool", "tool_call_id": "call_2", "content": "21C"}]}),
+    ("text before a call joins its assistant message", {"input": [
+        {"role": "assistant", "content": "Let me check."},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]},
+     {"messages": [{"role": "assistant", "content": "Let me check.",
+                    "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}),
+    ("reasoning item becomes the next assistant's reasoning", {"input": [
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Think."}],
+         "encrypted_content": pack_reasoning([{"type": "thinking", "thinking": "Think.", "signature": "sig"}])},
+        {"role": "assistant", "content": "Done."}]},
+     {"messages": [{"role": "assistant", "content": "Done.", "reasoning_content": "Think.",
+                    "thinking_blocks": [{"type": "thinking", "thinking": "Think.", "signature": "sig"}]}]}),
+    ("function tools and tool_choice", {"input": "x", "tools": [WEATHER], "tool_choice": "required", "parallel_tool_calls": False},
+     {"tools": [CHAT_WEATHER], "tool_choice": "required", "parallel_tool_calls": False}),
+    ("tool_choice naming a function", {"input": "x", "tools": [WEATHER], "tool_choice": {"type": "function", "name": "get_weather"}},
+     {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
+    ("allowed_tools narrows the list", {"input": "x", "tools": [WEATHER, {"type": "function", "name": "other", "strict": True}],
+                                        "tool_choice": {"type": "allowed_tools", "mode": "auto",
+                                                        "tools": [{"type": "function", "name": "get_weather"}]}},
+     {"tools": [CHAT_WEATHER], "tool_choice": "auto"}),
+    ("text.format json_object", {"input": "x", "text": {"format": {"type": "json_object"}}}, {"response_format": {"type": "json_object"}}),
+    ("text.format json_schema strict", {"input": "x", "text": {"format": {
+        "type": "json_schema", "name": "Person", "schema": {"type": "object"}, "strict": True, "description": "d"}}},
+     {"response_format": {"type": "json_schema", "json_schema": {"name": "Person", "schema": {"type": "object"}, "strict": True,
+                                                                 "description": "d"}}}),
+    ("sampling and limits", {"input": "x", "temperature": 0.2, "top_p": 0.9, "max_output_tokens": 64, "user": "u1",
+                             "reasoning": {"effort": "low", "summary": "auto"}},
+     {"temperature": 0.2, "top_p": 0.9, "max_completion_tokens": 64, "user": "u1", "reasoning_effort": "low"}),
+    ("stream asks the pipeline for usage", {"input": "x", "stream": True}, {"stream": True, "stream_options": {"include_usage": True}}),
+    ("gateway fields pass through", {"input": "x", "provider": {"routing": {"type": "order", "providers": ["azure"]}}},
+     {"provider": {"routing": {"type": "order", "providers": ["azure"]}}}),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "expected"), REQUEST_CASES, ids=[c[0] for c in REQUEST_CASES])
+def test_request_translation(name: str, body: dict[str, Any], expected: dict[str, Any]) -> None:
+    out = internal(body)
+    for key, value in expected.items():
+        assert out[key] == value, f"{name}: {key}"
+
+
+def test_history_goes_between_instructions_and_input() -> None:
+    history = [{"role": "user", "content": "1"}, {"role": "assistant", "content": "2"}]
+    out = internal({"input": "3", "instructions": "I"}, history)
+    assert [m["content"] for m in out["messages"]] == ["I", "1", "2", "3"]
+
+
+def test_echo_and_store_flags() -> None:
+    req = to_responses_request({"model": "m", "input": "x", "store": False, "previous_response_id": "resp_1",
+                                "metadata": {"k": "v"}, "include": ["reasoning.encrypted_content"]})
+    assert (req.store, req.previous_response_id, req.include) == (False, "resp_1", ("reasoning.encrypted_content",))
+    assert req.echo["metadata"] == {"k": "v"}
+    assert to_responses_request({"model": "m", "input": "x"}).store is True  # OpenAI's default
+
+
+ERROR_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("no model", {"input": "x"}, "model"),
+    ("no input", {"model": "m"}, "input"),
+    ("input a number", {"model": "m", "input": 3}, "input"),
+    ("empty input list", {"model": "m", "input": []}, "input"),
+    ("bad role", {"model": "m", "input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
+    ("bad part type", {"model": "m", "input": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}, "input[0].content[0].type"),
+    ("image without url", {"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "detail": "auto"}]}]},
+     "input[0].content[0].image_url"),
+    ("image by file id", {"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]},
+     "input[0].content[0].file_id"),
+    ("function_call without call_id", {"model": "m", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]},
+     "input[0].call_id"),
+    ("function_call_output without output", {"model": "m", "input": [{"type": "function_call_output", "call_id": "c"}]},
+     "input[0].output"),
+    ("hosted tool item", {"model": "m", "input": [{"type": "web_search_call", "id": "ws", "status": "completed"}]}, "input[0].type"),
+    ("item reference", {"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
+    ("web_search tool", {"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, "tools[0].type"),
+    ("file_search tool", {"model": "m", "input": "x", "tools": [WEATHER, {"type": "file_search", "vector_store_ids": []}]}, "tools[1].type"),
+    ("function tool without name", {"model": "m", "input": "x", "tools": [{"type": "function"}]}, "tools[0].name"),
+    ("tool_choice unknown string", {"model": "m", "input": "x", "tool_choice": "any"}, "tool_choice"),
+    ("tool_choice names a missing function", {"model": "m", "input": "x", "tools": [WEATHER],
+                                              "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice.name"),
+    ("tool_choice hosted", {"model": "m", "input": "x", "tool_choice": {"type": "web_search_preview"}}, "tool_choice.type"),
+    ("parallel_tool_calls a string", {"model": "m", "input": "x", "parallel_tool_calls": "yes"}, "parallel_tool_calls"),
+    ("text.format unknown", {"model": "m", "input": "x", "text": {"format": {"type": "xml"}}}, "text.format.type"),
+    ("json_schema without name", {"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "schema": {}}}},
+     "text.format.name"),
+    ("json_schema without schema", {"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "n"}}},
+     "text.format.schema"),
+    ("strict not a bool", {"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "n", "schema": {},
+                                                                            "strict": "true"}}}, "text.format.strict"),
+    ("reasoning effort unknown", {"model": "m", "input": "x", "reasoning": {"effort": "extreme"}}, "reasoning.effort"),
+    ("reasoning summary unknown", {"model": "m", "input": "x", "reasoning": {"summary": "long"}}, "reasoning.summary"),
+    ("max_output_tokens too small", {"model": "m", "input": "x", "max_output_tokens": 5}, "max_output_tokens"),
+    ("max_output_tokens a bool", {"model": "m", "input": "x", "max_output_tokens": True}, "max_output_tokens"),
+    ("temperature out of range", {"model": "m", "input": "x", "temperature": 3}, "temperature"),
+    ("top_p a string", {"model": "m", "input": "x", "top_p": "0.5"}, "top_p"),
+    ("metadata value not a string", {"model": "m", "input": "x", "metadata": {"k": 1}}, "metadata.k"),
+    ("metadata too many keys", {"model": "m", "input": "x", "metadata": {str(i): "v" for i in range(17)}}, "metadata"),
+    ("store a string", {"model": "m", "input": "x", "store": "no"}, "store"),
+    ("stream an int", {"model": "m", "input": "x", "stream": 1}, "stream"),
+    ("previous_response_id a number", {"model": "m", "input": "x", "previous_response_id": 7}, "previous_response_id"),
+    ("background", {"model": "m", "input": "x", "background": True}, "background"),
+    ("conversation", {"model": "m", "input": "x", "conversation": "conv_1"}, "conversation"),
+    ("prompt template", {"model": "m", "input": "x", "prompt": {"id": "pmpt_1"}}, "prompt"),
+    ("truncation auto", {"model": "m", "input": "x", "truncation": "auto"}, "truncation"),
+    ("top_logprobs", {"model": "m", "input": "x", "top_logprobs": 3}, "top_logprobs"),
+    ("include unknown", {"model": "m", "input": "x", "include": ["everything"]}, "include[0]"),
+    ("unknown parameter", {"model": "m", "input": "x", "messages": []}, "messages"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "param"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_bad_requests_name_the_field(name: str, body: dict[str, Any], param: str) -> None:
+    with pytest.raises(GatewayError) as caught:
+        to_responses_request(body)
+    err = caught.value
+    assert err.status == 400 and err.param == param, f"{name}: {err.message}"
+    assert err.body()["error"]["type"] == "invalid_request_error"
+
+
+def test_hosted_tool_refusal_says_what_to_do() -> None:
+    with pytest.raises(GatewayError) as caught:
+        to_responses_request({"model": "m", "input": "x", "tools": [{"type": "web_search"}]})
+    assert "'web_search'" in caught.value.message and "function tool" in caught.value.message
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                       lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3), max_leaves=12)
+FIELDS = st.sampled_from(["model", "input", "instructions", "tools", "tool_choice", "text", "reasoning", "metadata", "store",
+                          "stream", "max_output_tokens", "temperature", "include", "parallel_tool_calls", "previous_response_id"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(FIELDS, JSONISH, max_size=6))
+def test_any_body_is_translated_or_refused_with_a_400(body: dict[str, Any]) -> None:
+    try:
+        req = to_responses_request(body)
+    except GatewayError as exc:
+        assert exc.status == 400 and exc.message
+        return
+    assert req.chat_body()["messages"]
+
+
+# -- response: internal -> Response ------------------------------------------------------------
+
+
+def completion(message: dict[str, Any], finish: str = "stop", usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "openai/gpt-4o",
+            "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
+            "usage": usage or {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "cost_usd": 0.0001}}
+
+
+def test_text_answer_as_a_response() -> None:
+    usage = {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140, "cost_usd": 0.0012,
+             "prompt_tokens_details": {"cached_tokens": 64}, "completion_tokens_details": {"reasoning_tokens": 12}}
+    data = to_response(completion({"content": "Hello!"}, usage=usage), "resp_abc", {"instructions": "I", "metadata": {"k": "v"}})
+    parsed = Response.model_validate(data)
+    assert parsed.id == "resp_abc" and parsed.status == "completed" and parsed.output_text == "Hello!"
+    assert parsed.model == "openai/gpt-4o" and parsed.instructions == "I" and parsed.metadata == {"k": "v"}
+    assert parsed.usage is not None
+    assert (parsed.usage.input_tokens, parsed.usage.output_tokens, parsed.usage.total_tokens) == (100, 40, 140)
+    assert parsed.usage.input_tokens_details.cached_tokens == 64
+    assert parsed.usage.output_tokens_details.reasoning_tokens == 12
+    assert data["usage"]["cost_usd"] == 0.0012 and data["output_text"] == "Hello!"
+    assert parsed.output[0].id.startswith("msg_")
+
+
+def test_tool_calls_and_reasoning_as_output_items() -> None:
+    message = {"content": None, "reasoning_content": "Need weather.",
+               "thinking_blocks": [{"type": "thinking", "thinking": "Need weather.", "signature": "s1"}],
+               "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]}
+    data = to_response(completion(message, "tool_calls"), "resp_x", {}, include_packed=True)
+    parsed = Response.model_validate(data)
+    kinds = [item.type for item in parsed.output]
+    assert kinds == ["reasoning", "function_call"]
+    reasoning, call = parsed.output
+    assert reasoning.type == "reasoning" and reasoning.summary[0].text == "Need weather."
+    assert reasoning.encrypted_content and unpack_reasoning(reasoning.encrypted_content)[0]["signature"] == "s1"
+    assert call.type == "function_call" and call.call_id == "call_9" and call.arguments == "{\"city\":\"Oslo\"}"
+    assert parsed.output_text == ""
+    assert "encrypted_content" not in to_response(completion(message, "tool_calls"), "resp_x", {})["output"][0]
+
+
+@pytest.mark.parametrize(("finish", "status", "reason"), [("stop", "completed", None), ("tool_calls", "completed", None),
+                                                          ("length", "incomplete", "max_output_tokens"),
+                                                          ("content_filter", "incomplete", "content_filter")])
+def test_status_follows_the_finish_reason(finish: str, status: str, reason: str | None) -> None:
+    parsed = Response.model_validate(to_response(completion({"content": "cut"}, finish), "resp_1", {}))
+    assert parsed.status == status
+    assert (parsed.incomplete_details.reason if parsed.incomplete_details else None) == reason
+
+
+def test_refusal_is_its_own_part() -> None:
+    parsed = Response.model_validate(to_response(completion({"content": None, "refusal": "No."}), "resp_1", {}))
+    assert parsed.output[0].type == "message" and parsed.output[0].content[0].type == "refusal"
+
+
+def test_foreign_encrypted_content_is_ignored() -> None:
+    assert unpack_reasoning("gAAAAABo-openai-ciphertext") == [] and unpack_reasoning("swy1.!!!") == []
+
+
+# -- stream: internal chunks -> Responses events -----------------------------------------------
+
+
+def chunk(delta: dict[str, Any] | None = None, finish: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}]}
+
+
+def run_stream(chunks: list[dict[str, Any]], *, fail: bool = False, usage: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    enc = ResponsesEventEncoder("resp_stream", "openai/gpt-4o", {}, 1700000000)
+    raw = b"".join(enc.encode(c) for c in chunks)
+    raw += enc.failure_events(502, "Provider 'x' failed mid-stream.") if fail else enc.finish_events(
+        usage or {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10, "cost_usd": 0.5})
+    events = []
+    for frame in raw.decode().split("\n\n"):
+        if frame:
+            name, data = frame.split("\n", 1)
+            event = orjson.loads(data.removeprefix("data: "))
+            assert name == f"event: {event['type']}"
+            events.append(event)
+    return events
+
+
+def check_with_sdk(events: list[dict[str, Any]]) -> Any:
+    """Every event validates as the SDK's own model, and the SDK's accumulator accepts the sequence."""
+    state: ResponseStreamState[Any] = ResponseStreamState(input_tools=omit, text_format=omit)
+    for event in events:
+        state.handle_event(EVENTS.validate_python(event))
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    ids = {e["response"]["id"] for e in events if "response" in e}
+    assert ids == {"resp_stream"}
+    return state
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"].removeprefix("response.") for e in events]
+
+
+def test_text_stream_in_documented_order() -> None:
+    events = run_stream([chunk({"role": "assistant", "content": ""}), chunk({"content": "Hel"}), chunk({"content": "lo"}),
+                         chunk({}, "stop")])
+    assert types(events) == ["created", "in_progress", "output_item.added", "content_part.added", "output_text.delta",
+                             "output_text.delta", "output_text.done", "content_part.done", "output_item.done", "completed"]
+    check_with_sdk(events)
+    final = Response.model_validate(events[-1]["response"])
+    assert final.output_text == "Hello" and final.usage is not None and final.usage.total_tokens == 10
+    assert events[-1]["response"]["usage"]["cost_usd"] == 0.5
+    item_id = events[2]["item"]["id"]
+    assert {e.get("item_id") for e in events[3:8]} == {item_id} == {events[8]["item"]["id"]}
+
+
+def test_reasoning_then_text_then_tool_calls() -> None:
+    events = run_stream([
+        chunk({"reasoning_content": "Think"}), chunk({"reasoning_content": "ing."}),
+        chunk({"thinking_blocks": [{"type": "thinking", "thinking": "Thinking.", "signature": "sig"}]}),
+        chunk({"content": "Checking."}),
+        chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":"}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
+        chunk({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}),
+        chunk({}, "tool_calls")])
+    assert types(events) == [
+        "created", "in_progress",
+        "output_item.added", "reasoning_summary_part.added", "reasoning_summary_text.delta", "reasoning_summary_text.delta",
+        "reasoning_summary_text.done", "reasoning_summary_part.done", "output_item.done",
+        "output_item.added", "content_part.added", "output_text.delta", "output_text.done", "content_part.done", "output_item.done",
+        "output_item.added", "function_call_arguments.delta", "function_call_arguments.delta", "function_call_arguments.done",
+        "output_item.done",
+        "output_item.added", "function_call_arguments.delta", "function_call_arguments.done", "output_item.done",
+        "completed"]
+    check_with_sdk(events)
+    assert [e["output_index"] for e in events if e["type"] == "response.output_item.added"] == [0, 1, 2, 3]
+    final = Response.model_validate(events[-1]["response"])
+    assert [i.type for i in final.output] == ["reasoning", "message", "function_call", "function_call"]
+    assert final.output[2].arguments == "{\"a\":1}" and final.output[2].call_id == "call_a"  # type: ignore[union-attr]
+    assert final.output[0].summary[0].text == "Thinking."  # type: ignore[union-attr]
+
+
+def test_assistant_message_keeps_the_whole_answer() -> None:
+    enc = ResponsesEventEncoder("resp_1", "m", {}, 1)
+    for c in [chunk({"reasoning_content": "R"}),
+              chunk({"thinking_blocks": [{"type": "thinking", "thinking": "R", "signature": "sig"}]}),
+              chunk({"content": "T"}),
+              chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}), chunk({}, "tool_calls")]:
+        enc.encode(c)
+    enc.finish_events(None)
+    assert enc.assistant_message() == {
+        "role": "assistant", "content": "T", "reasoning_content": "R",
+        "thinking_blocks": [{"type": "thinking", "thinking": "R", "signature": "sig"}],
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+
+
+def test_length_ends_incomplete() -> None:
+    events = run_stream([chunk({"content": "cut"}), chunk({}, "length")])
+    assert events[-1]["type"] == "response.incomplete"
+    assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert events[-2]["item"]["status"] == "incomplete"
+    check_with_sdk(events)
+
+
+def test_failure_after_content_ends_with_response_failed() -> None:
+    events = run_stream([chunk({"content": "partial"})], fail=True)
+    assert types(events)[-3:] == ["content_part.done", "output_item.done", "failed"]
+    failed = Response.model_validate(events[-1]["response"])
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "server_error"
+    assert "mid-stream" in failed.error.message and failed.output_text == "partial"
+    for event in events:
+        EVENTS.validate_python(event)
+
+
+def test_an_empty_answer_still_opens_and_closes() -> None:
+    events = run_stream([chunk({}, "stop")])
+    assert types(events) == ["created", "in_progress", "completed"]
+    check_with_sdk(events)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["text", "reason", "call", "args"]), max_size=12))
+def test_any_chunk_sequence_is_a_valid_event_sequence(steps: list[str]) -> None:
+    chunks, calls = [], 0
+    for step in steps:
+        if step == "text":
+            chunks.append(chunk({"content": "t"}))
+        elif step == "reason":
+            chunks.append(chunk({"reasoning_content": "r"}))
+        elif step == "call":
+            chunks.append(chunk({"tool_calls": [{"index": calls, "id": f"c{calls}", "function": {"name": "f", "arguments": "{"}}]}))
+            calls += 1
+        elif calls:
+            chunks.append(chunk({"tool_calls": [{"index": calls - 1, "function": {"arguments": "}"}}]}))
+    events = run_stream([*chunks, chunk({}, "stop")])
+    check_with_sdk(events)
+    added = [e["output_index"] for e in events if e["type"] == "response.output_item.added"]
+    done = [e["output_index"] for e in events if e["type"] == "response.output_item.done"]
+    assert added == done == list(range(len(added)))
