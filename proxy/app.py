@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from proxy.api import chat, health, messages, models, route
-from proxy.appkeys import GATEWAY
+from proxy.api import chat, health, messages, models, responses, route
+from proxy.appkeys import GATEWAY, RESPONSE_STORE
 from proxy.auth import auth_middlewares
 from proxy.catalog import Upstream, build_catalog
 from proxy.config import Settings
@@ -19,6 +19,7 @@ from proxy.middlewares import errors_middleware
 from proxy.providers.registry import adapter_for
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
+from proxy.stored_responses import MemoryResponseStore
 from proxy.upstream import UpstreamPool
 
 log = logging.getLogger("switchyard")
@@ -120,9 +121,14 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) 
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
     app.cleanup_ctx.append(gateway_context(settings, environ))
+    # process-local until the request log's database keeps stored responses (see proxy.stored_responses)
+    app[RESPONSE_STORE] = MemoryResponseStore()
     app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/messages", messages.messages)
+    app.router.add_post("/v1/responses", responses.create_response)
+    app.router.add_get("/v1/responses/{response_id}", responses.get_response)
+    app.router.add_delete("/v1/responses/{response_id}", responses.delete_response)
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)

@@ -114,9 +114,15 @@ class RoutingConfig(Strict):
     max_attempts: int = Field(6, ge=1)
 
 
+class StoreConfig(Strict):
+    responses: bool = Field(True, description="keep Responses API conversations a client asks to store")
+    responses_ttl_days: float = Field(30.0, gt=0)
+
+
 class Settings(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     simulate: Literal["auto", "always", "never"] = "auto"
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)

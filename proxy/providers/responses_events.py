@@ -70,6 +70,7 @@ class ResponsesEventEncoder:
         self.calls: dict[int, OpenItem] = {}  # chat tool_calls index -> its item
         self.finish: str | None = None
         self.blocks: list[dict[str, Any]] = []  # every upstream reasoning block, for the stored conversation
+        self.result: dict[str, Any] | None = None  # the final Response object, once the stream has ended
 
     # -- framing ---------------------------------------------------------------------------------
 
@@ -201,14 +202,14 @@ class ResponsesEventEncoder:
         status, incomplete = status_of(self.finish)
         out = b"" if self.started else self.opening()
         out += self.close("incomplete" if status == "incomplete" else "completed")
-        final = self.snapshot(status, usage=to_response_usage(usage), incomplete=incomplete)
+        final = self.result = self.snapshot(status, usage=to_response_usage(usage), incomplete=incomplete)
         return out + self.event(f"response.{status}", response=final)
 
     def failure_events(self, status: int, message: str, usage: dict[str, Any] | None = None) -> bytes:
         """A stream that broke after content: the open item ends incomplete, then response.failed."""
         out = b"" if self.started else self.opening()
         out += self.close("incomplete")
-        final = self.snapshot("failed", error=failure_error(status, message), usage=to_response_usage(usage) if usage else None)
+        final = self.result = self.snapshot("failed", error=failure_error(status, message), usage=to_response_usage(usage) if usage else None)
         return out + self.event("response.failed", response=final)
 
     def assistant_message(self) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""POST /v1/responses, GET and DELETE /v1/responses/{id}: OpenAI's Responses API in front of the
+gateway's normal pipeline, so any model on any provider answers it (`auto`, pins, fallback).
+
+The request is translated to the internal shape (`proxy.providers.responses_inbound`), the turns a
+`previous_response_id` names are put back in front of it from the response store, and the answer is
+translated back: a Response object, or its event sequence. With `store` on (OpenAI's default, unless
+the operator set `store.responses: false`) the conversation is kept for the next turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from proxy.api.body import read_json_object
+from proxy.api.chat import answer_chat
+from proxy.appkeys import GATEWAY, RESPONSE_STORE
+from proxy.auth import presented_key
+from proxy.catalog import Route
+from proxy.errors import GatewayError
+from proxy.gateway import Gateway
+from proxy.providers.base import UpstreamError
+from proxy.providers.responses_events import ResponsesEventEncoder
+from proxy.providers.responses_inbound import ResponsesRequest, to_responses_request
+from proxy.providers.responses_output import new_id, to_response
+from proxy.relay import StreamShaper, content_chars, failure_message, with_cost
+from proxy.stored_responses import StoredResponse
+
+PASSED_HEADERS = ("x-switchyard-provider", "x-switchyard-attempts", "x-switchyard-model", "x-switchyard-route", "x-switchyard-degraded")
+KEPT_MESSAGE_FIELDS = ("role", "content", "tool_calls", "reasoning_content", "thinking_blocks")
+
+
+def owner_of(request: web.Request) -> str | None:
+    """Whose conversations these are: a name derived from the gateway key (never the key itself)."""
+    key = presented_key(request)
+    return None if key is None else "key-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def not_found(response_id: str, param: str | None = None) -> GatewayError:
+    what = "Previous response" if param == "previous_response_id" else "Response"
+    return GatewayError(404, f"{what} with id '{response_id}' not found.", param=param,
+                        code="previous_response_not_found" if param else "not_found")
+
+
+async def earlier_turns(request: web.Request, gw: Gateway, req: ResponsesRequest) -> list[dict[str, Any]]:
+    """The conversation a previous_response_id names, as internal messages; [] without one."""
+    if req.previous_response_id is None:
+        return []
+    if not gw.settings.store.responses:
+        raise GatewayError(400, "previous_response_id: this gateway keeps no conversations (its operator set "
+                           "store.responses to false); send the earlier turns in input instead.",
+                           param="previous_response_id", code="unsupported_parameter")
+    stored = await request.app[RESPONSE_STORE].load(req.previous_response_id, owner_of(request))
+    if stored is None:
+        raise not_found(req.previous_response_id, "previous_response_id")
+    return stored.conversation
+
+
+def assistant_turn(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: message[k] for k in KEPT_MESSAGE_FIELDS if message.get(k) is not None} | {"role": "assistant"}
+
+
+async def keep(request: web.Request, gw: Gateway, response: dict[str, Any], conversation: list[dict[str, Any]]) -> None:
+    ttl_s = gw.settings.store.responses_ttl_days * 86400.0
+    stored = StoredResponse(id=response["id"], owner=owner_of(request), created_at=int(response["created_at"]),
+                            expires_at=time.time() + ttl_s, response=response, conversation=conversation)
+    await request.app[RESPONSE_STORE].save(stored)
+
+
+async def create_response(request: web.Request) -> web.StreamResponse:
+    gw = request.app[GATEWAY]
+    req = to_responses_request(await read_json_object(request, gw.settings.server.max_body_bytes))
+    history = await earlier_turns(request, gw, req)
+    body = req.chat_body(history)
+    kept = req.store and gw.settings.store.responses
+    response_id, created_at = new_id("resp"), int(time.time())
+    packed = "reasoning.encrypted_content" in req.include
+    turn = [*history, *req.input_messages]
+
+    if req.stream:
+        shapers: list[ResponsesShaper] = []
+
+        def shaper(route: Route, chat_body: dict[str, Any], include_usage: bool) -> StreamShaper:
+            encoder = ResponsesEventEncoder(response_id, route.model, req.echo, created_at, store=kept,
+                                            previous_response_id=req.previous_response_id, include_packed=packed)
+            shapers.append(ResponsesShaper(route, chat_body, encoder))
+            return shapers[-1]
+
+        answer = await answer_chat(request, gw, body, shaper=shaper)
+        done = shapers[-1].events if shapers else None
+        if kept and done is not None and done.result is not None and done.result["status"] != "failed":
+            await keep(request, gw, done.result, [*turn, assistant_turn(done.assistant_message())])
+        return answer
+
+    answer = await answer_chat(request, gw, body)
+    assert isinstance(answer, web.Response) and answer.body is not None
+    completion = orjson.loads(answer.body)  # type: ignore[arg-type]
+    data = to_response(completion, response_id, req.echo, store=kept, previous_response_id=req.previous_response_id,
+                       include_packed=packed, created_at=created_at)
+    if kept:
+        message = ((completion.get("choices") or [{}])[0]).get("message") or {}
+        await keep(request, gw, data, [*turn, assistant_turn(message)])
+    headers = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
+    return web.Response(body=orjson.dumps(data), content_type="application/json", headers=headers)
+
+
+async def get_response(request: web.Request) -> web.Response:
+    response_id = request.match_info["response_id"]
+    stored = await request.app[RESPONSE_STORE].load(response_id, owner_of(request))
+    if stored is None:
+        raise not_found(response_id)
+    return web.Response(body=orjson.dumps(stored.response), content_type="application/json")
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    response_id = request.match_info["response_id"]
+    if not await request.app[RESPONSE_STORE].delete(response_id, owner_of(request)):
+        raise not_found(response_id)
+    return web.Response(body=orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True}),
+                        content_type="application/json")
+
+
+class ResponsesShaper(StreamShaper):
+    """The relay's per-chunk accounting (model name, usage, cost), writing Responses events."""
+
+    def __init__(self, route: Route, body: dict[str, Any], events: ResponsesEventEncoder) -> None:
+        super().__init__(route, body, include_usage=False)
+        self.events = events
+
+    def encode(self, chunks: list[dict[str, Any]]) -> bytes:
+        out = []
+        for chunk in chunks:
+            if chunk.get("usage"):
+                self.usage = with_cost(chunk["usage"], self.route)
+            if chunk.get("choices"):
+                self.completion_chars += content_chars(chunk)
+                out.append(self.events.encode(chunk))
+        return b"".join(out)
+
+    def closing(self) -> bytes:
+        return self.events.finish_events(self.final_usage())  # never an answer without usage
+
+    def failure(self, exc: UpstreamError) -> bytes:
+        return self.events.failure_events(exc.status, failure_message(exc, self.route), self.usage)

@@ -1,0 +1,120 @@
+"""Stored Responses API conversations through the real openai SDK against a running gateway:
+previous_response_id across turns answered by different providers and wire formats, GET and DELETE
+/v1/responses/{id}, 404s in OpenAI's shape, store:false, the operator's `store.responses: false`, and
+one key never reading another's conversations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from proxy.simulated.anthropic_mock import create_anthropic_mock
+from proxy.simulated.gemini_mock import create_gemini_mock
+from tests.gateway_harness import GatewayHarness, simple_model
+
+FAST = {"ttft_ms": 5.0, "tokens_per_s": 5000.0, "chunks": 4}
+GPT, CLAUDE, GEMINI = "openai/gpt-test", "anthropic/claude-test", "google/gemini-test"
+KEY_A, KEY_B = "sk-gw-alice-0123456789", "sk-gw-bob-0123456789"
+WEATHER: dict[str, Any] = {"type": "function", "name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+def start(extra_config: dict[str, Any] | None = None) -> GatewayHarness:
+    return GatewayHarness(
+        providers={"router": {"wire": "openai", "knobs": FAST}, "claude-direct": {"wire": "anthropic", "knobs": FAST},
+                   "gemini-direct": {"wire": "gemini", "knobs": FAST}},
+        models={GPT: simple_model({"router": "gpt-test-1"}), CLAUDE: simple_model({"claude-direct": "claude-test-1"}),
+                GEMINI: simple_model({"gemini-direct": "gemini-test-1"})},
+        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
+        extra_config={"server": {"api_keys": [KEY_A, KEY_B]}, **(extra_config or {})},
+    ).start()
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[GatewayHarness]:
+    harness = start()
+    yield harness
+    harness.stop()
+
+
+def client(h: GatewayHarness, key: str = KEY_A) -> Any:
+    return openai.OpenAI(base_url=h.url, api_key=key, max_retries=0, timeout=20)
+
+
+def test_three_turns_across_providers(gateway: GatewayHarness) -> None:
+    sdk = client(gateway)
+    first = sdk.responses.create(model=GPT, input="My name is Ada.", instructions="Answer in one line.")
+    second = sdk.responses.create(model=CLAUDE, input="Weather in Oslo?", previous_response_id=first.id, tools=[WEATHER],
+                                  tool_choice="required")
+    call = next(item for item in second.output if item.type == "function_call")
+    third = sdk.responses.create(model=GEMINI, previous_response_id=second.id, stream=True,
+                                 input=[{"type": "function_call_output", "call_id": call.call_id, "output": "minus 3C"}])
+    events = list(third)
+    assert events[-1].type == "response.completed" and events[-1].response.previous_response_id == second.id
+    sent = json.dumps(gateway.counters("gemini-direct").last_body)
+    # the Gemini turn saw the first user turn, the OpenAI answer, the Claude tool call and its result
+    assert "My name is Ada." in sent and first.output_text.split()[0] in sent and "minus 3C" in sent and "get_weather" in sent
+    assert "Answer in one line." not in sent  # instructions belong to their own turn, as in OpenAI's API
+    claude_sent = json.dumps(gateway.counters("claude-direct").last_body)
+    assert "My name is Ada." in claude_sent and first.output_text in claude_sent
+
+
+def test_get_and_delete(gateway: GatewayHarness) -> None:
+    sdk = client(gateway)
+    made = sdk.responses.create(model=GPT, input="Remember this.", metadata={"topic": "memo"})
+    fetched = sdk.responses.retrieve(made.id)
+    assert fetched.id == made.id and fetched.output_text == made.output_text and fetched.metadata == {"topic": "memo"}
+    sdk.responses.delete(made.id)
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(made.id)
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.delete(made.id)
+
+
+def test_unknown_ids_are_404s_in_openai_shape(gateway: GatewayHarness) -> None:
+    sdk = client(gateway)
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.responses.retrieve("resp_unknown")
+    assert caught.value.code == "not_found"
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.responses.create(model=GPT, input="x", previous_response_id="resp_unknown")
+    assert caught.value.param == "previous_response_id"
+
+
+def test_store_false_keeps_nothing(gateway: GatewayHarness) -> None:
+    sdk = client(gateway)
+    made = sdk.responses.create(model=GPT, input="Forget this.", store=False)
+    assert made.store is False
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(made.id)
+
+
+def test_a_key_reads_only_its_own_responses(gateway: GatewayHarness) -> None:
+    alice, bob = client(gateway, KEY_A), client(gateway, KEY_B)
+    made = alice.responses.create(model=GPT, input="Alice's secret.")
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.retrieve(made.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.create(model=GPT, input="What did she say?", previous_response_id=made.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.delete(made.id)
+    assert alice.responses.retrieve(made.id).id == made.id
+
+
+def test_operator_can_refuse_to_keep_conversations() -> None:
+    harness = start({"store": {"responses": False}})
+    try:
+        sdk = client(harness)
+        made = sdk.responses.create(model=GPT, input="Hi")
+        assert made.store is False
+        with pytest.raises(openai.NotFoundError):
+            sdk.responses.retrieve(made.id)
+        with pytest.raises(openai.BadRequestError) as caught:
+            sdk.responses.create(model=GPT, input="again", previous_response_id=made.id)
+        assert caught.value.param == "previous_response_id" and "store.responses" in caught.value.message
+    finally:
+        harness.stop()
