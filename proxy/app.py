@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from proxy.api import chat, health, messages, models, responses, route
+from proxy.api import chat, embeddings, health, legacy, messages, models, responses, route
 from proxy.appkeys import GATEWAY, RESPONSE_STORE
 from proxy.auth import auth_middlewares
-from proxy.catalog import Upstream, build_catalog
+from proxy.catalog import Upstream, build_catalog, build_embedding_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
 from proxy.middlewares import errors_middleware
+from proxy.providers.base import Adapter
+from proxy.providers.embeddings import EMBEDDING_WIRES, embeddings_adapter_for
 from proxy.providers.registry import adapter_for
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
@@ -33,6 +35,16 @@ def keyed_upstreams(settings: Settings, environ: Mapping[str, str]) -> dict[str,
             out[slug] = Upstream(provider.base_url, None)
         elif environ.get(provider.api_key_env):
             out[slug] = Upstream(provider.base_url, environ[provider.api_key_env])
+    return out
+
+
+def embedding_adapters(settings: Settings, upstreams: Mapping[str, Upstream]) -> dict[str, Adapter]:
+    """The embeddings adapter of each live provider whose wire format has an embeddings API."""
+    out: dict[str, Adapter] = {}
+    for slug in upstreams:
+        provider = settings.providers[slug]
+        if provider.wire in EMBEDDING_WIRES:
+            out[slug] = embeddings_adapter_for(provider.wire, provider.auth_header, provider.auth_scheme)
     return out
 
 
@@ -57,9 +69,10 @@ def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[
                 log.warning("provider %s speaks %s, which this build has no adapter for; left out", slug, settings.providers[slug].wire)
                 del upstreams[slug]
         catalog = build_catalog(settings, upstreams, adapters)
-        scorer = build_scorer(settings, catalog)
+        embeddings = build_embedding_catalog(settings, upstreams, embedding_adapters(settings, upstreams))
+        scorer = build_scorer(settings, catalog, embeddings)
         pool = UpstreamPool()
-        gw = Gateway(settings=settings, catalog=catalog, scorer=scorer, upstreams=pool, simulated=simulated)
+        gw = Gateway(settings=settings, catalog=catalog, scorer=scorer, upstreams=pool, simulated=simulated, embeddings=embeddings)
         gw.model_router = load_model_router(gw)
         app[GATEWAY] = gw
         thresholds = tune_gc()
@@ -129,6 +142,8 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) 
     app.router.add_post("/v1/responses", responses.create_response)
     app.router.add_get("/v1/responses/{response_id}", responses.get_response)
     app.router.add_delete("/v1/responses/{response_id}", responses.delete_response)
+    app.router.add_post("/v1/embeddings", embeddings.create_embeddings)
+    app.router.add_post("/v1/completions", legacy.completions)
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)

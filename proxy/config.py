@@ -30,6 +30,9 @@ ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "API_KEYS"})
 WireFormat = Literal["openai", "anthropic", "gemini"]
 
 
+EMBEDDING_WIRES = ("openai", "gemini")
+
+
 class ConfigError(Exception):
     """A configuration problem, already phrased for the person who wrote the file."""
 
@@ -94,6 +97,26 @@ class ModelConfig(Strict):
     providers: dict[str, ModelProviderConfig] = Field(min_length=1)
 
 
+class EmbeddingOffer(Strict):
+    id: str = Field(min_length=1)
+    input: float = Field(ge=0, description="USD per 1M input tokens")
+
+
+class EmbeddingModelConfig(Strict):
+    """An embedding model: served at /v1/embeddings only, never a chat or `auto` candidate."""
+
+    name: str = ""
+    dimensions: int = Field(gt=0, description="the vector length without a `dimensions` request")
+    max_input_tokens: int = Field(gt=0, description="per input text")
+    providers: dict[str, EmbeddingOffer] = Field(min_length=1)
+
+    def as_model_config(self) -> ModelConfig:
+        """The catalogue's model shape, so routes, pins and fallback work unchanged: the context window
+        is the input limit and `max_output` the vector length."""
+        return ModelConfig(name=self.name, context_window=self.max_input_tokens, max_output=self.dimensions,
+                           providers={slug: ModelProviderConfig(id=o.id, input=o.input, output=0.0) for slug, o in self.providers.items()})
+
+
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -126,16 +149,25 @@ class Settings(Strict):
     simulate: Literal["auto", "always", "never"] = "auto"
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+    embedding_models: dict[str, EmbeddingModelConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _providers_exist(self) -> Settings:
-        for slug, model in self.models.items():
-            for provider in model.providers:
-                if provider not in self.providers:
-                    known = ", ".join(sorted(self.providers)) or "none"
-                    raise ValueError(
-                        f"models.{slug}.providers.{provider}: no provider named {provider!r} (known: {known})"
-                    )
+        sections: list[tuple[str, Mapping[str, ModelConfig | EmbeddingModelConfig]]] = [
+            ("models", self.models), ("embedding_models", self.embedding_models)]
+        for section, models in sections:
+            for slug, model in models.items():
+                for provider in model.providers:
+                    if provider not in self.providers:
+                        known = ", ".join(sorted(self.providers)) or "none"
+                        raise ValueError(
+                            f"{section}.{slug}.providers.{provider}: no provider named {provider!r} (known: {known})"
+                        )
+        for slug, embedding in self.embedding_models.items():
+            for provider in embedding.providers:
+                if self.providers[provider].wire not in EMBEDDING_WIRES:
+                    raise ValueError(f"embedding_models.{slug}.providers.{provider}: the {self.providers[provider].wire} "
+                                     f"wire format has no embeddings API (use an OpenAI-format or Gemini provider)")
         return self
 
 
