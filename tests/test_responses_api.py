@@ -9,6 +9,8 @@ from typing import Any, get_args
 
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openai.types.responses import ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
@@ -44,6 +46,8 @@ def gateway() -> Iterator[GatewayHarness]:
             BACKED: simple_model({"flaky": "gpt-flaky", "claude-direct": "claude-backup"}, prices={"flaky": (0.1, 0.1)}),
         },
         factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
+        extra_config={"embedding_models": {"openai/text-embedding-3-small": {
+            "providers": {"router": {"id": "text-embedding-3-small", "input": 0.02}}}}},
     ).start()
     yield harness
     harness.stop()
@@ -210,3 +214,23 @@ def test_langchain_use_responses_api(gateway: GatewayHarness, model: str) -> Non
     pieces = list(llm.stream("Count to three."))
     streamed = "".join(p.text for p in pieces)
     assert streamed and any(p.usage_metadata for p in pieces)
+
+
+# -- open-ended input --------------------------------------------------------------------------
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+                       lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3), max_leaves=10)
+VALID: dict[str, Any] = {"model": GPT, "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+                         "tools": [WEATHER], "text": {"format": {"type": "text"}}, "max_output_tokens": 64}
+FIELD_NAMES = st.sampled_from([*VALID, "instructions", "tool_choice", "reasoning", "metadata", "store", "previous_response_id",
+                               "include", "temperature", "parallel_tool_calls", "stream"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(FIELD_NAMES, JSONISH, max_size=3), st.sampled_from(["/v1/responses", "/v1/embeddings"]))
+def test_near_valid_bodies_are_answered_or_a_4xx(gateway: GatewayHarness, changes: dict[str, Any], path: str) -> None:
+    body = {**VALID, **changes} if path == "/v1/responses" else {"model": "openai/text-embedding-3-small", "input": "x", **changes}
+    status, _, payload = gateway.raw("POST", path, json.dumps(body).encode())
+    assert status < 500, payload
+    if status >= 400:
+        assert set(payload["error"]) == {"message", "type", "param", "code"} and payload["error"]["message"]
