@@ -98,7 +98,41 @@ def test_function_tool_round_trip(gateway: GatewayHarness, model: str) -> None:
         {"role": "user", "content": "Weather in Paris?"}, *[c.model_dump(exclude_none=True) for c in calls],
         *[{"type": "function_call_output", "call_id": c.call_id, "output": "18C and sunny"} for c in calls]])
     assert second.status == "completed" and second.output_text
-    assert "18C and sunny" in json.dumps(gateway.counters(PROVIDER_OF[model]).last_body)
+    sent = json.dumps(gateway.counters(PROVIDER_OF[model]).last_body)
+    assert "18C and sunny" in sent
+    if model == GEMINI:  # the call's thought signature went out on the output item and came back with it
+        assert "thoughtSignature" in sent
+
+
+@pytest.mark.parametrize("model", [CLAUDE, GEMINI])
+def test_reasoning_summary_and_stateless_round_trip(gateway: GatewayHarness, model: str) -> None:
+    sdk = client(gateway)
+    first = sdk.responses.create(model=model, input="Why is the sky blue?", reasoning={"effort": "low", "summary": "auto"},
+                                 include=["reasoning.encrypted_content"])
+    reasoning = first.output[0]
+    assert reasoning.type == "reasoning" and reasoning.summary and reasoning.summary[0].text
+    assert first.output_text and first.output[-1].type == "message"
+    events = list(sdk.responses.create(model=model, input="Why is the sky blue?", reasoning={"effort": "low"}, stream=True))
+    check_events(events)
+    kinds = [e.type for e in events]
+    assert kinds.index("response.reasoning_summary_text.delta") < kinds.index("response.output_text.delta")
+    sdk.responses.create(model=model, reasoning={"effort": "low"}, store=False, input=[
+        {"role": "user", "content": "Why is the sky blue?"}, *[item.model_dump(exclude_none=True) for item in first.output],
+        {"role": "user", "content": "And at sunset?"}])
+    if model == CLAUDE:  # Claude gets its signed thinking back, packed in encrypted_content
+        sent = gateway.counters("claude-direct").last_body
+        assistant = next(m for m in sent["messages"] if m["role"] == "assistant")
+        assert assistant["content"][0]["type"] == "thinking" and assistant["content"][0]["signature"]
+
+
+def test_max_output_tokens_ends_incomplete(gateway: GatewayHarness) -> None:
+    gateway.set_knobs("claude-direct", tokens_per_chunk=8)  # 16 tokens: room for two of its six pieces
+    try:
+        resp = client(gateway).responses.create(model=CLAUDE, input="Tell me everything.", max_output_tokens=16)
+    finally:
+        gateway.set_knobs("claude-direct", tokens_per_chunk=2)
+    assert resp.status == "incomplete" and resp.incomplete_details is not None
+    assert resp.incomplete_details.reason == "max_output_tokens"
 
 
 class Weather(BaseModel):

@@ -43,6 +43,7 @@ class OpenItem:
     call_id: str = ""
     name: str = ""
     blocks: list[dict[str, Any]] = field(default_factory=list)
+    extra_content: dict[str, Any] | None = None  # a call's provider data (Gemini's thought signature)
 
 
 def sse(event: dict[str, Any]) -> bytes:
@@ -160,6 +161,7 @@ class ResponsesEventEncoder:
             item, out = self.start("function_call", "fc")
             item.call_id = str(call.get("id") or new_id("call"))
             item.name = str(fn.get("name") or "")
+            item.extra_content = call.get("extra_content")
             self.calls[position] = item
             out += self.event("response.output_item.added", output_index=item.index,
                               item=function_call_item(item.call_id, item.name, "", "in_progress", item.item_id))
@@ -192,7 +194,7 @@ class ResponsesEventEncoder:
                 out = (self.event("response.reasoning_summary_text.done", **where, summary_index=0, text=item.text)
                        + self.event("response.reasoning_summary_part.done", **where, summary_index=0, part=part))
         else:
-            done = function_call_item(item.call_id, item.name, item.text, status, item.item_id)
+            done = function_call_item(item.call_id, item.name, item.text, status, item.item_id, item.extra_content)
             out = self.event("response.function_call_arguments.done", **where, name=item.name, arguments=item.text)
         self.items[item.index] = done
         return out + self.event("response.output_item.done", output_index=item.index, item=done)
@@ -220,8 +222,10 @@ class ResponsesEventEncoder:
             if item.get("type") == "message":
                 message["content"] = (message["content"] or "") + "".join(p.get("text", "") for p in item["content"])
             elif item.get("type") == "function_call":
-                message.setdefault("tool_calls", []).append(
-                    {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}})
+                call = {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
+                if item.get("extra_content"):
+                    call["extra_content"] = item["extra_content"]
+                message.setdefault("tool_calls", []).append(call)
             elif item.get("type") == "reasoning":
                 reasoning += [s["text"] for s in item["summary"]]
         if reasoning:

@@ -131,7 +131,10 @@ def function_call(item: dict[str, Any], param: str) -> dict[str, Any]:
     call_id = expect_str(item.get("call_id"), f"{param}.call_id", required=True)
     name = expect_str(item.get("name"), f"{param}.name", required=True)
     arguments = expect_str(item.get("arguments"), f"{param}.arguments", required=True)
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    call: dict[str, Any] = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    if item.get("extra_content") is not None:  # a provider's own data for the call, from our output item
+        call["extra_content"] = expect_dict(item["extra_content"], f"{param}.extra_content")
+    return call
 
 
 def function_output(item: dict[str, Any], param: str) -> dict[str, Any]:

@@ -85,9 +85,15 @@ def message_item(parts: list[dict[str, Any]], status: str, item_id: str | None =
     return {"id": item_id or new_id("msg"), "type": "message", "role": "assistant", "status": status, "content": parts}
 
 
-def function_call_item(call_id: str, name: str, arguments: str, status: str, item_id: str | None = None) -> dict[str, Any]:
-    return {"id": item_id or new_id("fc"), "type": "function_call", "call_id": call_id, "name": name,
+def function_call_item(call_id: str, name: str, arguments: str, status: str, item_id: str | None = None,
+                       extra_content: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`extra_content` carries what a provider needs back with the call (Gemini's thought signature):
+    the SDKs keep unknown fields, so a client that sends the output back as input returns it."""
+    item = {"id": item_id or new_id("fc"), "type": "function_call", "call_id": call_id, "name": name,
             "arguments": arguments, "status": status}
+    if extra_content:
+        item["extra_content"] = extra_content
+    return item
 
 
 def output_items(message: dict[str, Any], status: str, include_packed: bool) -> list[dict[str, Any]]:
@@ -103,7 +109,7 @@ def output_items(message: dict[str, Any], status: str, include_packed: bool) -> 
     for call in message.get("tool_calls") or ():
         fn = call.get("function") or {}
         items.append(function_call_item(str(call.get("id") or new_id("call")), str(fn.get("name") or ""),
-                                        str(fn.get("arguments") or ""), "completed"))
+                                        str(fn.get("arguments") or ""), "completed", extra_content=call.get("extra_content")))
     return items
 
 
