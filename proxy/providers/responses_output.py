@@ -89,7 +89,7 @@ def function_call_item(call_id: str, name: str, arguments: str, status: str, ite
                        extra_content: dict[str, Any] | None = None) -> dict[str, Any]:
     """`extra_content` carries what a provider needs back with the call (Gemini's thought signature):
     the SDKs keep unknown fields, so a client that sends the output back as input returns it."""
-    item = {"id": item_id or new_id("fc"), "type": "function_call", "call_id": call_id, "name": name,
+    item: dict[str, Any] = {"id": item_id or new_id("fc"), "type": "function_call", "call_id": call_id, "name": name,
             "arguments": arguments, "status": status}
     if extra_content:
         item["extra_content"] = extra_content
