@@ -11,7 +11,12 @@ import pytest
 
 from proxy.config import load_settings
 from proxy.providers.base import AdapterTarget, UpstreamError
-from proxy.providers.embeddings import GeminiEmbeddingsAdapter, OpenAIEmbeddingsAdapter, as_base64, embeddings_adapter_for
+from proxy.providers.embeddings import (
+    GeminiEmbeddingsAdapter,
+    OpenAIEmbeddingsAdapter,
+    as_base64,
+    embeddings_adapter_for,
+)
 
 TARGET = AdapterTarget(base_url="https://upstream.test/v1", upstream_model="embed-1", api_key="sk-secret")
 
