@@ -3,12 +3,14 @@
 
 pub mod circuit;
 pub mod ewma;
-pub mod rank;
+pub mod provider_rank;
 pub mod stats;
 
 pub mod features;
 pub mod quality;
+pub mod registry;
 pub mod route;
+pub mod router;
 
 #[cfg(feature = "python")]
 mod py;

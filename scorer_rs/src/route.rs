@@ -1,4 +1,5 @@
-//! Model routing: hard filters, then a utility per preference over (model, provider) offers.
+//! Model routing (`rank_offers`): hard filters, then a utility per preference over (model, provider) offers.
+//! Not to be confused with `provider_rank`, which orders one model's providers by live stats alone.
 //!
 //! Filters drop a model that cannot take the request (context window, max output, tools, vision, JSON).
 //! A model whose providers are all unhealthy is kept but ranked after every healthy one. The utility mixes
@@ -10,6 +11,32 @@ use std::borrow::Borrow;
 use crate::features::TextFeatures;
 use crate::quality::PromptScore;
 
+/// What ranking needs from the quality predictor about one prompt: the seam where a predictor plugs in.
+/// Today's is `PromptScore` (two anchor heads interpolated by ability); another predictor implements this
+/// for its own per-prompt output and `rank_offers` takes it unchanged.
+pub trait PromptQuality {
+    /// The text pass's features (token estimate, task signals).
+    fn text_features(&self) -> &TextFeatures;
+    /// P(good answer) from `model` on this prompt, before the specialist discount.
+    fn quality_of(&self, model: &ModelSpec) -> f64;
+    /// How hard the prompt is (0 easy .. 1 hard), reported with the decision.
+    fn difficulty(&self) -> f64;
+}
+
+impl PromptQuality for PromptScore {
+    fn text_features(&self) -> &TextFeatures {
+        &self.features
+    }
+
+    fn quality_of(&self, model: &ModelSpec) -> f64 {
+        self.p_good(model.ability)
+    }
+
+    fn difficulty(&self) -> f64 {
+        PromptScore::difficulty(self)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preference {
     Balanced,
@@ -19,20 +46,16 @@ pub enum Preference {
 }
 
 impl Preference {
-    /// Parses a preference, accepting the aliases `performance` (quality) and `cost` (price).
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        let is = |name: &str| s.eq_ignore_ascii_case(name);
-        if is("balanced") {
-            Some(Self::Balanced)
-        } else if is("quality") || is("performance") {
-            Some(Self::Quality)
-        } else if is("price") || is("cost") {
-            Some(Self::Price)
-        } else if is("speed") {
-            Some(Self::Speed)
-        } else {
-            None
+    /// Parses a canonical preference name. Aliases (`performance`, `cost`) and spelling variants are
+    /// resolved by the gateway's request parser, never here.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "balanced" => Some(Self::Balanced),
+            "quality" => Some(Self::Quality),
+            "price" => Some(Self::Price),
+            "speed" => Some(Self::Speed),
+            _ => None,
         }
     }
 
@@ -70,10 +93,10 @@ pub const SPECIALIST_OFF_TASK: f64 = 0.85;
 impl ModelSpec {
     /// P(good) for this model on `prompt`: the predictor's, with the specialist discount off-task.
     #[must_use]
-    pub fn predicted_quality(&self, prompt: &PromptScore) -> f64 {
-        let q = prompt.p_good(self.ability);
+    pub fn predicted_quality(&self, prompt: &impl PromptQuality) -> f64 {
+        let q = prompt.quality_of(self);
         match self.specialty {
-            Some(task) if prompt.features.signal_hits[usize::from(task)] == 0 => q * SPECIALIST_OFF_TASK,
+            Some(task) if prompt.text_features().signal_hits[usize::from(task)] == 0 => q * SPECIALIST_OFF_TASK,
             _ => q,
         }
     }
@@ -205,15 +228,16 @@ fn decades(x: f64, best: f64) -> f64 {
 
 /// Ranks `offers` for one prompt. `models` must cover every `Offer::model` index.
 #[must_use]
-pub fn rank<M: Borrow<ModelSpec>, P>(
+pub fn rank_offers<M: Borrow<ModelSpec>, P>(
     models: &[M],
     offers: &[Offer<P>],
-    prompt: &PromptScore,
+    prompt: &impl PromptQuality,
     needs: &Needs,
     pref: Preference,
 ) -> Decision {
-    let input_tokens = prompt.features.est_tokens.saturating_add(needs.extra_input_tokens);
-    let output_tokens = expected_output_tokens(&prompt.features, needs.max_tokens);
+    let features = prompt.text_features();
+    let input_tokens = features.est_tokens.saturating_add(needs.extra_input_tokens);
+    let output_tokens = expected_output_tokens(features, needs.max_tokens);
 
     let mut rejected: Vec<(usize, Rejection)> = Vec::new();
     let mut eligible = vec![false; models.len()];
@@ -336,8 +360,8 @@ mod tests {
     fn balanced_sends_easy_prompts_cheap_and_hard_prompts_strong() {
         let (models, offers) = pool();
         let p = toy();
-        let easy = rank(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Balanced);
-        let hard = rank(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Balanced);
+        let easy = rank_offers(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Balanced);
+        let hard = rank_offers(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &easy), "cheap");
         assert_eq!(chosen(&models, &hard), "strong");
         assert!(hard.difficulty > easy.difficulty);
@@ -348,13 +372,13 @@ mod tests {
         let (models, offers) = pool();
         let p = toy();
         for text in [EASY, HARD] {
-            let q = rank(&models, &offers, &p.score(text), &Needs::default(), Preference::Quality);
+            let q = rank_offers(&models, &offers, &p.score(text), &Needs::default(), Preference::Quality);
             assert_eq!(chosen(&models, &q), "strong");
         }
-        let easy = rank(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Price);
+        let easy = rank_offers(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Price);
         assert_eq!(chosen(&models, &easy), "cheap");
         // On the hard prompt the cheap model is not adequate: the cheapest adequate one wins.
-        let hard = rank(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Price);
+        let hard = rank_offers(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Price);
         assert_ne!(chosen(&models, &hard), "cheap");
         let best = hard.ranked.iter().map(|s| s.predicted_quality).fold(0.0, f64::max);
         assert!(hard.ranked[0].predicted_quality >= best - PRICE_MARGIN);
@@ -365,14 +389,14 @@ mod tests {
         let (models, mut offers) = pool();
         offers[1].tokens_per_s = 400.0;
         offers[1].ttft_ms = 100.0;
-        let d = rank(&models, &offers, &toy().score(EASY), &Needs::default(), Preference::Speed);
+        let d = rank_offers(&models, &offers, &toy().score(EASY), &Needs::default(), Preference::Speed);
         assert_eq!(chosen(&models, &d), "mid");
     }
 
     #[test]
     fn candidates_are_grouped_by_model_with_the_better_provider_first() {
         let (models, offers) = pool();
-        let d = rank(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
         let order: Vec<(usize, &str)> = d.ranked.iter().map(|s| (s.model, offers[s.offer].provider.as_str())).collect();
         assert_eq!(order[0], (2, "a"));
         assert_eq!(order[1], (2, "b"));
@@ -384,13 +408,13 @@ mod tests {
         let (mut models, offers) = pool();
         models[2].context_window = 1000;
         let long = "word ".repeat(2000);
-        let d = rank(&models, &offers, &toy().score(&long), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(&long), &Needs::default(), Preference::Quality);
         assert!(d.ranked.iter().all(|s| s.model != 2));
         assert_eq!(d.rejected, vec![(2, Rejection::ContextWindow)]);
         // Room for the prompt but not for the requested output also rejects.
         models[2].context_window = 2100;
         let needs = Needs { max_tokens: Some(4000), ..Needs::default() };
-        let d = rank(&models, &offers, &toy().score(&long), &needs, Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(&long), &needs, Preference::Quality);
         assert_eq!(d.rejected, vec![(2, Rejection::ContextWindow)]);
     }
 
@@ -404,16 +428,16 @@ mod tests {
         let code = p.score("Write a Python function that parses this JSON and returns the keys; fix the bug in my code.");
         let prose = p.score("Translate 'good morning, my friend' into French, please.");
         assert!(code.features.signal_hits[0] > 0 && prose.features.signal_hits[0] == 0);
-        let on_task = rank(&models, &offers, &code, &Needs::default(), Preference::Balanced);
+        let on_task = rank_offers(&models, &offers, &code, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &on_task), "coder");
         assert!((on_task.ranked[0].predicted_quality - code.p_good(0.6)).abs() < 1e-12);
-        let off_task = rank(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        let off_task = rank_offers(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &off_task), "general");
         let coder = off_task.ranked.iter().find(|s| s.model == 0).unwrap();
         assert!((coder.predicted_quality - prose.p_good(0.6) * SPECIALIST_OFF_TASK).abs() < 1e-12);
         // Without the specialty the cheaper model wins everywhere.
         models[0].specialty = None;
-        let plain = rank(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        let plain = rank_offers(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &plain), "coder");
     }
 
@@ -424,13 +448,13 @@ mod tests {
         models[1].vision = false;
         models[0].json = false;
         let p = toy().score(HARD);
-        let tools = rank(&models, &offers, &p, &Needs { tools: true, ..Needs::default() }, Preference::Quality);
+        let tools = rank_offers(&models, &offers, &p, &Needs { tools: true, ..Needs::default() }, Preference::Quality);
         assert_eq!(tools.rejected, vec![(2, Rejection::Tools)]);
-        let vision = rank(&models, &offers, &p, &Needs { vision: true, ..Needs::default() }, Preference::Quality);
+        let vision = rank_offers(&models, &offers, &p, &Needs { vision: true, ..Needs::default() }, Preference::Quality);
         assert_eq!(vision.rejected, vec![(1, Rejection::Vision)]);
-        let json = rank(&models, &offers, &p, &Needs { json: true, ..Needs::default() }, Preference::Price);
+        let json = rank_offers(&models, &offers, &p, &Needs { json: true, ..Needs::default() }, Preference::Price);
         assert_eq!(json.rejected, vec![(0, Rejection::Json)]);
-        let big = rank(&models, &offers, &p, &Needs { max_tokens: Some(9000), ..Needs::default() }, Preference::Price);
+        let big = rank_offers(&models, &offers, &p, &Needs { max_tokens: Some(9000), ..Needs::default() }, Preference::Price);
         assert_eq!(big.rejected.len(), 3);
         assert!(big.ranked.is_empty());
     }
@@ -440,13 +464,13 @@ mod tests {
         let (models, mut offers) = pool();
         offers[2].healthy = false;
         offers[3].healthy = false;
-        let d = rank(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
         assert_ne!(d.ranked[0].model, 2);
         assert_eq!(d.ranked.last().unwrap().model, 2);
         assert_eq!(d.ranked.len(), 4);
         // One healthy provider is enough to keep the model's rank, and it goes first within the model.
         offers[3].healthy = true;
-        let d = rank(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
         assert_eq!((d.ranked[0].model, d.ranked[0].offer), (2, 3));
     }
 
@@ -454,7 +478,7 @@ mod tests {
     fn cost_and_latency_estimates() {
         let (models, offers) = pool();
         let p = toy().score(EASY);
-        let d = rank(&models, &offers, &p, &Needs { max_tokens: Some(50), ..Needs::default() }, Preference::Price);
+        let d = rank_offers(&models, &offers, &p, &Needs { max_tokens: Some(50), ..Needs::default() }, Preference::Price);
         assert_eq!(d.output_tokens, 50);
         let s = d.ranked.iter().find(|s| s.offer == 2).unwrap();
         let want = (f64::from(d.input_tokens) * 10.0 + 50.0 * 30.0) / 1e6;
@@ -463,10 +487,13 @@ mod tests {
     }
 
     #[test]
-    fn preference_aliases() {
-        assert_eq!(Preference::parse("performance"), Some(Preference::Quality));
-        assert_eq!(Preference::parse("cost"), Some(Preference::Price));
-        assert_eq!(Preference::parse("Balanced"), Some(Preference::Balanced));
-        assert_eq!(Preference::parse("cheap"), None);
+    fn preferences_parse_by_canonical_name_only() {
+        for pref in [Preference::Balanced, Preference::Quality, Preference::Price, Preference::Speed] {
+            assert_eq!(Preference::parse(pref.as_str()), Some(pref));
+        }
+        // Aliases and variants belong to the request parser.
+        for other in ["performance", "cost", "Balanced", " price", "cheap"] {
+            assert_eq!(Preference::parse(other), None, "{other}");
+        }
     }
 }

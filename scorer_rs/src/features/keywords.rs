@@ -33,7 +33,7 @@ pub(super) fn keyword_table() -> &'static KeywordTable {
     TABLE.get_or_init(|| {
         let mut table =
             KeywordTable { hashes: vec![0; KEYWORD_SLOTS], entries: Vec::new(), slot_entry: vec![0; KEYWORD_SLOTS] };
-        let words = SIGNAL_WORDS.iter().enumerate().flat_map(|(s, ws)| ws.iter().map(move |w| (*w, Some(s as u8), None)));
+        let words = SIGNAL_WORDS.iter().enumerate().flat_map(|(s, ws)| ws.split_whitespace().map(move |w| (w, Some(s as u8), None)));
         let stop = STOPWORDS.iter().enumerate().flat_map(|(l, ws)| ws.iter().map(move |w| (*w, None, Some(l as u8))));
         for (w, signal, lang) in words.chain(stop) {
             assert!(w.len() <= MAX_KEYWORD_LEN, "keyword {w} is longer than MAX_KEYWORD_LEN");
@@ -68,5 +68,28 @@ impl KeywordTable {
             }
             i = (i + 1) % KEYWORD_SLOTS;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_word_is_found_with_its_signal_or_language() {
+        let table = keyword_table();
+        let find = |w: &str| table.lookup(word_hash(w.as_bytes()), w.as_bytes()).unwrap_or_else(|| panic!("{w} missing"));
+        for (s, words) in SIGNAL_WORDS.iter().enumerate() {
+            for w in words.split_whitespace() {
+                assert_eq!((find(w).signal, find(w).lang), (Some(s as u8), None), "{w}");
+                assert_eq!(find(&w.to_ascii_uppercase()).signal, Some(s as u8), "case-blind");
+            }
+        }
+        for (l, words) in STOPWORDS.iter().enumerate() {
+            for w in *words {
+                assert_eq!((find(w).signal, find(w).lang), (None, Some(l as u8)), "{w}");
+            }
+        }
+        assert!(table.lookup(word_hash(b"mitochondria"), b"mitochondria").is_none());
     }
 }

@@ -64,25 +64,6 @@ pub struct TextFeatures {
     pub n_ids: u32,
 }
 
-impl TextFeatures {
-    /// Each signal's strength in 0..1 (5 keyword hits saturate).
-    #[must_use]
-    pub fn signal_strength(&self, i: usize) -> f64 {
-        f64::from(self.signal_hits[i].min(5)) / 5.0
-    }
-
-    /// The strongest task signal, or "general" when none fired.
-    #[must_use]
-    pub fn task(&self) -> &'static str {
-        let (best, hits) = self.signal_hits.iter().enumerate().max_by_key(|(i, h)| (**h, usize::MAX - i)).unwrap();
-        if *hits == 0 {
-            "general"
-        } else {
-            SIGNALS[best]
-        }
-    }
-}
-
 #[inline]
 fn is_op(b: u8) -> bool {
     matches!(b, b'+' | b'-' | b'*' | b'/' | b'=' | b'^' | b'<' | b'>')
