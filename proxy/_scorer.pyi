@@ -63,7 +63,7 @@ class Scorer:
         max_cooldown_ms: float = ...,
         error_alpha: float = ...,
     ) -> Scorer:
-        """Parameters left out take their defaults from `scorer_defaults()` (0.3, 3, 5000 ms, 120000 ms, 0.1).
+        """Parameters left out take their defaults from `scorer_defaults()`.
         Raises ValueError unless both alphas are in (0, 1], failure_threshold >= 1 and
         0 < cooldown_ms <= max_cooldown_ms."""
     def register(self, model: str, provider: str, input_price: float, output_price: float) -> None:
