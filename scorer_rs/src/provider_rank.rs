@@ -130,7 +130,8 @@ pub fn rank_providers(slot: &ModelSlot, factor: Factor, now_ms: f64) -> Vec<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{AttemptEnd, ScorerConfig, StatsTable};
+    use crate::scorer_config::ScorerConfig;
+    use crate::stats::{AttemptEnd, StatsTable};
 
     fn names(t: &StatsTable, factor: Factor, now: f64) -> Vec<String> {
         let slot = t.slot("m").unwrap();

@@ -8,7 +8,8 @@ use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::circuit::{CircuitConfig, CircuitState};
 use crate::provider_rank::{with_provider_ranking, Factor};
-use crate::stats::{AttemptEnd, ConfigError, Outcome, PairStats, ScorerConfig, ScorerError, StatsTable, DEFAULT_SCORER_CONFIG};
+use crate::scorer_config::{ConfigError, ScorerConfig, DEFAULT_SCORER_CONFIG};
+use crate::stats::{AttemptEnd, Outcome, PairStats, ScorerError, StatsTable};
 
 impl From<ScorerError> for PyErr {
     fn from(err: ScorerError) -> Self {

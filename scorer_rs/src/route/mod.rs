@@ -5,37 +5,19 @@
 //! A model whose providers are all unhealthy is kept but ranked after every healthy one. The utility mixes
 //! predicted quality with cost and latency measured in decades (log10 of the ratio to the cheapest or
 //! fastest eligible offer), so the trade-off does not depend on the price scale.
+//!
+//! `model` holds the model's facts and the predictor seam (`PromptQuality`), `filters` the hard filters,
+//! this file the preference and the ranking.
+
+mod filters;
+mod model;
 
 use std::borrow::Borrow;
 
-use crate::features::TextFeatures;
-use crate::quality::PromptScore;
+pub use filters::{expected_output_tokens, Needs, Rejection};
+pub use model::{ModelSpec, PromptQuality, SPECIALIST_OFF_TASK};
 
-/// What ranking needs from the quality predictor about one prompt: the seam where a predictor plugs in.
-/// Today's is `PromptScore` (two anchor heads interpolated by ability); another predictor implements this
-/// for its own per-prompt output and `rank_offers` takes it unchanged.
-pub trait PromptQuality {
-    /// The text pass's features (token estimate, task signals).
-    fn text_features(&self) -> &TextFeatures;
-    /// P(good answer) from `model` on this prompt, before the specialist discount.
-    fn quality_of(&self, model: &ModelSpec) -> f64;
-    /// How hard the prompt is (0 easy .. 1 hard), reported with the decision.
-    fn difficulty(&self) -> f64;
-}
-
-impl PromptQuality for PromptScore {
-    fn text_features(&self) -> &TextFeatures {
-        &self.features
-    }
-
-    fn quality_of(&self, model: &ModelSpec) -> f64 {
-        self.p_good(model.ability)
-    }
-
-    fn difficulty(&self) -> f64 {
-        PromptScore::difficulty(self)
-    }
-}
+use filters::reject;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preference {
@@ -70,38 +52,6 @@ impl Preference {
     }
 }
 
-/// A model as the router sees it.
-#[derive(Debug, Clone)]
-pub struct ModelSpec {
-    pub slug: String,
-    /// On the predictor's scale: weak anchor 0, strong anchor 1.
-    pub ability: f64,
-    pub context_window: u32,
-    pub max_output: u32,
-    pub tools: bool,
-    pub vision: bool,
-    pub json: bool,
-    /// A specialist (an index into `SIGNALS`, e.g. a coding model): its catalogue quality holds for prompts
-    /// where that task signal fires, and its predicted quality is discounted on every other prompt.
-    pub specialty: Option<u8>,
-}
-
-/// Predicted quality kept by a specialist on a prompt outside its task. Not learned (the routing data has
-/// no specialist): enough that a general model at a similar price wins off-task.
-pub const SPECIALIST_OFF_TASK: f64 = 0.85;
-
-impl ModelSpec {
-    /// P(good) for this model on `prompt`: the predictor's, with the specialist discount off-task.
-    #[must_use]
-    pub fn predicted_quality(&self, prompt: &impl PromptQuality) -> f64 {
-        let q = prompt.quality_of(self);
-        match self.specialty {
-            Some(task) if prompt.text_features().signal_hits[usize::from(task)] == 0 => q * SPECIALIST_OFF_TASK,
-            _ => q,
-        }
-    }
-}
-
 /// One provider's offer of a model, with live stats. `P` names the provider (the Python face keeps the
 /// caller's string objects instead, so it uses `()` and copies nothing).
 #[derive(Debug, Clone)]
@@ -115,39 +65,6 @@ pub struct Offer<P = String> {
     pub ttft_ms: f64,
     pub tokens_per_s: f64,
     pub healthy: bool,
-}
-
-/// What the request needs beyond its text.
-#[derive(Debug, Clone, Default)]
-pub struct Needs {
-    pub tools: bool,
-    pub vision: bool,
-    pub json: bool,
-    pub max_tokens: Option<u32>,
-    /// Tokens the text pass does not see: images, tool schemas, message framing.
-    pub extra_input_tokens: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    ContextWindow,
-    MaxOutput,
-    Tools,
-    Vision,
-    Json,
-}
-
-impl Rejection {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ContextWindow => "context_window",
-            Self::MaxOutput => "max_output",
-            Self::Tools => "tools",
-            Self::Vision => "vision",
-            Self::Json => "json",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -181,42 +98,6 @@ pub const BALANCED_LATENCY_WEIGHT: f64 = 0.03;
 
 const DEFAULT_TTFT_MS: f64 = 800.0;
 const DEFAULT_TOKENS_PER_S: f64 = 60.0;
-
-/// Expected completion length: the request's `max_tokens` caps a guess from the task.
-#[must_use]
-pub fn expected_output_tokens(f: &TextFeatures, max_tokens: Option<u32>) -> u32 {
-    let guess = match f.task() {
-        "chitchat" => 80,
-        "extraction" => 250,
-        "math" => 350,
-        "reasoning" => 450,
-        "code" => 600,
-        "creative" => 700,
-        "translation" => f.est_tokens.clamp(50, 2000),
-        _ => 300,
-    };
-    max_tokens.map_or(guess, |m| guess.min(m))
-}
-
-fn reject(spec: &ModelSpec, needs: &Needs, input_tokens: u32, output_tokens: u32) -> Option<Rejection> {
-    if needs.tools && !spec.tools {
-        return Some(Rejection::Tools);
-    }
-    if needs.vision && !spec.vision {
-        return Some(Rejection::Vision);
-    }
-    if needs.json && !spec.json {
-        return Some(Rejection::Json);
-    }
-    if needs.max_tokens.is_some_and(|m| m > spec.max_output) {
-        return Some(Rejection::MaxOutput);
-    }
-    let reserve = needs.max_tokens.unwrap_or(output_tokens.min(spec.max_output));
-    if u64::from(input_tokens) + u64::from(reserve) > u64::from(spec.context_window) {
-        return Some(Rejection::ContextWindow);
-    }
-    None
-}
 
 fn decades(x: f64, best: f64) -> f64 {
     if best > 0.0 && x > best {
