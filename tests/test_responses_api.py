@@ -268,3 +268,16 @@ def test_near_valid_bodies_are_answered_or_a_4xx(gateway: GatewayHarness, change
     assert status < 500, payload
     if status >= 400:
         assert set(payload["error"]) == {"message", "type", "param", "code"} and payload["error"]["message"]
+
+
+# -- routing -----------------------------------------------------------------------------------
+
+
+def test_auto_routing_and_provider_pins(gateway: GatewayHarness) -> None:
+    sdk = client(gateway)
+    routed = sdk.responses.with_raw_response.create(model="auto", input="What is 2 + 2?")
+    resp = routed.parse()
+    assert resp.model in [*MODELS, BACKED] and routed.headers["x-switchyard-model"] == resp.model
+    assert "picked=" in routed.headers["x-switchyard-route"]
+    pinned = sdk.responses.with_raw_response.create(model=f"{BACKED}:claude-direct", input="Hi")
+    assert pinned.headers["x-switchyard-provider"] == "claude-direct" and pinned.parse().model == BACKED
