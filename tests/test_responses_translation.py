@@ -42,9 +42,11 @@ REQUEST_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
                                             {"role": "user", "content": "U"}, {"role": "assistant", "content": "A"}]},
      {"messages": [{"role": "developer", "content": "D"}, {"role": "system", "content": "S"}, {"role": "user", "content": "U"},
                    {"role": "assistant", "content": "A"}]}),
-    ("input_text parts join", {"input": [{"type": "message", "role": "user", "content": [
+    ("one input_text part is a string", {"input": [{"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "a"}]}]}, {"messages": [{"role": "user", "content": "a"}]}),
+    ("several input_text parts stay parts", {"input": [{"role": "system", "content": [
         {"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]}]},
-     {"messages": [{"role": "user", "content": "ab"}]}),
+     {"messages": [{"role": "system", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}),
     ("input_image url and detail", {"input": [{"role": "user", "content": [
         {"type": "input_text", "text": "What?"}, {"type": "input_image", "image_url": IMAGE, "detail": "high"}]}]},
      {"messages": [{"role": "user", "content": [{"type": "text", "text": "What?"},

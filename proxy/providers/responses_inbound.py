@@ -122,8 +122,8 @@ def message_content(content: Any, role: str, param: str) -> str | list[dict[str,
     parts = [content_part(p, f"{param}[{k}]") for k, p in enumerate(expect_list(content, param))]
     if role != "user" and any(p["type"] != "text" for p in parts):
         raise invalid(param, f"a {role} message can carry text only.")
-    if role != "user" or all(p["type"] == "text" for p in parts):
-        return "".join(p["text"] for p in parts)  # text-only content as one string: every wire format takes it
+    if role == "assistant" or len(parts) == 1 and parts[0]["type"] == "text":
+        return "".join(p["text"] for p in parts)  # an answer's parts are one text; a lone part, a plain string
     return parts
 
 
