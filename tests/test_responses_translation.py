@@ -15,10 +15,10 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from proxy.api.responses_events import ResponsesEventEncoder
+from proxy.api.responses_inbound import to_responses_request
+from proxy.api.responses_output import pack_reasoning, to_response, unpack_reasoning
 from proxy.errors import GatewayError
-from proxy.providers.responses_events import ResponsesEventEncoder
-from proxy.providers.responses_inbound import to_responses_request
-from proxy.providers.responses_output import pack_reasoning, to_response, unpack_reasoning
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather by city",

@@ -16,12 +16,12 @@ import orjson
 from aiohttp import web
 
 from proxy.api.body import read_json_object
+from proxy.api.responses_checks import expect_int, expect_one_of, expect_str, invalid
 from proxy.appkeys import GATEWAY
 from proxy.catalog import ModelEntry, Route
 from proxy.errors import GatewayError
 from proxy.gateway import Gateway
 from proxy.providers.embeddings import as_base64, estimated_tokens
-from proxy.providers.responses_checks import expect_int, expect_one_of, expect_str, invalid
 from proxy.relay import gateway_headers
 from proxy.routing.attempt import JsonAttempt, attempt_json
 from proxy.routing.fallback import run_with_fallback

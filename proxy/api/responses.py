@@ -1,7 +1,7 @@
 """POST /v1/responses, GET and DELETE /v1/responses/{id}: OpenAI's Responses API in front of the
 gateway's normal pipeline, so any model on any provider answers it (`auto`, pins, fallback).
 
-The request is translated to the internal shape (`proxy.providers.responses_inbound`), the turns a
+The request is translated to the internal shape (`proxy.api.responses_inbound`), the turns a
 `previous_response_id` names are put back in front of it from the response store, and the answer is
 translated back: a Response object, or its event sequence. With `store` on (OpenAI's default, unless
 the operator set `store.responses: false`) the conversation is kept for the next turn.
@@ -18,15 +18,15 @@ from aiohttp import web
 
 from proxy.api.body import read_json_object
 from proxy.api.chat import answer_chat
+from proxy.api.responses_events import ResponsesEventEncoder
+from proxy.api.responses_inbound import ResponsesRequest, to_responses_request
+from proxy.api.responses_output import new_id, to_response
 from proxy.appkeys import GATEWAY, RESPONSE_STORE
 from proxy.auth import presented_key
 from proxy.catalog import Route
 from proxy.errors import GatewayError
 from proxy.gateway import Gateway
 from proxy.providers.base import UpstreamError
-from proxy.providers.responses_events import ResponsesEventEncoder
-from proxy.providers.responses_inbound import ResponsesRequest, to_responses_request
-from proxy.providers.responses_output import new_id, to_response
 from proxy.relay import StreamShaper, content_chars, failure_message, with_cost
 from proxy.stored_responses import StoredResponse
 

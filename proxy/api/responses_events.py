@@ -9,7 +9,7 @@
 
 Every event carries the one `resp_` id (inside its response object or implied by its item ids) and a
 `sequence_number` that rises by one. The closing event carries the same Response object a plain
-request returns (`proxy.providers.responses_output`).
+request returns (`proxy.api.responses_output`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from proxy.providers.responses_output import (
+from proxy.api.responses_output import (
     failure_error,
     function_call_item,
     message_item,

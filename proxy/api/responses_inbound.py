@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.errors import GatewayError
-from proxy.providers.responses_checks import (
+from proxy.api.responses_checks import (
     expect_bool,
     expect_dict,
     expect_int,
@@ -22,7 +21,8 @@ from proxy.providers.responses_checks import (
     expect_str,
     invalid,
 )
-from proxy.providers.responses_output import unpack_reasoning
+from proxy.api.responses_output import unpack_reasoning
+from proxy.errors import GatewayError
 
 GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
 # Fields OpenAI documents that change nothing here but are accepted and echoed (hints, not contracts).

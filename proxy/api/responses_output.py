@@ -1,6 +1,6 @@
 """The inbound OpenAI Responses API, answer side: the internal (chat-shaped) completion as a Response
 object, with the usage, status and ids OpenAI's SDKs expect. The stream encoder
-(`proxy.providers.responses_events`) builds its items with the same functions, so a streamed answer
+(`proxy.api.responses_events`) builds its items with the same functions, so a streamed answer
 ends in the same object a plain one returns.
 """
 
