@@ -376,6 +376,16 @@ def test_failure_after_content_ends_with_response_failed() -> None:
         EVENTS.validate_python(event)
 
 
+def test_refusal_streams_as_its_own_part() -> None:
+    events = run_stream([chunk({"refusal": "I can't "}), chunk({"refusal": "help with that."}), chunk({}, "stop")])
+    assert types(events) == ["created", "in_progress", "output_item.added", "content_part.added", "refusal.delta", "refusal.delta",
+                             "refusal.done", "content_part.done", "output_item.done", "completed"]
+    check_with_sdk(events)
+    final = Response.model_validate(events[-1]["response"])
+    part = final.output[0].content[0]  # type: ignore[union-attr]
+    assert part.type == "refusal" and part.refusal == "I can't help with that."
+
+
 def test_an_empty_answer_still_opens_and_closes() -> None:
     events = run_stream([chunk({}, "stop")])
     assert types(events) == ["created", "in_progress", "completed"]
@@ -383,7 +393,7 @@ def test_an_empty_answer_still_opens_and_closes() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from(["text", "reason", "call", "args"]), max_size=12))
+@given(st.lists(st.sampled_from(["text", "reason", "refusal", "call", "args"]), max_size=12))
 def test_any_chunk_sequence_is_a_valid_event_sequence(steps: list[str]) -> None:
     chunks, calls = [], 0
     for step in steps:
@@ -391,6 +401,8 @@ def test_any_chunk_sequence_is_a_valid_event_sequence(steps: list[str]) -> None:
             chunks.append(chunk({"content": "t"}))
         elif step == "reason":
             chunks.append(chunk({"reasoning_content": "r"}))
+        elif step == "refusal":
+            chunks.append(chunk({"refusal": "no"}))
         elif step == "call":
             chunks.append(chunk({"tool_calls": [{"index": calls, "id": f"c{calls}", "function": {"name": "f", "arguments": "{"}}]}))
             calls += 1

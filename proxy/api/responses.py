@@ -31,7 +31,7 @@ from proxy.relay import StreamShaper, content_chars, failure_message, with_cost
 from proxy.stored_responses import StoredResponse
 
 PASSED_HEADERS = ("x-switchyard-provider", "x-switchyard-attempts", "x-switchyard-model", "x-switchyard-route", "x-switchyard-degraded")
-KEPT_MESSAGE_FIELDS = ("role", "content", "tool_calls", "reasoning_content", "thinking_blocks")
+KEPT_MESSAGE_FIELDS = ("role", "content", "refusal", "tool_calls", "reasoning_content", "thinking_blocks")
 
 
 def owner_of(request: web.Request) -> str | None:

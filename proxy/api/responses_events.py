@@ -25,6 +25,7 @@ from proxy.api.responses_output import (
     message_item,
     new_id,
     reasoning_item,
+    refusal_part,
     response_object,
     status_of,
     text_part,
@@ -36,7 +37,7 @@ from proxy.api.responses_output import (
 class OpenItem:
     """The output item being streamed: its kind, position, id and what it has accumulated."""
 
-    kind: str  # "message" | "reasoning" | "function_call"
+    kind: str  # "message" | "refusal" (a message whose part is a refusal) | "reasoning" | "function_call"
     index: int
     item_id: str
     text: str = ""
@@ -101,6 +102,8 @@ class ResponsesEventEncoder:
                 out.append(self.thinking_blocks(delta["thinking_blocks"]))
             if delta.get("content"):
                 out.append(self.text_delta(delta["content"]))
+            if delta.get("refusal"):
+                out.append(self.refusal_delta(delta["refusal"]))
             for call in delta.get("tool_calls") or ():
                 out.append(self.tool_call_delta(call))
             if choice.get("finish_reason"):
@@ -152,6 +155,17 @@ class ResponsesEventEncoder:
         return out + self.event("response.output_text.delta", item_id=item.item_id, output_index=item.index, content_index=0,
                                 delta=text, logprobs=[])
 
+    def refusal_delta(self, text: str) -> bytes:
+        out = b""
+        item = self.open
+        if item is None or item.kind != "refusal":
+            item, out = self.start("refusal", "msg")
+            out += self.event("response.output_item.added", output_index=item.index, item=message_item([], "in_progress", item.item_id))
+            out += self.event("response.content_part.added", item_id=item.item_id, output_index=item.index, content_index=0,
+                              part=refusal_part(""))
+        item.text += text
+        return out + self.event("response.refusal.delta", item_id=item.item_id, output_index=item.index, content_index=0, delta=text)
+
     def tool_call_delta(self, call: dict[str, Any]) -> bytes:
         out = b""
         position = int(call.get("index") or 0)
@@ -186,6 +200,10 @@ class ResponsesEventEncoder:
             done: dict[str, Any] = message_item([text_part(item.text)], status, item.item_id)
             out = (self.event("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[])
                    + self.event("response.content_part.done", **where, content_index=0, part=text_part(item.text)))
+        elif item.kind == "refusal":
+            done = message_item([refusal_part(item.text)], status, item.item_id)
+            out = (self.event("response.refusal.done", **where, content_index=0, refusal=item.text)
+                   + self.event("response.content_part.done", **where, content_index=0, part=refusal_part(item.text)))
         elif item.kind == "reasoning":
             done = reasoning_item(item.text, item.blocks, self.include_packed, item.item_id)
             out = b""
@@ -221,6 +239,9 @@ class ResponsesEventEncoder:
         for item in self.items:
             if item.get("type") == "message":
                 message["content"] = (message["content"] or "") + "".join(p.get("text", "") for p in item["content"])
+                refusal = "".join(p.get("refusal", "") for p in item["content"])
+                if refusal:
+                    message["refusal"] = refusal
             elif item.get("type") == "function_call":
                 call = {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
                 if item.get("extra_content"):

@@ -81,6 +81,10 @@ def text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
+def refusal_part(text: str) -> dict[str, Any]:
+    return {"type": "refusal", "refusal": text}
+
+
 def message_item(parts: list[dict[str, Any]], status: str, item_id: str | None = None) -> dict[str, Any]:
     return {"id": item_id or new_id("msg"), "type": "message", "role": "assistant", "status": status, "content": parts}
 
@@ -103,7 +107,7 @@ def output_items(message: dict[str, Any], status: str, include_packed: bool) -> 
         items.append(reasoning_item(str(message.get("reasoning_content") or ""), message.get("thinking_blocks"), include_packed))
     parts = [text_part(message["content"])] if message.get("content") else []
     if message.get("refusal"):
-        parts.append({"type": "refusal", "refusal": message["refusal"]})
+        parts.append(refusal_part(message["refusal"]))
     if parts:
         items.append(message_item(parts, "incomplete" if status == "incomplete" else "completed"))
     for call in message.get("tool_calls") or ():
