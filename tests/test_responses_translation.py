@@ -142,6 +142,7 @@ ERROR_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("item reference", {"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
     ("web_search tool", {"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, "tools[0].type"),
     ("file_search tool", {"model": "m", "input": "x", "tools": [WEATHER, {"type": "file_search", "vector_store_ids": []}]}, "tools[1].type"),
+    ("custom tool", {"model": "m", "input": "x", "tools": [{"type": "custom", "name": "shell"}]}, "tools[0].type"),
     ("function tool without name", {"model": "m", "input": "x", "tools": [{"type": "function"}]}, "tools[0].name"),
     ("tool_choice unknown string", {"model": "m", "input": "x", "tool_choice": "any"}, "tool_choice"),
     ("tool_choice names a missing function", {"model": "m", "input": "x", "tools": [WEATHER],
