@@ -173,6 +173,8 @@ ERROR_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("truncation auto", {"model": "m", "input": "x", "truncation": "auto"}, "truncation"),
     ("top_logprobs", {"model": "m", "input": "x", "top_logprobs": 3}, "top_logprobs"),
     ("include unknown", {"model": "m", "input": "x", "include": ["everything"]}, "include[0]"),
+    ("include logprobs", {"model": "m", "input": "x", "include": ["reasoning.encrypted_content", "message.output_text.logprobs"]},
+     "include[1]"),
     ("unknown parameter", {"model": "m", "input": "x", "messages": []}, "messages"),
 ]
 

@@ -25,7 +25,7 @@ from proxy.api.responses_input import input_messages
 from proxy.errors import GatewayError
 
 GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
-# Fields OpenAI documents that change nothing here but are accepted and echoed (hints, not contracts).
+# Fields OpenAI documents that are hints, not contracts: accepted, and change nothing here.
 ECHOED_HINTS = ("prompt_cache_key", "prompt_cache_retention", "service_tier", "safety_identifier", "stream_options")
 REFUSED_FIELDS: dict[str, str] = {
     "background": "background responses are not supported through the gateway; use stream instead.",
@@ -244,6 +244,9 @@ def to_responses_request(body: dict[str, Any]) -> ResponsesRequest:
                       code="unsupported_parameter")
     include = tuple(expect_one_of(v, tuple(sorted(INCLUDABLE)), f"include[{k}]")
                     for k, v in enumerate(expect_list(body.get("include") or [], "include")))
+    if "message.output_text.logprobs" in include:
+        raise invalid(f"include[{include.index('message.output_text.logprobs')}]", "log probabilities are not returned "
+                      "through the gateway (not every provider has them).", code="unsupported_parameter")
     stream = expect_bool(body["stream"], "stream") if body.get("stream") is not None else False
     if stream:
         options["stream"] = True
