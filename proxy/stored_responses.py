@@ -15,6 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
@@ -38,30 +40,40 @@ class ResponseStore(Protocol):
 
 
 class MemoryResponseStore:
-    """This process only, newest `max_items` kept: for a single replica without the request log's
-    database. Replicas need the database-backed store to see each other's conversations."""
+    """This process only, the newest kept within `max_items` and `max_bytes` (a conversation carries
+    every earlier turn, images included): for a single replica without the request log's database.
+    Replicas need the database-backed store to see each other's conversations."""
 
-    def __init__(self, max_items: int = 10_000) -> None:
+    def __init__(self, max_items: int = 10_000, max_bytes: int = 256 << 20) -> None:
         self.max_items = max_items
-        self.items: OrderedDict[str, StoredResponse] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.items: OrderedDict[str, tuple[StoredResponse, int]] = OrderedDict()
+        self.bytes = 0
 
     async def save(self, stored: StoredResponse) -> None:
-        self.items[stored.id] = stored
-        self.items.move_to_end(stored.id)
-        while len(self.items) > self.max_items:
-            self.items.popitem(last=False)
+        size = len(orjson.dumps(stored.conversation)) + len(orjson.dumps(stored.response))
+        self.drop(stored.id)
+        self.items[stored.id] = (stored, size)
+        self.bytes += size
+        while self.items and (len(self.items) > self.max_items or self.bytes > self.max_bytes):
+            self.drop(next(iter(self.items)))
+
+    def drop(self, response_id: str) -> None:
+        entry = self.items.pop(response_id, None)
+        if entry is not None:
+            self.bytes -= entry[1]
 
     async def load(self, response_id: str, owner: str | None) -> StoredResponse | None:
-        stored = self.items.get(response_id)
-        if stored is None or stored.owner != owner:
+        entry = self.items.get(response_id)
+        if entry is None or entry[0].owner != owner:
             return None
-        if stored.expires_at <= time.time():
-            del self.items[response_id]
+        if entry[0].expires_at <= time.time():
+            self.drop(response_id)
             return None
-        return stored
+        return entry[0]
 
     async def delete(self, response_id: str, owner: str | None) -> bool:
         if await self.load(response_id, owner) is None:
             return False
-        del self.items[response_id]
+        self.drop(response_id)
         return True
