@@ -2,9 +2,9 @@
 read, behind one small interface so the request log's database can keep them (durably, shared by
 replicas) and this process-local store can stand in where there is none.
 
-A stored response keeps the Response object as returned and the conversation as internal messages
-(every earlier turn, this turn's input, and its answer, instructions excepted as OpenAI does), so the
-next turn can be answered by any provider. Each belongs to the key that created it: another key
+A stored response keeps the Response object as returned, this turn's input items as the client sent
+them, and the conversation as internal messages (every earlier turn, this turn's input, and its
+answer, instructions excepted as OpenAI does), so the next turn can be answered by any provider. Each belongs to the key that created it: another key
 reads it as unknown, a 404, never a 403 that would confirm it exists.
 """
 
@@ -26,6 +26,7 @@ class StoredResponse:
     expires_at: float
     response: dict[str, Any]
     conversation: list[dict[str, Any]]
+    input_items: list[dict[str, Any]]  # this turn's input as GET /v1/responses/{id}/input_items lists it
 
 
 class ResponseStore(Protocol):
@@ -51,7 +52,7 @@ class MemoryResponseStore:
         self.bytes = 0
 
     async def save(self, stored: StoredResponse) -> None:
-        size = len(orjson.dumps(stored.conversation)) + len(orjson.dumps(stored.response))
+        size = sum(len(orjson.dumps(part)) for part in (stored.conversation, stored.response, stored.input_items))
         self.drop(stored.id)
         self.items[stored.id] = (stored, size)
         self.bytes += size

@@ -75,6 +75,25 @@ def test_get_and_delete(gateway: GatewayHarness) -> None:
         sdk.responses.delete(made.id)
 
 
+def test_input_items_are_listed(gateway: GatewayHarness) -> None:
+    sdk = client(gateway)
+    made = sdk.responses.create(model=GPT, input=[
+        {"role": "developer", "content": "Be terse."},
+        {"role": "user", "content": [{"type": "input_text", "text": "Hi"}], "id": "msg_client_1"},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "sunny"}], tools=[WEATHER])
+    newest_first = list(sdk.responses.input_items.list(made.id))
+    assert [item.type for item in newest_first] == ["function_call_output", "function_call", "message", "message"]
+    assert newest_first[2].id == "msg_client_1" and all(item.id for item in newest_first)
+    assert newest_first[3].content[0].type == "input_text" and newest_first[3].content[0].text == "Be terse."  # type: ignore[union-attr]
+    first = sdk.responses.input_items.list(made.id, order="asc", limit=1)
+    assert [item.type for item in first.data] == ["message"] and first.has_more
+    rest = sdk.responses.input_items.list(made.id, order="asc", limit=10, after=first.data[0].id)
+    assert [item.id for item in rest.data] == [item.id for item in reversed(newest_first)][1:] and not rest.has_more
+    with pytest.raises(openai.NotFoundError):
+        client(gateway, KEY_B).responses.input_items.list(made.id).data
+
+
 def test_unknown_ids_are_404s_in_openai_shape(gateway: GatewayHarness) -> None:
     sdk = client(gateway)
     with pytest.raises(openai.NotFoundError) as caught:

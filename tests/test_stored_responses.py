@@ -10,7 +10,7 @@ from proxy.stored_responses import MemoryResponseStore, StoredResponse
 
 def stored(response_id: str, owner: str | None = "key-a", text: str = "hi", ttl_s: float = 60.0) -> StoredResponse:
     return StoredResponse(id=response_id, owner=owner, created_at=int(time.time()), expires_at=time.time() + ttl_s,
-                          response={"id": response_id}, conversation=[{"role": "user", "content": text}])
+                          response={"id": response_id}, conversation=[{"role": "user", "content": text}], input_items=[])
 
 
 def test_owner_expiry_and_delete() -> None:

@@ -1,5 +1,6 @@
-"""POST /v1/responses, GET and DELETE /v1/responses/{id}: OpenAI's Responses API in front of the
-gateway's normal pipeline, so any model on any provider answers it (`auto`, pins, fallback).
+"""POST /v1/responses, GET and DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items: OpenAI's
+Responses API in front of the gateway's normal pipeline, so any model on any provider answers it
+(`auto`, pins, fallback).
 
 The request is translated to the internal shape (`proxy.api.responses_inbound`), the turns a
 `previous_response_id` names are put back in front of it from the response store, and the answer is
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -64,10 +66,12 @@ def assistant_turn(message: dict[str, Any]) -> dict[str, Any]:
     return {k: message[k] for k in KEPT_MESSAGE_FIELDS if message.get(k) is not None} | {"role": "assistant"}
 
 
-async def keep(request: web.Request, gw: Gateway, response: dict[str, Any], conversation: list[dict[str, Any]]) -> None:
+async def keep(request: web.Request, gw: Gateway, req: ResponsesRequest, response: dict[str, Any],
+               conversation: list[dict[str, Any]]) -> None:
     ttl_s = gw.settings.store.responses_ttl_days * 86400.0
     stored = StoredResponse(id=response["id"], owner=owner_of(request), created_at=int(response["created_at"]),
-                            expires_at=time.time() + ttl_s, response=response, conversation=conversation)
+                            expires_at=time.time() + ttl_s, response=response, conversation=conversation,
+                            input_items=req.input_items)
     await request.app[RESPONSE_STORE].save(stored)
 
 
@@ -93,7 +97,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         answer = await answer_chat(request, gw, body, shaper=shaper)
         done = shapers[-1].events if shapers else None
         if kept and done is not None and done.result is not None and done.result["status"] != "failed":
-            await keep(request, gw, done.result, [*turn, assistant_turn(done.assistant_message())])
+            await keep(request, gw, req, done.result, [*turn, assistant_turn(done.assistant_message())])
         return answer
 
     answer = await answer_chat(request, gw, body)
@@ -103,7 +107,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
                        include_packed=packed, created_at=created_at)
     if kept:
         message = ((completion.get("choices") or [{}])[0]).get("message") or {}
-        await keep(request, gw, data, [*turn, assistant_turn(message)])
+        await keep(request, gw, req, data, [*turn, assistant_turn(message)])
     headers = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
     return web.Response(body=orjson.dumps(data), content_type="application/json", headers=headers)
 
@@ -122,6 +126,35 @@ async def delete_response(request: web.Request) -> web.Response:
         raise not_found(response_id)
     return web.Response(body=orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True}),
                         content_type="application/json")
+
+
+async def list_input_items(request: web.Request) -> web.Response:
+    """GET /v1/responses/{id}/input_items: this turn's input, newest first unless `order=asc`, in pages."""
+    response_id = request.match_info["response_id"]
+    stored = await request.app[RESPONSE_STORE].load(response_id, owner_of(request))
+    if stored is None:
+        raise not_found(response_id)
+    order, limit, after = page_query(request.query)
+    items = stored.input_items if order == "asc" else stored.input_items[::-1]
+    if after is not None:
+        ids = [item["id"] for item in items]
+        if after not in ids:
+            raise GatewayError(400, f"after: no input item '{after}' in response '{response_id}'.", param="after", code="invalid_value")
+        items = items[ids.index(after) + 1:]
+    page = items[:limit]
+    body = {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit}
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+def page_query(query: Mapping[str, str]) -> tuple[str, int, str | None]:
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise GatewayError(400, f"order: expected 'asc' or 'desc', got {order!r}.", param="order", code="invalid_value")
+    raw = query.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise GatewayError(400, f"limit: expected an integer from 1 to 100, got {raw!r}.", param="limit", code="invalid_value")
+    return order, int(raw), query.get("after")
 
 
 class ResponsesShaper(StreamShaper):

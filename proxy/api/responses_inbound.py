@@ -21,7 +21,7 @@ from proxy.api.responses_checks import (
     expect_str,
     invalid,
 )
-from proxy.api.responses_input import input_messages
+from proxy.api.responses_input import input_messages, listed_input_items
 from proxy.errors import GatewayError
 
 GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
@@ -65,6 +65,7 @@ class ResponsesRequest:
     model: str
     instructions: str | None
     input_messages: list[dict[str, Any]]
+    input_items: list[dict[str, Any]]  # the input as the client sent it, with ids (for input_items lists)
     options: dict[str, Any]  # internal chat fields other than model and messages
     echo: dict[str, Any] = field(default_factory=dict)
     store: bool = True
@@ -256,7 +257,8 @@ def to_responses_request(body: dict[str, Any]) -> ResponsesRequest:
             options[name] = body[name]
     previous = body.get("previous_response_id")
     return ResponsesRequest(
-        model=model, instructions=instructions, input_messages=messages, options=options, echo=echo,
+        model=model, instructions=instructions, input_messages=messages, input_items=listed_input_items(body["input"]),
+        options=options, echo=echo,
         store=expect_bool(body["store"], "store") if body.get("store") is not None else True,
         previous_response_id=expect_str(previous, "previous_response_id") if previous is not None else None,
         stream=stream, include=include,

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.api.responses_checks import expect_dict, expect_list, expect_one_of, expect_str, invalid
-from proxy.api.responses_output import unpack_reasoning
+from proxy.api.responses_output import new_id, unpack_reasoning
 
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
+ITEM_ID_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 
 
 # -- input items -------------------------------------------------------------------------------
@@ -155,3 +156,23 @@ def input_messages(value: Any) -> list[dict[str, Any]]:
     for i, item in enumerate(items):
         builder.add(item, f"input[{i}]")
     return builder.messages
+
+
+def listed_input_items(value: Any) -> list[dict[str, Any]]:
+    """Checked `input` as GET /v1/responses/{id}/input_items lists it: items with ids and a type,
+    message content as parts (a string becomes one input_text, or output_text for the assistant)."""
+    items = [{"role": "user", "content": value}] if isinstance(value, str) else value
+    out = []
+    for given in items:
+        item = dict(given)
+        kind = item.setdefault("type", "message")
+        if kind == "message":
+            if isinstance(item.get("content"), str):
+                assistant = item.get("role") == "assistant"
+                part = {"type": "output_text", "text": item["content"], "annotations": []} if assistant else {
+                    "type": "input_text", "text": item["content"]}
+                item["content"] = [part]
+            item.setdefault("status", "completed")
+        item.setdefault("id", new_id(ITEM_ID_PREFIXES.get(kind, "item")))
+        out.append(item)
+    return out
