@@ -139,6 +139,7 @@ ERROR_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("input a number", {"model": "m", "input": 3}, "input"),
     ("empty input list", {"model": "m", "input": []}, "input"),
     ("bad role", {"model": "m", "input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
+    ("empty content parts", {"model": "m", "input": [{"role": "user", "content": []}]}, "input[0].content"),
     ("bad part type", {"model": "m", "input": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}, "input[0].content[0].type"),
     ("image without url", {"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "detail": "auto"}]}]},
      "input[0].content[0].image_url"),

@@ -61,6 +61,8 @@ def message_content(content: Any, role: str, param: str) -> str | list[dict[str,
     if isinstance(content, str):
         return content
     parts = [content_part(p, f"{param}[{k}]") for k, p in enumerate(expect_list(content, param))]
+    if not parts:
+        raise invalid(param, "expected a string or at least one content part.")
     if role != "user" and any(p["type"] != "text" for p in parts):
         raise invalid(param, f"a {role} message can carry text only.")
     if role == "assistant" or len(parts) == 1 and parts[0]["type"] == "text":
