@@ -109,6 +109,11 @@ def test_request_translation(name: str, body: dict[str, Any], expected: dict[str
         assert out[key] == value, f"{name}: {key}"
 
 
+def test_tool_choice_without_tools_is_not_sent() -> None:
+    out = internal({"input": "x", "tool_choice": "none", "parallel_tool_calls": False})
+    assert "tool_choice" not in out and "parallel_tool_calls" not in out and "tools" not in out
+
+
 def test_history_goes_between_instructions_and_input() -> None:
     history = [{"role": "user", "content": "1"}, {"role": "assistant", "content": "2"}]
     out = internal({"input": "3", "instructions": "I"}, history)

@@ -175,7 +175,7 @@ def tool_options(body: dict[str, Any], options: dict[str, Any], echo: dict[str, 
         choice, allowed = tool_choice(body["tool_choice"], names)
         if allowed is not None:
             tools = [t for t in tools if t["function"]["name"] in allowed]
-        if tools or choice == "none":
+        if tools:  # chat APIs refuse a tool_choice without tools
             options["tool_choice"] = choice
         echo["tool_choice"] = body["tool_choice"]
     if tools:
