@@ -102,6 +102,14 @@ def test_bad_requests_name_the_field(gateway: GatewayHarness, kwargs: dict[str, 
     assert caught.value.param == param  # type: ignore[attr-defined]
 
 
+def test_embedding_models_are_listed(gateway: GatewayHarness) -> None:
+    listed = {m.id: m for m in client(gateway).models.list()}
+    assert SMALL in listed and (listed[SMALL].model_extra or {})["dimensions"] == 1536
+    assert (listed["openai/gpt-test"].model_extra or {}).get("type") != "embedding"
+    status, _, one = gateway.raw("GET", f"/v1/models/{GEMINI_EMBED}")
+    assert status == 200 and one["type"] == "embedding" and one["providers"][0]["provider"] == "gemini-direct"
+
+
 def test_legacy_completions_point_to_chat(gateway: GatewayHarness) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client(gateway).completions.create(model="openai/gpt-test", prompt="Once upon a time")
