@@ -396,7 +396,7 @@ INBOUND_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("body", "expected"), [c[1:] for c in INBOUND_CASES], ids=[c[0] for c in INBOUND_CASES])
 def test_inbound_request_translation(body: dict[str, Any], expected: dict[str, Any]) -> None:
-    from proxy.providers.anthropic_inbound import to_internal_request
+    from proxy.api.anthropic_inbound import to_internal_request
 
     out = to_internal_request({"model": "auto", "max_tokens": 100, **body})
     assert out["model"] == "auto" and out["max_tokens"] == 100
@@ -407,7 +407,7 @@ def test_inbound_request_translation(body: dict[str, Any], expected: dict[str, A
 @pytest.mark.parametrize(("finish", "stop_reason"), [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"),
                                                      ("content_filter", "refusal")])
 def test_inbound_response_translation(finish: str, stop_reason: str) -> None:
-    from proxy.providers.anthropic_inbound import to_anthropic_message
+    from proxy.api.anthropic_inbound import to_anthropic_message
 
     completion = {"id": "chatcmpl-7", "model": "m", "choices": [{"index": 0, "finish_reason": finish, "message": {
         "role": "assistant", "content": "Hi", "reasoning_content": "r",
@@ -422,7 +422,7 @@ def test_inbound_response_translation(finish: str, stop_reason: str) -> None:
 
 def replay(raw: bytes) -> list[dict[str, Any]]:
     """Anthropic events -> internal chunks -> Anthropic events again, as the inbound API serves them."""
-    from proxy.providers.anthropic_inbound import AnthropicEventEncoder
+    from proxy.api.anthropic_inbound import AnthropicEventEncoder
 
     chunks = translate(raw)
     encoder = AnthropicEventEncoder("claude-test")

@@ -31,26 +31,17 @@ from proxy.providers.anthropic_wire import (
     MessagesRequest,
 )
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
+from proxy.providers.common import (
+    THINKING_TYPES,
+    bad_request,
+    merge_turn,
+    parse_data_url,
+    stream_chunk,
+    usage_chunk,
+)
 from proxy.streaming import SSEEvent
 
-THINKING_TYPES = ("thinking", "redacted_thinking")
-
-
-def bad_request(message: str, param: str | None = None) -> UpstreamError:
-    return UpstreamError(400, message, type="invalid_request_error", code="invalid_value", param=param, retriable=False)
-
-
 # -- request: OpenAI -> Anthropic ---------------------------------------------------------------
-
-
-def parse_data_url(url: str) -> tuple[str, str] | None:
-    """`data:<mime>;base64,<data>` -> (mime, data); None for any other URL."""
-    if not url.startswith("data:"):
-        return None
-    head, sep, data = url[5:].partition(",")
-    if not sep or not head.endswith(";base64"):
-        return None
-    return head[: -len(";base64")] or "application/octet-stream", data
 
 
 def media_block(url: str, param: str) -> dict[str, Any]:
@@ -145,15 +136,20 @@ def to_messages(messages: list[dict[str, Any]]) -> list[Message]:
             blocks += tool_use_blocks(msg, i)
         else:
             wire_role, blocks = "user", content_blocks(msg.get("content"), f"messages[{i}].content")
-        if not blocks:
-            continue
-        if out and out[-1]["role"] == wire_role:
-            prev = out[-1]["content"]
-            assert isinstance(prev, list)
-            prev.extend(blocks)
-        else:
-            out.append({"role": wire_role, "content": blocks})  # type: ignore[typeddict-item]
+        merge_turn(out, wire_role, blocks, make_message, message_blocks, message_role)
     return out
+
+
+def make_message(role: str, blocks: list[Any]) -> Message:
+    return {"role": role, "content": blocks}  # type: ignore[typeddict-item]
+
+
+def message_blocks(message: Message) -> list[Any]:
+    return message["content"]  # type: ignore[return-value]
+
+
+def message_role(message: Message) -> str:
+    return message["role"]
 
 
 def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -361,14 +357,10 @@ class AnthropicStreamTranslator:
         return to_openai_usage(self.raw_usage) if self.raw_usage else None
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
+        return stream_chunk(self.id, self.created, self.model, delta, finish)
 
     def usage_chunk(self) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [], "usage": to_openai_usage(self.raw_usage)}
+        return usage_chunk(self.id, self.created, self.model, to_openai_usage(self.raw_usage))
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         try:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import orjson
 
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
+from proxy.providers.common import bad_request, merge_turn, parse_data_url, stream_chunk, usage_chunk
 from proxy.providers.gemini_wire import (
     API_KEY_HEADER,
     ERROR_STATUSES,
@@ -32,22 +33,7 @@ from proxy.providers.gemini_wire import (
 )
 from proxy.streaming import SSEEvent
 
-
-def bad_request(message: str, param: str | None = None) -> UpstreamError:
-    return UpstreamError(400, message, type="invalid_request_error", code="invalid_value", param=param, retriable=False)
-
-
 # -- request: OpenAI -> Gemini ------------------------------------------------------------------
-
-
-def parse_data_url(url: str) -> tuple[str, str] | None:
-    """`data:<mime>;base64,<data>` -> (mime, data); None for any other URL."""
-    if not url.startswith("data:"):
-        return None
-    head, sep, data = url[5:].partition(",")
-    if not sep or not head.endswith(";base64"):
-        return None
-    return head[: -len(";base64")] or "application/octet-stream", data
 
 
 def media_part(url: str, param: str) -> Part:
@@ -130,13 +116,20 @@ def to_contents(messages: list[dict[str, Any]]) -> list[Content]:
             parts = content_parts(msg.get("content"), f"messages[{i}].content") + function_call_parts(msg, i)
         else:
             wire_role, parts = "user", content_parts(msg.get("content"), f"messages[{i}].content")
-        if not parts:
-            continue
-        if out and out[-1]["role"] == wire_role:
-            out[-1]["parts"].extend(parts)
-        else:
-            out.append({"role": wire_role, "parts": parts})  # type: ignore[typeddict-item]
+        merge_turn(out, wire_role, parts, make_content, content_parts_of, content_role)
     return out
+
+
+def make_content(role: str, parts: list[Any]) -> Content:
+    return {"role": role, "parts": parts}  # type: ignore[typeddict-item]
+
+
+def content_parts_of(content: Content) -> list[Any]:
+    return content["parts"]  # type: ignore[return-value]
+
+
+def content_role(content: Content) -> str:
+    return content["role"]
 
 
 def clean_schema(schema: Any) -> Any:
@@ -381,16 +374,11 @@ class GeminiStreamTranslator:
         return to_openai_usage(self.meta) if self.meta else None
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
+        return stream_chunk(self.id, self.created, self.model, delta, finish)
 
     def end(self, finish: str) -> list[dict[str, Any]]:
         self._done = True
-        usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                 "choices": [], "usage": to_openai_usage(self.meta)}
-        return [self.chunk({}, finish), usage]
+        return [self.chunk({}, finish), usage_chunk(self.id, self.created, self.model, to_openai_usage(self.meta))]
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         try:

@@ -15,9 +15,8 @@ import orjson
 
 from proxy.errors import GatewayError
 from proxy.providers.anthropic_wire import FINISH_TO_STOP, THINKING_BUDGETS
-
-GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
-THINKING_TYPES = ("thinking", "redacted_thinking")
+from proxy.providers.common import GATEWAY_FIELDS, THINKING_TYPES
+from proxy.streaming import sse_frame
 
 # HTTP status -> Anthropic error type, for errors this API answers with.
 STATUS_ERROR_TYPES: dict[int, str] = {
@@ -243,7 +242,7 @@ def to_anthropic_message(completion: dict[str, Any]) -> dict[str, Any]:
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    return sse_frame(orjson.dumps(data), event)
 
 
 class AnthropicEventEncoder:
