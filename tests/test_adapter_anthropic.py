@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proxy.api.openai_chat import error_body
 from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.base import AdapterTarget, UpstreamError
 from proxy.streaming import SSEEvent, SSEParser
@@ -209,7 +210,7 @@ def test_error_mapping(status: int, etype: str, client_status: int, openai_type:
     body = orjson.dumps({"type": "error", "error": {"type": etype, "message": f"{etype} happened"}, "request_id": "req_1"})
     err = ADAPTER.parse_error(status, body, {"retry-after": "7"})
     assert (err.status, err.type, err.code, err.retriable) == (client_status, openai_type, code, retriable)
-    assert err.to_openai()["error"]["message"] == f"{etype} happened"
+    assert error_body(err)["error"]["message"] == f"{etype} happened"
     assert err.retry_after_s == 7.0
 
 

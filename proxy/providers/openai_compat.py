@@ -70,14 +70,15 @@ class OpenAIAdapter:
 
     def fixed_parts(self, target: AdapterTarget, stream: bool) -> tuple[str, dict[str, str]]:
         """The URL and headers, which depend on the target alone: built once per target, kept on it."""
-        fixed: tuple[str, dict[str, str]] | None = target.prepared.get(("openai", stream))
+        key = ("openai", self.auth_header, self.auth_scheme, stream)
+        fixed: tuple[str, dict[str, str]] | None = target.prepared.get(key)
         if fixed is None:
             headers = {"Content-Type": "application/json", **target.extra_headers}
             if stream:
                 headers["Accept"] = "text/event-stream"
             if target.api_key:
                 headers[self.auth_header] = f"{self.auth_scheme} {target.api_key}".strip()
-            fixed = target.prepared[("openai", stream)] = (f"{target.base_url}/chat/completions", headers)
+            fixed = target.prepared[key] = (f"{target.base_url}/chat/completions", headers)
         return fixed
 
     def parse_response(self, payload: bytes) -> dict[str, Any]:
