@@ -13,54 +13,21 @@ from proxy.api import anthropic_messages, health, models, openai_chat, route
 from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import FRONT_ENDS, GATEWAY
 from proxy.auth import key_checker
-from proxy.catalog import Upstream, build_catalog
-from proxy.config import ConfigError, Settings
+from proxy.catalog import build_catalog
+from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
 from proxy.providers.registry import adapter_for
 from proxy.request_id import install_log_filter
 from proxy.routing.model_routing import build_model_router
+from proxy.serving_mode import keyed_upstreams, should_simulate, startup_line
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
 from proxy.upstream.drain import Drain
 from proxy.upstream.pool import UpstreamPool
 
 log = logging.getLogger("switchyard")
-
-
-def keyed_upstreams(settings: Settings, environ: Mapping[str, str]) -> dict[str, Upstream]:
-    """Providers whose API key is in the environment, or that need none."""
-    out: dict[str, Upstream] = {}
-    for slug, provider in settings.providers.items():
-        if provider.api_key_env is None:
-            out[slug] = Upstream(provider.base_url, None)
-        elif environ.get(provider.api_key_env):
-            out[slug] = Upstream(provider.base_url, environ[provider.api_key_env])
-    return out
-
-
-def should_simulate(settings: Settings, upstreams: Mapping[str, Upstream]) -> bool:
-    """`always`; or `auto` with no provider key at all in the environment. `never` with no live
-    provider is a configuration error that names the variables to set."""
-    keyed = [slug for slug in upstreams if settings.providers[slug].api_key_env]
-    if settings.simulate == "always":
-        return True
-    if settings.simulate == "auto":
-        return not keyed
-    if not upstreams:
-        wanted = sorted({p.api_key_env for p in settings.providers.values() if p.api_key_env})
-        raise ConfigError(f"simulate: never, but no provider is live: set at least one of {', '.join(wanted)} "
-                          "(or set simulate: auto to serve simulated providers).")
-    return False
-
-
-def startup_line(simulated: bool, upstreams: Mapping[str, Upstream], keys_on: bool) -> str:
-    keys = "gateway API keys ON" if keys_on else "gateway API keys OFF (anyone who can reach this port can use it)"
-    if simulated:
-        return (f"switchyard: SIMULATING: no provider API key is set, answers come from {len(upstreams)} built-in "
-                f"simulated providers and carry x-switchyard-simulated: true; {keys}.")
-    return f"switchyard: serving {len(upstreams)} live provider(s) ({', '.join(upstreams)}); {keys}."
 
 
 def gateway_context(
