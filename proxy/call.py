@@ -248,10 +248,11 @@ FIELD_CHECKS: dict[str, FieldCheck] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ChatCall:
+class ChatCall(NamedTuple):
     """One chat request, checked. `body` is the OpenAI-shaped request the adapters translate (messages
-    and parameters); the gateway's own fields in it have been read into the typed fields below."""
+    and parameters); the gateway's own fields in it have been read into the typed fields below.
+    (Immutable; a named tuple rather than a frozen dataclass, which builds field by field, because
+    one is built per request.)"""
 
     body: dict[str, Any]
     model: str  # as asked: a slug, a short name, `slug:provider`, or "auto"

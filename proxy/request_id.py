@@ -9,7 +9,7 @@ context), and `RequestIdFilter` puts it on every log line written while serving 
 from __future__ import annotations
 
 import logging
-import os
+import random
 import time
 from contextvars import ContextVar
 
@@ -17,12 +17,15 @@ HEADER = "x-request-id"
 CURRENT: ContextVar[str | None] = ContextVar("switchyard_request_id", default=None)
 
 
+_random_bits = random.getrandbits  # reseeded in each forked worker by the random module itself
+_time_ns = time.time_ns
+
+
 def uuid7() -> str:
-    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits; sorts by arrival time."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
-    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-    value = value & ~(0x3 << 62) | 0x2 << 62  # variant 10
-    h = f"{value:032x}"
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, version 7, 12 random bits, variant 10, 62
+    random bits; sorts by arrival time. An id, not a secret: the (fast, not cryptographic) random
+    module is enough, and spares a system call for os.urandom on every request."""
+    h = "%012x7%03x%016x" % (_time_ns() // 1_000_000, _random_bits(12), _random_bits(62) | 0x8000000000000000)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
