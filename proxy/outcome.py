@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,7 +67,7 @@ class Outcome:
     client_request_id: str | None = None
     model_requested: str | None = None
     stream: bool = False
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
     model: str | None = None  # chosen catalogue model
     provider: str | None = None  # chosen provider
     status: Status | None = None  # set by finish

@@ -25,7 +25,7 @@ def uuid7() -> str:
     """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, version 7, 12 random bits, variant 10, 62
     random bits; sorts by arrival time. An id, not a secret: the (fast, not cryptographic) random
     module is enough, and spares a system call for os.urandom on every request."""
-    h = "%012x7%03x%016x" % (_time_ns() // 1_000_000, _random_bits(12), _random_bits(62) | 0x8000000000000000)
+    h = f"{_time_ns() // 1_000_000:012x}7{_random_bits(12):03x}{_random_bits(62) | 0x8000000000000000:016x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

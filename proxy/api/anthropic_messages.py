@@ -67,7 +67,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if not call.stream:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(to_anthropic_message(done.data)), content_type="application/json",
-                            headers={**done.notes, **answer_headers(request)})
+                            headers=done.notes)  # the middleware adds the request id
     stream = await open_chat_stream(call, res, outcome, received_at)
     resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **answer_headers(request)})
     renderer = EventRenderer(stream.route.model)

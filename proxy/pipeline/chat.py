@@ -94,7 +94,7 @@ def describe(outcome: Outcome, call: ChatCall) -> None:
     outcome.client_request_id = call.client_request_id
     outcome.model_requested = call.model
     outcome.stream = call.stream
-    outcome.tags = dict(call.tags)
+    outcome.tags = call.tags  # read-only already
 
 
 def plan(call: ChatCall, res: ChatResources, outcome: Outcome) -> tuple[CandidatePlan, dict[str, str]]:
