@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from proxy.call import invalid
 from proxy.errors import GatewayError
 from proxy.providers.anthropic_wire import FINISH_TO_STOP, THINKING_BUDGETS
 from proxy.providers.common import GATEWAY_FIELDS, THINKING_TYPES
@@ -32,10 +33,6 @@ def error_type_for(status: int) -> str:
 
 def error_body(status: int, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type_for(status), "message": message}}
-
-
-def invalid(param: str, message: str) -> GatewayError:
-    return GatewayError(400, f"{param}: {message}", param=param, code="invalid_value")
 
 
 # -- request: Anthropic -> internal ------------------------------------------------------------

@@ -31,6 +31,8 @@ from proxy.providers.anthropic_wire import (
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
 from proxy.providers.common import (
     THINKING_TYPES,
+    error_json,
+    response_json,
     stream_chunk,
     usage_chunk,
 )
@@ -132,10 +134,7 @@ class AnthropicAdapter:
         return UpstreamRequest(url=f"{target.base_url}{MESSAGES_PATH}", headers=headers, body=payload)
 
     def parse_response(self, payload: bytes) -> dict[str, Any]:
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(502, "Anthropic returned a body that is not JSON.", code="bad_upstream_response") from None
+        data = response_json(payload, "Anthropic")
         if not isinstance(data, dict) or data.get("type") == "error":
             raise error_from_body(502, data, None)
         if not isinstance(data.get("content"), list):
@@ -143,10 +142,7 @@ class AnthropicAdapter:
         return to_openai_completion(data)
 
     def parse_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        try:
-            data = orjson.loads(payload) if payload else {}
-        except orjson.JSONDecodeError:
-            data = {}
+        data = error_json(payload)
         return error_from_body(status, data, parse_retry_after(headers))
 
     def stream_translator(self) -> AnthropicStreamTranslator:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
+
 from proxy.errors import UpstreamError
 
 # Fields that only the gateway understands; never sent upstream.
@@ -54,3 +56,19 @@ def merge_turn(turns: list[T], role: str, items: list[Any], make: Callable[[str,
         items_of(turns[-1]).extend(items)
     else:
         turns.append(make(role, items))
+
+
+def response_json(payload: bytes, vendor: str) -> Any:
+    """A successful answer's JSON; a 502 (retriable elsewhere) when it is not JSON at all."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, f"{vendor} returned a body that is not JSON.", code="bad_upstream_response") from None
+
+
+def error_json(payload: bytes) -> Any:
+    """An error answer's JSON, or {} when it has none (a proxy's HTML page, an empty body)."""
+    try:
+        return orjson.loads(payload) if payload else {}
+    except orjson.JSONDecodeError:
+        return {}

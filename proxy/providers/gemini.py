@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import orjson
 
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
-from proxy.providers.common import stream_chunk, usage_chunk
+from proxy.providers.common import error_json, response_json, stream_chunk, usage_chunk
 from proxy.providers.gemini_request import to_gemini_request
 from proxy.providers.gemini_wire import (
     API_KEY_HEADER,
@@ -152,19 +152,13 @@ class GeminiAdapter:
         return UpstreamRequest(url=url, headers=headers, body=orjson.dumps(to_gemini_request(body)))
 
     def parse_response(self, payload: bytes) -> dict[str, Any]:
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(502, "Gemini returned a body that is not JSON.", code="bad_upstream_response") from None
+        data = response_json(payload, "Gemini")
         if not isinstance(data, dict) or "error" in data:
             raise error_from_body(502, data, None)
         return to_openai_completion(data)
 
     def parse_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        try:
-            data = orjson.loads(payload) if payload else {}
-        except orjson.JSONDecodeError:
-            data = {}
+        data = error_json(payload)
         return error_from_body(status, data, parse_retry_after(headers))
 
     def stream_translator(self) -> GeminiStreamTranslator:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import orjson
 
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
-from proxy.providers.common import GATEWAY_FIELDS
+from proxy.providers.common import GATEWAY_FIELDS, error_json, response_json
 from proxy.streaming import SSEEvent
 
 # Reasoning round-trip fields that other adapters put on assistant turns (Claude's signed thinking
@@ -82,10 +82,7 @@ class OpenAIAdapter:
         return fixed
 
     def parse_response(self, payload: bytes) -> dict[str, Any]:
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(502, "Upstream returned a body that is not JSON.", code="bad_upstream_response") from None
+        data = response_json(payload, "Upstream")
         if not isinstance(data, dict) or "error" in data and "choices" not in data:
             raise error_from_body(502, data if isinstance(data, dict) else {}, None)
         if not isinstance(data.get("choices"), list):
@@ -93,10 +90,7 @@ class OpenAIAdapter:
         return data
 
     def parse_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        try:
-            data = orjson.loads(payload) if payload else {}
-        except orjson.JSONDecodeError:
-            data = {}
+        data = error_json(payload)
         return error_from_body(status, data if isinstance(data, dict) else {}, parse_retry_after(headers))
 
     def stream_translator(self) -> OpenAIStreamTranslator:
