@@ -3,6 +3,7 @@ and each request's Outcome reaches the on_finish hooks exactly once."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -161,3 +162,20 @@ def test_outcome_of_a_stream_cut_short(recorded: tuple[GatewayHarness, Recorder]
     out = recorder.only()
     assert (out.status, out.http_status) == ("partial", 200) and out.error
     assert out.attempts[-1].outcome == "stream_error"
+
+
+def test_a_bug_is_a_500_in_the_apis_shape_logged_once_with_the_request_id(
+    keyed: GatewayHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import proxy.api.anthropic_messages as front_end
+
+    def broken(completion: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("a bug, with sk-live-secret-0123456789 in its message")
+
+    monkeypatch.setattr(front_end, "to_anthropic_message", broken)
+    caplog.set_level(logging.ERROR, logger="switchyard")
+    status, headers, payload = keyed.raw("POST", "/v1/messages", {**OK, "max_tokens": 10}, headers={"x-api-key": GATEWAY_KEY})
+    assert status == 500 and payload == {"type": "error", "error": {"type": "api_error", "message": "Internal gateway error."}}
+    rid = lower(headers)["x-request-id"]
+    lines = [r.getMessage() for r in caplog.records if rid in r.getMessage()]
+    assert len(lines) == 1 and "RuntimeError" in lines[0] and "sk-live-secret" not in lines[0]
