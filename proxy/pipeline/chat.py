@@ -168,9 +168,10 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
 
 async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]], write: Write,
                 res: ChatResources, outcome: Outcome) -> None:
-    """`start` the answer (send its status and headers), send the held opening chunks, then the rest as they arrive; a failure ends in the renderer's
-    error event. The stream's result goes to the scorer and the outcome once: ok, partial (the
-    provider broke the stream, or the gateway shut down), or cancelled (the client left)."""
+    """`start` the answer (its status and headers), send the held opening chunks, then the rest as
+    they arrive; a failure ends in the renderer's error event. The stream's result goes to the scorer
+    and the outcome once: ok, partial (the provider broke the stream, or the gateway shut down), or
+    cancelled (the client left)."""
     opened, route, tally = stream.opened, stream.route, stream.tally
 
     def emit(chunks: list[dict[str, Any]]) -> Awaitable[None]:
