@@ -8,4 +8,8 @@ from proxy.gateway import Gateway
 from proxy.stored_responses import ResponseStore
 
 GATEWAY = web.AppKey("gateway", Gateway)
+# (FRONT_ENDS, path -> front end, is typed by the FrontEnd protocol, so it lives beside it in api/frontend.py)
+# the gateway's id for the request being served (a UUIDv7), set by the errors middleware at arrival
+REQUEST_ID = web.RequestKey("request_id", str)
+# where Responses API conversations are kept (proxy.stored_responses)
 RESPONSE_STORE = web.AppKey("response_store", ResponseStore)

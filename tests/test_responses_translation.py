@@ -201,7 +201,7 @@ def test_bad_requests_name_the_field(name: str, body: dict[str, Any], param: str
         to_responses_request(body)
     err = caught.value
     assert err.status == 400 and err.param == param, f"{name}: {err.message}"
-    assert err.body()["error"]["type"] == "invalid_request_error"
+    assert err.type == "invalid_request_error"
 
 
 def test_hosted_tool_refusal_says_what_to_do() -> None:

@@ -18,27 +18,37 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.api.body import read_json_object
-from proxy.api.chat import answer_chat
+from proxy.api.frontend import answer_headers, read_chat_call
+from proxy.api.openai_chat import SSE_HEADERS, end_stream, error_body
 from proxy.api.responses_events import ResponsesEventEncoder
 from proxy.api.responses_inbound import ResponsesRequest, to_responses_request
 from proxy.api.responses_output import new_id, to_response
 from proxy.appkeys import GATEWAY, RESPONSE_STORE
 from proxy.auth import presented_key
-from proxy.catalog import Route
 from proxy.errors import GatewayError
 from proxy.gateway import Gateway
-from proxy.providers.base import UpstreamError
-from proxy.relay import StreamShaper, content_chars, failure_message, with_cost
+from proxy.pipeline import complete, fail, open_chat_stream, relay
 from proxy.stored_responses import StoredResponse
 
-PASSED_HEADERS = ("x-switchyard-provider", "x-switchyard-attempts", "x-switchyard-model", "x-switchyard-route", "x-switchyard-degraded")
+NAME = "responses"
 KEPT_MESSAGE_FIELDS = ("role", "content", "refusal", "tool_calls", "reasoning_content", "thinking_blocks")
+
+
+class ResponsesFrontEnd:
+    name = NAME
+    key_hint = "Send 'Authorization: Bearer <key>'"
+
+    def error_response(self, error: GatewayError, headers: Mapping[str, str]) -> web.Response:
+        return web.Response(status=error.status, body=orjson.dumps(error_body(error)), content_type="application/json",
+                            headers={**error.headers, **headers})
+
+
+FRONT_END = ResponsesFrontEnd()
 
 
 def owner_of(request: web.Request) -> str | None:
     """Whose conversations these are: a name derived from the gateway key (never the key itself)."""
-    key = presented_key(request)
+    key = presented_key(request.headers)
     return None if key is None else "key-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
@@ -77,39 +87,52 @@ async def keep(request: web.Request, gw: Gateway, req: ResponsesRequest, respons
 
 async def create_response(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
-    req = to_responses_request(await read_json_object(request, gw.settings.server.max_body_bytes))
-    history = await earlier_turns(request, gw, req)
-    body = req.chat_body(history)
+    res = gw.chat
+    translated: list[ResponsesRequest] = []
+
+    def translate(body: dict[str, Any]) -> dict[str, Any]:
+        translated.append(to_responses_request(body))
+        return translated[0].chat_body()
+
+    arrival = await read_chat_call(request, NAME, translate)
+    call, outcome, received_at, req = arrival.call, arrival.outcome, arrival.received_at, translated[0]
+    try:
+        history = await earlier_turns(request, gw, req)
+    except BaseException as exc:
+        fail(outcome, exc)
+        raise
+    if history:  # the earlier turns go between this turn's instructions and its input
+        call.body["messages"] = req.chat_body(history)["messages"]
     kept = req.store and gw.settings.store.responses
     response_id, created_at = new_id("resp"), int(time.time())
     packed = "reasoning.encrypted_content" in req.include
     turn = [*history, *req.input_messages]
 
-    if req.stream:
-        shapers: list[ResponsesShaper] = []
+    if not call.stream:
+        done = await complete(call, res, outcome, received_at)
+        data = to_response(done.data, response_id, req.echo, store=kept, previous_response_id=req.previous_response_id,
+                           include_packed=packed, created_at=created_at)
+        if kept:
+            message = ((done.data.get("choices") or [{}])[0]).get("message") or {}
+            await keep(request, gw, req, data, [*turn, assistant_turn(message)])
+        return web.Response(body=orjson.dumps(data), content_type="application/json", headers=done.notes)
 
-        def shaper(route: Route, chat_body: dict[str, Any], include_usage: bool) -> StreamShaper:
-            encoder = ResponsesEventEncoder(response_id, route.model, req.echo, created_at, store=kept,
-                                            previous_response_id=req.previous_response_id, include_packed=packed)
-            shapers.append(ResponsesShaper(route, chat_body, encoder))
-            return shapers[-1]
+    stream = await open_chat_stream(call, res, outcome, received_at)
+    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **answer_headers(request)})
+    renderer = EventRenderer(ResponsesEventEncoder(response_id, stream.route.model, req.echo, created_at, store=kept,
+                                                   previous_response_id=req.previous_response_id, include_packed=packed))
 
-        answer = await answer_chat(request, gw, body, shaper=shaper)
-        done = shapers[-1].events if shapers else None
-        if kept and done is not None and done.result is not None and done.result["status"] != "failed":
-            await keep(request, gw, req, done.result, [*turn, assistant_turn(done.assistant_message())])
-        return answer
+    async def write(data: bytes) -> None:
+        # the conversation is kept before the client hears response.completed: its next turn may follow at once
+        result = renderer.events.result
+        if kept and result is not None and result["status"] != "failed" and not renderer.kept:
+            renderer.kept = True
+            await keep(request, gw, req, result, [*turn, assistant_turn(renderer.events.assistant_message())])
+        await resp.write(data)
 
-    answer = await answer_chat(request, gw, body)
-    assert isinstance(answer, web.Response) and answer.body is not None
-    completion = orjson.loads(answer.body)  # type: ignore[arg-type]
-    data = to_response(completion, response_id, req.echo, store=kept, previous_response_id=req.previous_response_id,
-                       include_packed=packed, created_at=created_at)
-    if kept:
-        message = ((completion.get("choices") or [{}])[0]).get("message") or {}
-        await keep(request, gw, req, data, [*turn, assistant_turn(message)])
-    headers = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
-    return web.Response(body=orjson.dumps(data), content_type="application/json", headers=headers)
+    await relay(stream, renderer, lambda: resp.prepare(request), write, res, outcome)
+    await end_stream(resp)
+    return resp
 
 
 async def get_response(request: web.Request) -> web.Response:
@@ -157,25 +180,20 @@ def page_query(query: Mapping[str, str]) -> tuple[str, int, str | None]:
     return order, int(raw), query.get("after")
 
 
-class ResponsesShaper(StreamShaper):
-    """The relay's per-chunk accounting (model name, usage, cost), writing Responses events."""
+class EventRenderer:
+    """Internal chunks (model name and usage with cost already set) as Responses events."""
 
-    def __init__(self, route: Route, body: dict[str, Any], events: ResponsesEventEncoder) -> None:
-        super().__init__(route, body, include_usage=False)
+    __slots__ = ("events", "kept")
+
+    def __init__(self, events: ResponsesEventEncoder) -> None:
         self.events = events
+        self.kept = False
 
     def encode(self, chunks: list[dict[str, Any]]) -> bytes:
-        out = []
-        for chunk in chunks:
-            if chunk.get("usage"):
-                self.usage = with_cost(chunk["usage"], self.route)
-            if chunk.get("choices"):
-                self.completion_chars += content_chars(chunk)
-                out.append(self.events.encode(chunk))
-        return b"".join(out)
+        return b"".join(self.events.encode(chunk) for chunk in chunks if chunk.get("choices"))
 
-    def closing(self) -> bytes:
-        return self.events.finish_events(self.final_usage())  # never an answer without usage
+    def closing(self, usage: dict[str, Any], first: dict[str, Any] | None) -> bytes:
+        return self.events.finish_events(usage)  # never an answer without usage
 
-    def failure(self, exc: UpstreamError) -> bytes:
-        return self.events.failure_events(exc.status, failure_message(exc, self.route), self.usage)
+    def failure(self, error: GatewayError, message: str) -> bytes:
+        return self.events.failure_events(error.status, message, None)
