@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from openai.types.responses import ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
+from proxy.outcome import Outcome
 from proxy.simulated.anthropic_mock import create_anthropic_mock
 from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.gateway_harness import GatewayHarness, simple_model
@@ -30,9 +31,13 @@ EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 EVENT_CLASSES = {cls.model_fields["type"].annotation.__args__[0]: cls for cls in get_args(get_args(ResponseStreamEvent)[0])}
 
 
+OUTCOMES: list[Outcome] = []
+
+
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[GatewayHarness]:
     harness = GatewayHarness(
+        on_finish=[OUTCOMES.append],
         providers={
             "claude-direct": {"wire": "anthropic", "knobs": FAST},
             "gemini-direct": {"wire": "gemini", "knobs": FAST},
@@ -281,3 +286,20 @@ def test_auto_routing_and_provider_pins(gateway: GatewayHarness) -> None:
     assert "picked=" in routed.headers["x-switchyard-route"]
     pinned = sdk.responses.with_raw_response.create(model=f"{BACKED}:claude-direct", input="Hi")
     assert pinned.headers["x-switchyard-provider"] == "claude-direct" and pinned.parse().model == BACKED
+
+
+# -- the request log's view ------------------------------------------------------------------
+
+
+def test_outcomes_say_responses_and_embeddings(gateway: GatewayHarness) -> None:
+    OUTCOMES.clear()
+    sdk = client(gateway)
+    sdk.responses.create(model=CLAUDE, input="Hi", metadata={"feature": "search"})
+    list(sdk.responses.create(model=GEMINI, input="Hi", stream=True))
+    sdk.embeddings.create(model="openai/text-embedding-3-small", input="Hi", extra_headers={"x-switchyard-tags": "team=a"})
+    plain, streamed, embedded = OUTCOMES[-3:]
+    assert (plain.api, plain.model, plain.status, plain.tags["feature"]) == ("responses", CLAUDE, "ok", "search")
+    assert (streamed.api, streamed.model, streamed.stream, streamed.status) == ("responses", GEMINI, True, "ok")
+    assert plain.usage and plain.usage["cost_usd"] > 0 and streamed.usage and streamed.usage["completion_tokens"] > 0
+    assert (embedded.api, embedded.model, embedded.status, embedded.tags["team"]) == ("embeddings", "openai/text-embedding-3-small", "ok", "a")
+    assert embedded.usage and embedded.usage["prompt_tokens"] > 0 and len(embedded.attempts) == 1

@@ -18,7 +18,7 @@ from proxy.api.body import read_json_object
 from proxy.api.frontend import request_id
 from proxy.api.responses_checks import expect_int, expect_one_of, expect_str, invalid
 from proxy.appkeys import GATEWAY
-from proxy.call import parse_timeouts
+from proxy.call import parse_tags, parse_timeouts
 from proxy.errors import GatewayError
 from proxy.pipeline import fail, new_outcome
 from proxy.pipeline.embeddings import embed
@@ -65,10 +65,12 @@ async def create_embeddings(request: web.Request) -> web.Response:
     try:
         body = check_request(await read_json_object(request, gw.settings.server.max_body_bytes))
         overrides = parse_timeouts(body, request.headers)
+        outcome.tags = parse_tags(body, request.headers)
     except BaseException as exc:
         fail(outcome, exc)
         raise
     outcome.model_requested = body["model"]
+    outcome.client_request_id = request.headers.get("x-request-id", "")[:200] or None
     done = await embed(body, gw.embeddings, gw.chat, outcome, received_at, overrides, gw.settings.routing.default_factor)
     if body.get("encoding_format") == "base64":  # a provider without base64 (Gemini) gave floats: encode them here
         for item in done.data["data"]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -96,6 +97,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
     arrival = await read_chat_call(request, NAME, translate)
     call, outcome, received_at, req = arrival.call, arrival.outcome, arrival.received_at, translated[0]
+    if req.echo.get("metadata"):  # the Responses API's own metadata tags the request, as chat's does
+        outcome.tags = MappingProxyType({**call.tags, **req.echo["metadata"]})
     try:
         history = await earlier_turns(request, gw, req)
     except BaseException as exc:
