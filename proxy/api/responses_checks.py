@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from proxy.call import invalid
 from proxy.errors import GatewayError
 
-
-def invalid(param: str, message: str, code: str = "invalid_value") -> GatewayError:
-    return GatewayError(400, f"{param}: {message}", param=param, code=code)
+__all__ = ["expect_bool", "expect_dict", "expect_int", "expect_list", "expect_number", "expect_one_of", "expect_str", "invalid",
+           "missing"]
 
 
 def missing(param: str) -> GatewayError:

@@ -23,8 +23,8 @@ from proxy.api.responses_checks import (
 )
 from proxy.api.responses_input import input_messages, listed_input_items
 from proxy.errors import GatewayError
+from proxy.providers.common import GATEWAY_FIELDS
 
-GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
 # Fields OpenAI documents that are hints, not contracts: accepted, and change nothing here.
 ECHOED_HINTS = ("prompt_cache_key", "prompt_cache_retention", "service_tier", "safety_identifier", "stream_options")
 REFUSED_FIELDS: dict[str, str] = {
