@@ -63,6 +63,16 @@ def test_three_turns_across_providers(gateway: GatewayHarness) -> None:
     assert "My name is Ada." in claude_sent and first.output_text in claude_sent
 
 
+def test_a_streamed_turn_is_kept_before_it_completes(gateway: GatewayHarness) -> None:
+    sdk = client(gateway)
+    with sdk.responses.stream(model=CLAUDE, input="Remember: the code word is heron.") as stream:
+        for event in stream:
+            if event.type == "response.completed":  # chain at once, before the stream has even closed
+                follow = sdk.responses.create(model=GPT, input="What was the code word?", previous_response_id=event.response.id)
+    assert follow.previous_response_id == event.response.id
+    assert "heron" in json.dumps(gateway.counters("router").last_body)
+
+
 def test_get_and_delete(gateway: GatewayHarness) -> None:
     sdk = client(gateway)
     made = sdk.responses.create(model=GPT, input="Remember this.", metadata={"topic": "memo"})
