@@ -27,7 +27,15 @@ from proxy.store.base import (
     feedback_row,
     listed,
 )
-from proxy.store.queries import Page, RequestFilter, SqlDialect, encode_cursor, list_sql, usage_rows, usage_sql
+from proxy.store.queries import (
+    Page,
+    RequestFilter,
+    SqlDialect,
+    encode_cursor,
+    list_sql,
+    usage_rows,
+    usage_sql,
+)
 from proxy.store.records import Feedback
 
 T = TypeVar("T")
