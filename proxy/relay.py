@@ -42,8 +42,17 @@ def estimate_usage(body: dict[str, Any], completion_chars: int) -> dict[str, Any
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion, "estimated": True}
 
 
+def cached_tokens(usage: dict[str, Any]) -> tuple[int, int]:
+    """(cache reads, cache writes) inside an OpenAI-shaped usage's prompt_tokens."""
+    details = usage.get("prompt_tokens_details") or {}
+    read = int(details.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0)
+    return read, int(usage.get("cache_creation_input_tokens") or 0)
+
+
 def with_cost(usage: dict[str, Any], route: Route) -> dict[str, Any]:
-    usage["cost_usd"] = route.cost_usd(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    read, written = cached_tokens(usage)
+    usage["cost_usd"] = route.cost_usd(
+        int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), read, written)
     return usage
 
 
