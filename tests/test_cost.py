@@ -54,7 +54,7 @@ PRICES = {"input": 4.0, "output": 10.0, "cached_input": 0.4, "cache_write": 5.0}
 def cached_gateway() -> Iterator[GatewayHarness]:
     knobs = {"ttft_ms": 1.0, "tokens_per_s": 5000.0, "cached_prompt_tokens": CACHED}
     models = {}
-    for slug, wire in (("oa", "openai"), ("an", "anthropic")):
+    for slug in ("oa", "an"):
         model = simple_model({slug: f"{slug}-model"})
         model["providers"][slug].update(PRICES)
         models[f"test/{slug}"] = model
