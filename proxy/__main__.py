@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any
 
 from proxy.auth import load_api_keys
@@ -41,7 +42,7 @@ def run_worker(settings: Settings, sock: socket.socket | None, worker: int) -> N
 
     uvloop.install()
     logging.basicConfig(level=settings.server.log_level.upper(), format=f"%(asctime)s switchyard[{worker}] %(levelname)s %(message)s")
-    app = create_app(settings)
+    app = create_app(settings, worker=worker)
     print(
         f"switchyard worker {worker}: listening on http://{settings.server.host}:{settings.server.port} "
         f"(pid {os.getpid()})",
@@ -75,6 +76,11 @@ def serve(settings: Settings) -> None:
     if workers == 1:
         run_worker(settings, None, 0)
         return
+    # Metrics from every worker in one scrape: prometheus-client's multiprocess mode, set up before any
+    # worker imports it (a directory of memory-mapped sample files, emptied at start).
+    from proxy.metrics import MULTIPROC_ENV, prepare_multiprocess_dir, worker_exited
+
+    prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="switchyard-metrics-"))
     # Each worker binds its own SO_REUSEPORT socket so the kernel spreads connections across them.
     ctx = multiprocessing.get_context("fork")
     procs = []
@@ -100,6 +106,9 @@ def serve(settings: Settings) -> None:
             proc.terminate()
         for proc in procs:
             proc.join()
+    for proc in procs:
+        if proc.pid is not None:
+            worker_exited(proc.pid)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from proxy.catalog import Upstream, build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
 from proxy.middlewares import errors_middleware
+from proxy.observability import install_request_log
 from proxy.providers.registry import adapter_for
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
@@ -112,13 +113,14 @@ async def begin_drain(app: web.Application) -> None:
         gw.drain.begin(gw.settings.server.shutdown_grace_s)
 
 
-def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) -> web.Application:
+def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None, worker: int = 0) -> web.Application:
     environ = os.environ if environ is None else environ
     # errors first, so a 401 from the key check leaves in OpenAI's error shape too
     middlewares = [errors_middleware, *auth_middlewares(settings.server, environ)]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
+    install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
     app.cleanup_ctx.append(gateway_context(settings, environ))
     app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)

@@ -71,7 +71,7 @@ def _named(entries: Iterable[NamedKey | SecretStr | str], admin: bool) -> list[G
 
 
 def load_gateway_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[GatewayKey]:
-    """Every configured key with its name, from config, key file and environment; admin wins a tie."""
+    """Every configured key with its name, from config, key file and environment."""
     keys = _named(server.api_keys, admin=False)
     if server.api_keys_file:
         path = Path(server.api_keys_file).expanduser()
@@ -85,8 +85,11 @@ def load_gateway_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[
     keys += _named(environ.get(ADMIN_KEYS_ENV, "").split(","), admin=True)
     by_secret: dict[str, GatewayKey] = {}
     for key in keys:
-        if key.secret not in by_secret or key.admin:
-            by_secret[key.secret] = key
+        seen = by_secret.get(key.secret)
+        if seen is not None:  # listed twice: admin if either says so, and a given name beats a derived one
+            name = seen.name if seen.name != key_name(key.secret) else key.name
+            key = GatewayKey(name, key.secret, seen.admin or key.admin)
+        by_secret[key.secret] = key
     return list(by_secret.values())
 
 
