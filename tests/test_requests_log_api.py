@@ -197,3 +197,27 @@ def test_metrics_need_an_admin_key_or_the_metrics_port(keyed_gateway: GatewayHar
 
     status, text = h.call(scrape())
     assert status == 200 and "switchyard_attempts_total" in text
+
+
+def test_two_gateways_share_one_postgres_log(postgres: Any) -> None:
+    url = postgres.new_database()
+    one, two = start({"store": {"url": url}}), start({"store": {"url": url}})
+    try:
+        rec_one, rec_two = a_record(None), a_record(None)
+        finish(one, rec_one)
+        finish(two, rec_two)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # each replica's writer flushes within its batch window
+            ids = {r["id"] for r in two.raw("GET", "/v1/requests?limit=200")[2]["data"]}
+            if {rec_one.id, rec_two.id} <= ids:
+                break
+            time.sleep(0.05)
+        assert {rec_one.id, rec_two.id} <= ids
+        assert one.raw("GET", f"/v1/requests/{rec_two.id}")[0] == 200
+        # feedback is durable: written through one replica, read back at once through the other
+        assert two.raw("POST", "/v1/feedback", {"request_id": rec_one.id, "score": 0.25})[0] == 201
+        assert one.raw("GET", f"/v1/requests/{rec_one.id}")[2]["feedback"][0]["score"] == 0.25
+        assert one.raw("GET", "/health")[2]["log"] == "ok"
+    finally:
+        one.stop()
+        two.stop()
