@@ -14,7 +14,15 @@ import tempfile
 import uuid
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("SWITCHYARD_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def pg_bin() -> Path:
+    """SWITCHYARD_PG_BIN, else the newest of Debian's /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("SWITCHYARD_PG_BIN"):
+        return Path(os.environ["SWITCHYARD_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = pg_bin()
 
 
 def free_port() -> int:
