@@ -260,3 +260,20 @@ async def test_postgres_stopped_mid_load_then_restarted(postgres: PostgresCluste
         assert len(page) == st.writer.written
     finally:
         await st.close()
+
+
+async def test_close_writes_out_the_queue(tmp_path: Path) -> None:
+    """What SIGTERM does: the cleanup context closes the store, which writes every queued record first."""
+    st = Store.create(backend_for(str(tmp_path), None), interval_s=60.0, batch_rows=10_000)
+    await st.start()
+    for n in range(50):
+        assert st.log(record(n))
+    await st.close()
+    assert st.writer.written == 50
+    again = Store.create(backend_for(str(tmp_path), None))
+    await again.start()
+    try:
+        page, _ = await again.list_records(RequestFilter(), Page(limit=200))
+        assert len(page) == 50
+    finally:
+        await again.close()
