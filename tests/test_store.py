@@ -277,3 +277,20 @@ async def test_close_writes_out_the_queue(tmp_path: Path) -> None:
         assert len(page) == 50
     finally:
         await again.close()
+
+
+async def test_a_read_only_database_degrades_then_recovers(tmp_path: Path) -> None:
+    st = Store.create(backend_for(str(tmp_path), None), interval_s=0.02)
+    await st.start()
+    writer_conn = st.backend._w  # type: ignore[attr-defined]
+    try:
+        await st.backend._on(st.backend._writes, lambda: writer_conn.execute("PRAGMA query_only = 1"))  # type: ignore[attr-defined]
+        st.log(record(1))
+        await st.writer.flush()
+        assert st.writer.dropped == 1 and st.status == "degraded"
+        await st.backend._on(st.backend._writes, lambda: writer_conn.execute("PRAGMA query_only = 0"))  # type: ignore[attr-defined]
+        await logged(st, [record(2)])
+        assert st.writer.written == 1 and not st.writer._write_failing
+        assert await st.get_record(record(2).id) is not None
+    finally:
+        await st.close()
