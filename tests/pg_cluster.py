@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+
 def pg_bin() -> Path:
     """SWITCHYARD_PG_BIN, else the newest of Debian's /usr/lib/postgresql/<version>/bin."""
     if os.environ.get("SWITCHYARD_PG_BIN"):
