@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,7 +27,8 @@ from prometheus_client import (
     values,
 )
 
-from proxy.store.records import RequestRecord
+if TYPE_CHECKING:  # metrics and the store are siblings beside the pipeline: neither imports the other
+    from proxy.store.records import RequestRecord
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # OpenTelemetry GenAI semantic conventions' advisory bucket boundaries.

@@ -139,7 +139,9 @@ class SQLiteBackend:
     async def insert_records(self, rows: list[tuple[Any, ...]]) -> None:
         def insert() -> None:
             conn = self._writer()
-            conn.execute("BEGIN")
+            # IMMEDIATE takes the write lock up front, where busy_timeout waits for another worker's
+            # batch; a deferred transaction upgrading mid-way could fail at once with SQLITE_BUSY
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(_INSERT, rows)
                 conn.execute("COMMIT")
