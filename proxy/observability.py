@@ -18,7 +18,9 @@ from proxy.api import prometheus, requests_log
 from proxy.appkeys import METRICS, STORE
 from proxy.config import Settings
 from proxy.metrics import Metrics
+from proxy.outcome import Outcome
 from proxy.store import RequestRecord, Store, backend_for
+from proxy.store.outcome_record import record_of
 
 access = logging.getLogger("switchyard.access")
 log = logging.getLogger("switchyard")
@@ -36,7 +38,11 @@ class RequestLog:
         self.metrics = metrics
         self.access_log = access_log
 
-    def finish(self, rec: RequestRecord) -> None:
+    def finish(self, outcome: Outcome) -> None:
+        """The on_finish hook: called once per request, on the event loop, right after its answer ends."""
+        self.record(record_of(outcome))
+
+    def record(self, rec: RequestRecord) -> None:
         self.store.log(rec)
         self.metrics.observe(rec)
         if self.access_log and access.isEnabledFor(logging.INFO):
@@ -48,6 +54,17 @@ class RequestLog:
 
 
 REQUEST_LOG = web.AppKey("request_log", RequestLog)
+
+
+def log_outcome(app: web.Application) -> Callable[[Outcome], None]:
+    """The hook the pipeline calls with each finished Outcome (the store opens after create_app)."""
+
+    def hook(outcome: Outcome) -> None:
+        request_log = app.get(REQUEST_LOG)
+        if request_log is not None:
+            request_log.finish(outcome)
+
+    return hook
 
 
 def open_store(settings: Settings, metrics: Metrics) -> Store:

@@ -38,7 +38,7 @@ def a_record(key: str | None, n: int = 0, **over: Any) -> RequestRecord:
 def finish(h: GatewayHarness, *records: RequestRecord) -> None:
     async def go() -> None:
         for rec in records:
-            h.app[REQUEST_LOG].finish(rec)
+            h.app[REQUEST_LOG].record(rec)
 
     h.call(go())
 
