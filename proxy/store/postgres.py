@@ -11,10 +11,16 @@ import time
 from typing import Any
 
 import asyncpg
-import orjson
 
 from proxy.store import schema
-from proxy.store.base import FEEDBACK_COLUMNS, INSERT_COLUMNS, StoreUnavailable, feedback_json, feedback_row
+from proxy.store.base import (
+    FEEDBACK_COLUMNS,
+    INSERT_COLUMNS,
+    StoreUnavailable,
+    feedback_json,
+    feedback_row,
+    receipt,
+)
 from proxy.store.queries import Page, PostgresDialect, RequestFilter, list_sql, usage_rows, usage_sql
 from proxy.store.records import Feedback
 from proxy.store.sqlite import page_of
@@ -90,7 +96,7 @@ class PostgresBackend:
         rows = await self._fetch("SELECT doc FROM requests WHERE id = $1", request_id)
         if not rows:
             return None
-        rec: dict[str, Any] = orjson.loads(rows[0][0])
+        rec = receipt(rows[0][0])
         rec["feedback"] = [feedback_json(tuple(r)) for r in await self._fetch(_SELECT_FEEDBACK, request_id)]
         return rec
 

@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
 from proxy.store import schema
 from proxy.store.base import (
     FEEDBACK_COLUMNS,
@@ -26,6 +24,7 @@ from proxy.store.base import (
     feedback_json,
     feedback_row,
     listed,
+    receipt,
 )
 from proxy.store.queries import (
     Page,
@@ -157,7 +156,7 @@ class SQLiteBackend:
             row = conn.execute("SELECT doc FROM requests WHERE id = ?", (request_id,)).fetchone()
             if row is None:
                 return None
-            rec: dict[str, Any] = orjson.loads(row[0])
+            rec = receipt(row[0])
             rec["feedback"] = [feedback_json(f) for f in conn.execute(_SELECT_FEEDBACK, (request_id,))]
             return rec
 
