@@ -90,8 +90,9 @@ class Metrics:
         self.circuit_state = Gauge("switchyard_circuit_state", "Circuit per model and provider: 0 closed, 1 half-open, 2 open.",
                                    ("provider", "model", "worker"), multiprocess_mode="livesum", registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}
-        self._histograms: dict[Any, tuple[list[int], list[float]]] = {}  # child -> (bucket counts, [sum])
-        self._counters: dict[Any, float] = {}
+        # tallies since the last flush: (metric, label values) -> (bucket counts, [sum]) or a counter's amount
+        self._histograms: dict[tuple[Any, tuple[str, ...]], tuple[list[int], list[float]]] = {}
+        self._counters: dict[tuple[Any, tuple[str, ...]], float] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """labels() is slow (a lock, validation): each label set's child is kept after its first use."""
@@ -101,30 +102,31 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels) if labels else metric
         return child
 
-    def _observe(self, metric: Histogram, labels: tuple[str, ...], value: float) -> None:
-        child = self._child(metric, *labels)
-        tally = self._histograms.get(child)
+    def _observe(self, metric: Histogram, labels: tuple[str, ...], value: float, bounds: tuple[float, ...]) -> None:
+        key = (metric, labels)
+        tally = self._histograms.get(key)
         if tally is None:
-            tally = self._histograms[child] = ([0] * len(child._upper_bounds), [0.0])
-        # the first bucket whose upper bound is >= value, as Histogram.observe picks it
-        tally[0][bisect_left(child._upper_bounds, value)] += 1
+            tally = self._histograms[key] = ([0] * (len(bounds) + 1), [0.0])
+        # the first bucket whose upper bound is >= value (the last is +Inf), as Histogram.observe picks it
+        tally[0][bisect_left(bounds, value)] += 1
         tally[1][0] += value
 
     def _inc(self, metric: Counter, labels: tuple[str, ...], amount: float = 1.0) -> None:
-        child = self._child(metric, *labels)
-        self._counters[child] = self._counters.get(child, 0.0) + amount
+        key = (metric, labels)
+        self._counters[key] = self._counters.get(key, 0.0) + amount
 
     def flush(self) -> None:
         """Hand the tallies to prometheus-client: one add per bucket, sum and counter that moved."""
         histograms, self._histograms = self._histograms, {}
         counters, self._counters = self._counters, {}
-        for child, (counts, total) in histograms.items():
+        for (metric, labels), (counts, total) in histograms.items():
+            child = self._child(metric, *labels)
             for i, n in enumerate(counts):
                 if n:
                     child._buckets[i].inc(n)
             child._sum.inc(total[0])
-        for child, amount in counters.items():
-            child.inc(amount)
+        for (metric, labels), amount in counters.items():
+            self._child(metric, *labels).inc(amount)
 
     def observe(self, rec: RequestRecord) -> None:
         """Every per-request metric from the request's finished record."""
@@ -134,17 +136,19 @@ class Metrics:
         provider = rec.provider or ""
         error = error_type(rec)
         labels = (op, request_model, response_model, provider, error)
-        self._observe(self.request_duration, labels, rec.duration_ms / 1000)
+        self._observe(self.request_duration, labels, rec.duration_ms / 1000, DURATION_BUCKETS)
         if rec.ttft_ms is not None:
-            self._observe(self.time_to_first_token, labels, rec.ttft_ms / 1000)
+            self._observe(self.time_to_first_token, labels, rec.ttft_ms / 1000, TTFT_BUCKETS)
         if rec.model is not None:
             usage = rec.usage
-            self._observe(self.token_usage, (op, request_model, response_model, provider, "input"), usage.prompt_tokens)
-            self._observe(self.token_usage, (op, request_model, response_model, provider, "output"), usage.completion_tokens)
+            self._observe(self.token_usage, (op, request_model, response_model, provider, "input"), usage.prompt_tokens,
+                          TOKEN_BUCKETS)
+            self._observe(self.token_usage, (op, request_model, response_model, provider, "output"),
+                          usage.completion_tokens, TOKEN_BUCKETS)
         for attempt in rec.attempts:
             attempt_error = "" if attempt.outcome == "ok" else attempt.outcome
             self._observe(self.operation_duration, (op, attempt.model, attempt.provider, attempt_error),
-                          attempt.duration_ms / 1000)
+                          attempt.duration_ms / 1000, DURATION_BUCKETS)
             self._inc(self.attempts, (attempt.provider, attempt.model, attempt.outcome))
             if attempt.cost_usd:
                 self._inc(self.cost, (attempt.model, attempt.provider), attempt.cost_usd)
