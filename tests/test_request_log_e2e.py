@@ -183,3 +183,19 @@ def test_one_access_line_per_request_without_secrets(gateway: GatewayHarness, ca
     assert len(lines) == 1
     assert "key=team-e2e" in lines[0] and "status=ok" in lines[0] and "model=test/fallback" in lines[0]
     assert TEAM_KEY not in lines[0]
+
+
+def test_an_auto_request_keeps_its_routing_receipt(gateway: GatewayHarness) -> None:
+    raw = oai(gateway).chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "Prove that there are infinitely many primes."}],
+        extra_body={"model_routing_config": {"available_models": ["test/fallback", "test/claude"]}})  # type: ignore[arg-type]
+    rec = record(gateway, raw.headers["x-request-id"])
+    route = rec["route"]
+    assert rec["model_requested"] == "auto" and rec["model"] in ("test/fallback", "test/claude")
+    assert route["preference"] == "balanced" and 0.0 <= route["difficulty"] <= 1.0 and route["reason"]
+    assert {c["model"] for c in route["candidates"]} == {"test/fallback", "test/claude"}
+    assert set(route["candidates"][0]) == {"model", "provider", "predicted_quality", "estimated_cost_usd",
+                                           "estimated_latency_ms", "score"}
+    assert route["features"] and "Prove" not in str(route["features"])  # the prompt's features, never its text
+    listed = gateway.raw("GET", "/v1/requests?limit=1", headers={"Authorization": f"Bearer {TEAM_KEY}"})[2]["data"][0]
+    assert listed["id"] == rec["id"] and "candidates" not in listed["route"]
