@@ -53,6 +53,7 @@ def gateway_context(
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
+            bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         thresholds = tune_gc()

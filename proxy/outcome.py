@@ -81,6 +81,7 @@ class Outcome:
     usage: dict[str, Any] | None = None  # prompt/completion/total tokens and cost_usd
     simulated: bool = False
     attempts: list[AttemptOutcome] = field(default_factory=list)
+    bodies: dict[str, Any] | None = None  # log.bodies: messages and answer, redacted and capped
     route: AutoRoute | None = None
     hooks: Sequence[Callable[[Outcome], None]] = ()
 

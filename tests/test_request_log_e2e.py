@@ -199,3 +199,34 @@ def test_an_auto_request_keeps_its_routing_receipt(gateway: GatewayHarness) -> N
     assert route["features"] and "Prove" not in str(route["features"])  # the prompt's features, never its text
     listed = gateway.raw("GET", "/v1/requests?limit=1", headers={"Authorization": f"Bearer {TEAM_KEY}"})[2]["data"][0]
     assert listed["id"] == rec["id"] and "candidates" not in listed["route"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_bodies_are_kept_only_when_asked_redacted_and_capped(stream: bool) -> None:
+    h = GatewayHarness(providers={"p-one": {"knobs": {**FAST, "chunks": 40}}},
+                       models={"test/one": simple_model({"p-one": "one"})},
+                       extra_config={"log": {"bodies": True, "body_max_bytes": 120}}).start()
+    try:
+        secret = "sk-live-abcdefghijklmnop0123"
+        messages = [{"role": "user", "content": f"my key is {secret}, keep it safe"}]
+        client = openai.OpenAI(base_url=h.url, api_key="unused", max_retries=0)
+        if stream:
+            with client.chat.completions.with_streaming_response.create(model="test/one", messages=messages,  # type: ignore[arg-type]
+                                                                        stream=True) as resp:
+                request_id = resp.headers["x-request-id"]
+                answer = "".join(c.choices[0].delta.content or "" for c in resp.parse() if c.choices)
+        else:
+            raw = client.chat.completions.with_raw_response.create(model="test/one", messages=messages)  # type: ignore[arg-type]
+            request_id, answer = raw.headers["x-request-id"], raw.parse().choices[0].message.content or ""
+        bodies = h.raw("GET", f"/v1/requests/{request_id}")[2]["bodies"]
+        assert secret not in bodies["request"] and "[redacted]" in bodies["request"]
+        assert bodies["truncated"] and len(answer.encode()) > 120  # the answer is longer than the cap
+        assert answer.startswith(bodies["response"].removesuffix("…[truncated]"))
+        assert "bodies" not in h.raw("GET", "/v1/requests")[2]["data"][0]  # lists never carry bodies
+    finally:
+        h.stop()
+
+
+def test_no_bodies_by_default(gateway: GatewayHarness) -> None:
+    raw = oai(gateway).chat.completions.with_raw_response.create(model="test/claude", messages=MESSAGES)  # type: ignore[arg-type]
+    assert record(gateway, raw.headers["x-request-id"])["bodies"] is None

@@ -45,5 +45,5 @@ def record_of(o: Outcome) -> RequestRecord:
         client_request_id=o.client_request_id, model=o.model, provider=o.provider, stream=o.stream,
         http_status=o.http_status or 0, error=o.error, finish_reason=o.finish_reason, ttft_ms=o.ttft_ms,
         duration_ms=o.duration_ms or 0.0, usage=usage_of(o.usage), attempts=[attempt_of(a) for a in o.attempts],
-        route=route,
+        route=route, bodies=o.bodies,
     )
