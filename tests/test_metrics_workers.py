@@ -83,6 +83,10 @@ class Serve:
             return self.proc.wait()
 
 
+def sample_list(families: dict[str, Any], name: str) -> list[Any]:
+    return list(families[name].samples) if name in families else []
+
+
 def scrape(base: str) -> dict[str, Any]:
     text = httpx.get(base + "/metrics", timeout=5).text
     return {f.name: f for f in text_string_to_metric_families(text)}
@@ -95,8 +99,9 @@ def test_one_scrape_shows_both_workers(tmp_path: Path, mock: MockThread) -> None
         deadline = time.monotonic() + 10
         while True:
             families = scrape(gw.base)
-            workers = {s.labels["worker"] for s in families["switchyard_in_flight"].samples}
-            attempts = sum(s.value for s in families["switchyard_attempts"].samples if s.name.endswith("_total"))
+            # each worker hands its tallies over every 2 s, so a family may not be there yet
+            workers = {s.labels["worker"] for s in sample_list(families, "switchyard_in_flight")}
+            attempts = sum(s.value for s in sample_list(families, "switchyard_attempts") if s.name.endswith("_total"))
             if (workers == {"0", "1"} and attempts == 20) or time.monotonic() > deadline:
                 break
             time.sleep(0.3)  # each worker refreshes its gauges every 2 s, whichever the scrape reaches

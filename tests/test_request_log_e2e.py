@@ -23,8 +23,10 @@ MESSAGES = [{"role": "user", "content": "Name three rivers in Europe."}]
 TEAM_KEY, ADMIN_KEY = "sk-e2e-team-0123456789", "sk-e2e-admin-0123456789"
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[GatewayHarness]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gateway(request: pytest.FixtureRequest) -> Iterator[GatewayHarness]:
+    """The same gateway on each store back end (PostgreSQL: a fresh database in the session's cluster)."""
+    store = {"url": request.getfixturevalue("postgres").new_database()} if request.param == "postgres" else {}
     h = GatewayHarness(
         providers={
             "p-bad": {"knobs": {**FAST, "status": 503}},
@@ -41,7 +43,8 @@ def gateway() -> Iterator[GatewayHarness]:
         },
         factories={"anthropic": create_anthropic_mock},
         extra_config={"server": {"api_keys": [{"name": "team-e2e", "key": TEAM_KEY}],
-                                 "admin_keys": [{"name": "ops", "key": ADMIN_KEY}]}},
+                                 "admin_keys": [{"name": "ops", "key": ADMIN_KEY}]},
+                      **({"store": store} if store else {})},
     ).start()
     yield h
     h.stop()
