@@ -83,6 +83,17 @@ class Serve:
             return self.proc.wait()
 
 
+def listed_ids(gw: Serve, expected: list[str], timeout_s: float = 10.0) -> set[str]:
+    """The ids GET /v1/requests lists, once `expected` are among them (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        resp = httpx.get(gw.base + "/v1/requests?limit=200", timeout=15)
+        ids = {r["id"] for r in resp.json()["data"]} if resp.status_code == 200 else set()
+        if set(expected) <= ids or time.monotonic() > deadline:
+            return ids
+        time.sleep(0.1)
+
+
 def sample_list(families: dict[str, Any], name: str) -> list[Any]:
     return list(families[name].samples) if name in families else []
 
@@ -155,3 +166,44 @@ def test_two_gateways_write_one_postgres(tmp_path: Path, mock: MockThread, postg
         one.stop()
         two.stop()
     assert len(stored(url, tmp_path)) == 7
+
+
+def test_sigkill_loses_at_most_the_last_batch_window(tmp_path: Path, mock: MockThread) -> None:
+    gw = Serve(tmp_path, mock, extra={"log": {"batch_interval_ms": 200}})
+    written = gw.chat(10)
+    time.sleep(0.6)  # more than one batch window: these are on disk
+    gw.proc.kill()
+    gw.proc.wait(10)
+    assert set(written) <= {r["id"] for r in stored(None, tmp_path / "data")}
+
+
+def test_answers_go_on_while_postgres_is_down(tmp_path: Path, mock: MockThread) -> None:
+    cluster = PostgresCluster().init()  # its own cluster: this test stops it
+    gw = Serve(tmp_path, mock, extra={"store": {"url": cluster.new_database()}})
+    try:
+        before = gw.chat(3)
+        listed_ids(gw, before)  # written before the outage (a read writes out the queue first)
+        cluster.stop()
+        during = gw.chat(5)  # every answer still arrives
+        deadline = time.monotonic() + 15
+        while httpx.get(gw.base + "/health", timeout=5).json()["log"] != "degraded" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert httpx.get(gw.base + "/health", timeout=5).json()["log"] == "degraded"
+        assert httpx.get(gw.base + "/v1/requests", timeout=15).status_code == 503
+        cluster.start()
+        deadline = time.monotonic() + 20
+        while True:  # writing resumes by itself: a new request's record shows up
+            after = gw.chat(1)
+            listed = httpx.get(gw.base + "/v1/requests?limit=200", timeout=15)
+            if listed.status_code == 200 and set(after) <= {r["id"] for r in listed.json()["data"]}:
+                break
+            assert time.monotonic() < deadline, listed.text
+            time.sleep(0.5)
+        ids = {r["id"] for r in listed.json()["data"]}
+        assert set(before) <= ids
+        lost = set(during) - ids  # the outage's records: dropped, and counted
+        dropped = sum(s.value for s in sample_list(scrape(gw.base), "switchyard_log_dropped") if s.name.endswith("_total"))
+        assert lost and dropped >= len(lost)
+    finally:
+        gw.stop()
+        cluster.destroy()

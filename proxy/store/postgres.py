@@ -54,7 +54,9 @@ class PostgresBackend:
     async def open(self) -> None:
         try:
             pool = await asyncpg.create_pool(
-                self._url, min_size=1, max_size=self._pool_size, timeout=CONNECT_TIMEOUT_S,
+                # min_size 0: no background reconnect loop logging a traceback a second while the server
+                # is away; the next batch's acquire connects instead
+                self._url, min_size=0, max_size=self._pool_size, timeout=CONNECT_TIMEOUT_S,
                 command_timeout=COMMAND_TIMEOUT_S,
             )
             async with pool.acquire() as conn, conn.transaction():
