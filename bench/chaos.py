@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.log_reconcile import Seen, reconcile  # noqa: E402
+from bench.log_reconcile import logged_records, reconcile_views  # noqa: E402
 from proxy.simulated.knobs import answer_words  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "chaos.json"
@@ -472,36 +472,6 @@ async def chaos_phase(args: argparse.Namespace, mocks: Mocks, control: aiohttp.C
     return time.monotonic() - started, flips
 
 
-async def logged_records(app: Any, since_ms: int) -> tuple[list[dict[str, Any]], int]:
-    """Every record since `since_ms` (the queue written out first), and how many records were dropped."""
-    from proxy.appkeys import STORE
-    from proxy.store import Page, RequestFilter
-
-    store = app[STORE]
-    await store.writer.flush(timeout=60)
-    records: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page, next_cursor = await store.list_records(RequestFilter(since_ms=since_ms), Page(limit=200, cursor=cursor))
-        records += page
-        if next_cursor is None:
-            return records, store.writer.dropped
-        ts, _, rid = next_cursor.partition("_")
-        cursor = (int(ts), rid)
-
-
-def reconcile_log(tally: Tally, records: list[dict[str, Any]], dropped: int) -> dict[str, Any]:
-    """Each request whose answer reached its client must have exactly one matching record."""
-    seen = [Seen(f"chaos-{i}", outcome, attempts, content_before_error, hang_up)
-            for i, (outcome, attempts, answered, content_before_error, hang_up) in tally.seen.items() if answered]
-    result = reconcile(seen, records)
-    abandoned = {f"chaos-{i}" for i, view in tally.seen.items() if not view[2]}
-    result["abandoned_before_an_answer"] = len(abandoned)
-    result["abandoned_but_logged"] = sum(r.get("client_request_id") in abandoned for r in records)
-    result["dropped"] = dropped
-    return result
-
-
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     import tempfile
 
@@ -529,7 +499,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                     print(stat, *stat.traceback.format()[-6:], sep="\n  ")
             circuits = gw.scorer.circuit_counts()
             upstream = await mocks.counters(control)
-            log = reconcile_log(tally, *await logged_records(runner.app, soak_started_ms))
+            log = reconcile_views(tally.seen, *await logged_records(runner.app, soak_started_ms))
         result = report(args, tally, elapsed, flips, baseline, after, mock_in_flight, in_flight_ok, circuits)
         result["upstream_counters"] = upstream  # warm-up included
         result["request_log"] = log
