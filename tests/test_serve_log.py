@@ -1,5 +1,6 @@
 """Real `switchyard serve` processes: one scrape of /metrics shows every worker; SIGTERM writes out the
-log's queue; two gateways writing one PostgreSQL database each list both's records."""
+log's queue and SIGKILL loses at most one batch window; two gateways writing one PostgreSQL database
+each list both's records; answers go on while that database is down."""
 
 from __future__ import annotations
 
