@@ -12,11 +12,12 @@ from aiohttp import web
 from proxy.api import anthropic_messages, embeddings, health, legacy, models, openai_chat, responses, route
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
-from proxy.appkeys import GATEWAY, RESPONSE_STORE
+from proxy.appkeys import GATEWAY
 from proxy.auth import key_checker
 from proxy.catalog import Upstream, build_catalog, build_embedding_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
+from proxy.observability import install_request_log, log_outcome
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
 from proxy.providers.base import Adapter
@@ -27,7 +28,6 @@ from proxy.routing.model_routing import build_model_router
 from proxy.serving_mode import keyed_upstreams, should_simulate, startup_line
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
-from proxy.stored_responses import MemoryResponseStore
 from proxy.upstream.drain import Drain
 from proxy.upstream.pool import UpstreamPool
 
@@ -67,6 +67,7 @@ def gateway_context(
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
+            bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on, embeddings=embeddings)
         thresholds = tune_gc()
@@ -122,6 +123,7 @@ def create_app(
     *,
     environ: Mapping[str, str] | None = None,
     on_finish: Sequence[Callable[[Outcome], None]] = (),
+    worker: int = 0,
 ) -> web.Application:
     """`on_finish`: hooks called once with each chat request's finished Outcome (request log, metrics)."""
     environ = os.environ if environ is None else environ
@@ -132,9 +134,8 @@ def create_app(
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
-    app.cleanup_ctx.append(gateway_context(settings, environ, on_finish))
-    # process-local until the request log's database keeps stored responses (see proxy.stored_responses)
-    app[RESPONSE_STORE] = MemoryResponseStore()
+    install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
+    app.cleanup_ctx.append(gateway_context(settings, environ, (*on_finish, log_outcome(app))))
     app.on_shutdown.append(begin_drain)
     app[FRONT_ENDS] = {}
     for module, path, handler in CHAT_APIS:

@@ -6,6 +6,7 @@ one key never reading another's conversations."""
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -135,7 +136,7 @@ def test_a_key_reads_only_its_own_responses(gateway: GatewayHarness) -> None:
 
 
 def test_operator_can_refuse_to_keep_conversations() -> None:
-    harness = start({"store": {"responses": False}})
+    harness = start({"store": {"responses": False, "data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}})
     try:
         sdk = client(harness)
         made = sdk.responses.create(model=GPT, input="Hi")
@@ -146,4 +147,35 @@ def test_operator_can_refuse_to_keep_conversations() -> None:
             sdk.responses.create(model=GPT, input="again", previous_response_id=made.id)
         assert caught.value.param == "previous_response_id" and "store.responses" in caught.value.message
     finally:
+        harness.stop()
+
+
+def test_another_replica_answers_the_next_turn(postgres: Any) -> None:
+    """Two gateways on one PostgreSQL store: a conversation begun at one goes on at the other."""
+    url = postgres.new_database()
+    one, two = start({"store": {"url": url}}), start({"store": {"url": url}})
+    try:
+        first = client(one).responses.create(model=GPT, input="My name is Ada.")
+        second = client(two).responses.create(model=CLAUDE, input="What is my name?", previous_response_id=first.id)
+        assert second.previous_response_id == first.id
+        assert "My name is Ada." in json.dumps(two.counters("claude-direct").last_body)
+        assert client(two).responses.retrieve(first.id).output_text == first.output_text
+        with pytest.raises(openai.NotFoundError):
+            client(two, KEY_B).responses.retrieve(first.id)
+    finally:
+        one.stop()
+        two.stop()
+
+
+def test_a_store_outage_is_a_clear_503_and_store_false_still_answers(postgres: Any) -> None:
+    harness = start({"store": {"url": postgres.new_database()}})
+    try:
+        postgres.stop()
+        sdk = client(harness)
+        with pytest.raises(openai.InternalServerError) as caught:
+            sdk.responses.create(model=GPT, input="Hi")
+        assert caught.value.status_code == 503 and caught.value.code == "store_unavailable"
+        assert sdk.responses.create(model=GPT, input="Hi", store=False).output_text
+    finally:
+        postgres.start()
         harness.stop()

@@ -17,7 +17,7 @@ from aiohttp import web
 from proxy.api.body import read_json_object
 from proxy.api.frontend import request_id
 from proxy.api.responses_checks import expect_int, expect_one_of, expect_str, invalid
-from proxy.appkeys import GATEWAY
+from proxy.appkeys import GATEWAY, IDENTITY
 from proxy.call import parse_tags, parse_timeouts
 from proxy.errors import GatewayError
 from proxy.pipeline import fail, new_outcome
@@ -62,6 +62,7 @@ async def create_embeddings(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     received_at = asyncio.get_running_loop().time()
     outcome = new_outcome(request_id(request), NAME, gw.chat, gw.simulated)
+    outcome.key = request[IDENTITY].key_name if IDENTITY in request else None
     try:
         body = check_request(await read_json_object(request, gw.settings.server.max_body_bytes))
         overrides = parse_timeouts(body, request.headers)

@@ -10,7 +10,6 @@ the operator set `store.responses: false`) the conversation is kept for the next
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -24,12 +23,12 @@ from proxy.api.openai_chat import SSE_HEADERS, end_stream, error_body
 from proxy.api.responses_events import ResponsesEventEncoder
 from proxy.api.responses_inbound import ResponsesRequest, to_responses_request
 from proxy.api.responses_output import new_id, to_response
-from proxy.appkeys import GATEWAY, RESPONSE_STORE
-from proxy.auth import presented_key
+from proxy.appkeys import GATEWAY, IDENTITY, RESPONSE_STORE
 from proxy.errors import GatewayError
 from proxy.gateway import Gateway
 from proxy.pipeline import complete, fail, open_chat_stream, relay
-from proxy.stored_responses import StoredResponse
+from proxy.store import StoreUnavailable
+from proxy.store.responses import StoredResponse
 
 NAME = "responses"
 KEPT_MESSAGE_FIELDS = ("role", "content", "refusal", "tool_calls", "reasoning_content", "thinking_blocks")
@@ -48,9 +47,8 @@ FRONT_END = ResponsesFrontEnd()
 
 
 def owner_of(request: web.Request) -> str | None:
-    """Whose conversations these are: a name derived from the gateway key (never the key itself)."""
-    key = presented_key(request.headers)
-    return None if key is None else "key-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    """Whose conversations these are: the gateway key's name (None on a gateway without keys)."""
+    return request[IDENTITY].key_name if IDENTITY in request else None
 
 
 def not_found(response_id: str, param: str | None = None) -> GatewayError:
@@ -67,10 +65,7 @@ async def earlier_turns(request: web.Request, gw: Gateway, req: ResponsesRequest
         raise GatewayError(400, "previous_response_id: this gateway keeps no conversations (its operator set "
                            "store.responses to false); send the earlier turns in input instead.",
                            param="previous_response_id", code="unsupported_parameter")
-    stored = await request.app[RESPONSE_STORE].load(req.previous_response_id, owner_of(request))
-    if stored is None:
-        raise not_found(req.previous_response_id, "previous_response_id")
-    return stored.conversation
+    return (await load_stored(request, req.previous_response_id, "previous_response_id")).conversation
 
 
 def assistant_turn(message: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +78,26 @@ async def keep(request: web.Request, gw: Gateway, req: ResponsesRequest, respons
     stored = StoredResponse(id=response["id"], owner=owner_of(request), created_at=int(response["created_at"]),
                             expires_at=time.time() + ttl_s, response=response, conversation=conversation,
                             input_items=req.input_items)
-    await request.app[RESPONSE_STORE].save(stored)
+    try:
+        await request.app[RESPONSE_STORE].save(stored)
+    except StoreUnavailable:
+        raise unavailable("The answer could not be stored") from None
+
+
+async def load_stored(request: web.Request, response_id: str, param: str | None = None) -> StoredResponse:
+    """The caller's stored response; a 404 naming `param` when it has none by that id."""
+    try:
+        stored = await request.app[RESPONSE_STORE].load(response_id, owner_of(request))
+    except StoreUnavailable:
+        raise unavailable("Stored responses cannot be read") from None
+    if stored is None:
+        raise not_found(response_id, param)
+    return stored
+
+
+def unavailable(what: str) -> GatewayError:
+    return GatewayError(503, f"{what}: the response store (the request log's database) is unavailable. Retry shortly, "
+                        "or send store: false and the earlier turns in input.", code="store_unavailable")
 
 
 async def create_response(request: web.Request) -> web.StreamResponse:
@@ -139,16 +153,17 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
 
 async def get_response(request: web.Request) -> web.Response:
-    response_id = request.match_info["response_id"]
-    stored = await request.app[RESPONSE_STORE].load(response_id, owner_of(request))
-    if stored is None:
-        raise not_found(response_id)
+    stored = await load_stored(request, request.match_info["response_id"])
     return web.Response(body=orjson.dumps(stored.response), content_type="application/json")
 
 
 async def delete_response(request: web.Request) -> web.Response:
     response_id = request.match_info["response_id"]
-    if not await request.app[RESPONSE_STORE].delete(response_id, owner_of(request)):
+    try:
+        deleted = await request.app[RESPONSE_STORE].delete(response_id, owner_of(request))
+    except StoreUnavailable:
+        raise unavailable("The response cannot be deleted") from None
+    if not deleted:
         raise not_found(response_id)
     return web.Response(body=orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True}),
                         content_type="application/json")
@@ -157,9 +172,7 @@ async def delete_response(request: web.Request) -> web.Response:
 async def list_input_items(request: web.Request) -> web.Response:
     """GET /v1/responses/{id}/input_items: this turn's input, newest first unless `order=asc`, in pages."""
     response_id = request.match_info["response_id"]
-    stored = await request.app[RESPONSE_STORE].load(response_id, owner_of(request))
-    if stored is None:
-        raise not_found(response_id)
+    stored = await load_stored(request, response_id)
     order, limit, after = page_query(request.query)
     items = stored.input_items if order == "asc" else stored.input_items[::-1]
     if after is not None:

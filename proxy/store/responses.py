@@ -1,6 +1,8 @@
 """Stored Responses API conversations: what `previous_response_id` and `GET/DELETE /v1/responses/{id}`
-read, behind one small interface so the request log's database can keep them (durably, shared by
-replicas) and this process-local store can stand in where there is none.
+read, behind one small interface.
+
+`DatabaseResponseStore` keeps them in the request log's database: durable, and shared by replicas
+through PostgreSQL.
 
 A stored response keeps the Response object as returned, this turn's input items as the client sent
 them, and the conversation as internal messages (every earlier turn, this turn's input, and its
@@ -11,11 +13,12 @@ reads it as unknown, a 404, never a 403 that would confirm it exists.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+
+from proxy.store.base import LogBackend
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,41 +43,31 @@ class ResponseStore(Protocol):
         """True when the caller's response existed and is gone."""
 
 
-class MemoryResponseStore:
-    """This process only, the newest kept within `max_items` and `max_bytes` (a conversation carries
-    every earlier turn, images included): for a single replica without the request log's database.
-    Replicas need the database-backed store to see each other's conversations."""
+class DatabaseResponseStore:
+    """Stored responses in the request log's database, on its durable write path: `save` returns once
+    the row is committed, so the next turn finds it at any replica. Expired rows are never read, and
+    are deleted a few at a time as new ones are saved."""
 
-    def __init__(self, max_items: int = 10_000, max_bytes: int = 256 << 20) -> None:
-        self.max_items = max_items
-        self.max_bytes = max_bytes
-        self.items: OrderedDict[str, tuple[StoredResponse, int]] = OrderedDict()
-        self.bytes = 0
+    def __init__(self, backend: LogBackend) -> None:
+        self.backend = backend
 
     async def save(self, stored: StoredResponse) -> None:
-        size = sum(len(orjson.dumps(part)) for part in (stored.conversation, stored.response, stored.input_items))
-        self.drop(stored.id)
-        self.items[stored.id] = (stored, size)
-        self.bytes += size
-        while self.items and (len(self.items) > self.max_items or self.bytes > self.max_bytes):
-            self.drop(next(iter(self.items)))
-
-    def drop(self, response_id: str) -> None:
-        entry = self.items.pop(response_id, None)
-        if entry is not None:
-            self.bytes -= entry[1]
+        doc = orjson.dumps({"response": stored.response, "conversation": stored.conversation, "input_items": stored.input_items})
+        row = (stored.id, stored.owner, stored.created_at * 1000, int(stored.expires_at * 1000), doc.decode())
+        await self.backend.save_response(row, now_ms())
 
     async def load(self, response_id: str, owner: str | None) -> StoredResponse | None:
-        entry = self.items.get(response_id)
-        if entry is None or entry[0].owner != owner:
+        found = await self.backend.load_response(response_id, now_ms())
+        if found is None or found[0] != owner:
             return None
-        if entry[0].expires_at <= time.time():
-            self.drop(response_id)
-            return None
-        return entry[0]
+        doc = orjson.loads(found[2])
+        return StoredResponse(id=response_id, owner=owner, created_at=int(doc["response"].get("created_at") or 0),
+                              expires_at=found[1] / 1000, response=doc["response"], conversation=doc["conversation"],
+                              input_items=doc.get("input_items") or [])
 
     async def delete(self, response_id: str, owner: str | None) -> bool:
-        if await self.load(response_id, owner) is None:
-            return False
-        self.drop(response_id)
-        return True
+        return await self.backend.delete_response(response_id, owner)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
