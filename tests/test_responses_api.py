@@ -298,8 +298,13 @@ def test_outcomes_say_responses_and_embeddings(gateway: GatewayHarness) -> None:
     list(sdk.responses.create(model=GEMINI, input="Hi", stream=True))
     sdk.embeddings.create(model="openai/text-embedding-3-small", input="Hi", extra_headers={"x-switchyard-tags": "team=a"})
     plain, streamed, embedded = OUTCOMES[-3:]
-    assert (plain.api, plain.model, plain.status, plain.tags["feature"]) == ("responses", CLAUDE, "ok", "search")
-    assert (streamed.api, streamed.model, streamed.stream, streamed.status) == ("responses", GEMINI, True, "ok")
+    assert (plain.api, plain.model, plain.status, plain.tags["feature"]) == ("openai_responses", CLAUDE, "ok", "search")
+    assert (streamed.api, streamed.model, streamed.stream, streamed.status) == ("openai_responses", GEMINI, True, "ok")
     assert plain.usage and plain.usage["cost_usd"] > 0 and streamed.usage and streamed.usage["completion_tokens"] > 0
-    assert (embedded.api, embedded.model, embedded.status, embedded.tags["team"]) == ("embeddings", "openai/text-embedding-3-small", "ok", "a")
+    assert (embedded.api, embedded.model, embedded.status, embedded.tags["team"]) == (
+        "openai_embeddings", "openai/text-embedding-3-small", "ok", "a")
     assert embedded.usage and embedded.usage["prompt_tokens"] > 0 and len(embedded.attempts) == 1
+    # and the request log says so
+    logged = {r["id"]: r for r in gateway.raw("GET", "/v1/requests?limit=50")[2]["data"]}
+    assert logged[plain.request_id]["api"] == logged[streamed.request_id]["api"] == "responses"
+    assert logged[embedded.request_id]["api"] == "embeddings" and logged[plain.request_id]["tags"]["feature"] == "search"

@@ -24,7 +24,7 @@ from proxy.pipeline import fail, new_outcome
 from proxy.pipeline.embeddings import embed
 from proxy.providers.embeddings import as_base64
 
-NAME = "embeddings"
+NAME = "openai_embeddings"
 MAX_INPUTS = 2048  # OpenAI's limit on the inputs of one request
 FIELDS = frozenset({"model", "input", "encoding_format", "dimensions", "user", "provider", "switchyard"})
 

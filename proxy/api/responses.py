@@ -30,7 +30,7 @@ from proxy.pipeline import complete, fail, open_chat_stream, relay
 from proxy.store import StoreUnavailable
 from proxy.store.responses import StoredResponse
 
-NAME = "responses"
+NAME = "openai_responses"
 KEPT_MESSAGE_FIELDS = ("role", "content", "refusal", "tool_calls", "reasoning_content", "thinking_blocks")
 
 
