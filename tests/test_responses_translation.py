@@ -121,11 +121,11 @@ def test_history_goes_between_instructions_and_input() -> None:
 
 
 def test_input_items_as_listed() -> None:
-    items = to_responses_request({"model": "m", "input": "Hi"}).input_items
+    items = to_responses_request({"model": "m", "input": "Hi"}).input_items()
     assert items[0]["type"] == "message" and items[0]["content"] == [{"type": "input_text", "text": "Hi"}]
     assert items[0]["id"].startswith("msg_") and items[0]["status"] == "completed"
     given = [{"role": "assistant", "content": "Yo"}, {"type": "function_call_output", "call_id": "c", "output": "1", "id": "fco_1"}]
-    listed = to_responses_request({"model": "m", "input": given}).input_items
+    listed = to_responses_request({"model": "m", "input": given}).input_items()
     assert listed[0]["content"] == [{"type": "output_text", "text": "Yo", "annotations": []}] and listed[1]["id"] == "fco_1"
     assert given[0] == {"role": "assistant", "content": "Yo"}  # the client's objects are not changed
 

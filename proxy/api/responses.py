@@ -77,7 +77,7 @@ async def keep(request: web.Request, gw: Gateway, req: ResponsesRequest, respons
     ttl_s = gw.settings.store.responses_ttl_days * 86400.0
     stored = StoredResponse(id=response["id"], owner=owner_of(request), created_at=int(response["created_at"]),
                             expires_at=time.time() + ttl_s, response=response, conversation=conversation,
-                            input_items=req.input_items)
+                            input_items=req.input_items())
     try:
         await request.app[RESPONSE_STORE].save(stored)
     except StoreUnavailable:

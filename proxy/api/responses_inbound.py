@@ -65,13 +65,17 @@ class ResponsesRequest:
     model: str
     instructions: str | None
     input_messages: list[dict[str, Any]]
-    input_items: list[dict[str, Any]]  # the input as the client sent it, with ids (for input_items lists)
+    raw_input: Any  # `input` as the client sent it (checked), listed by input_items when the turn is kept
     options: dict[str, Any]  # internal chat fields other than model and messages
     echo: dict[str, Any] = field(default_factory=dict)
     store: bool = True
     previous_response_id: str | None = None
     stream: bool = False
     include: tuple[str, ...] = ()
+
+    def input_items(self) -> list[dict[str, Any]]:
+        """This turn's input as GET /v1/responses/{id}/input_items lists it (ids made here, once kept)."""
+        return listed_input_items(self.raw_input)
 
     def chat_body(self, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The internal request: instructions first (they are not carried between turns), then the
@@ -257,7 +261,7 @@ def to_responses_request(body: dict[str, Any]) -> ResponsesRequest:
             options[name] = body[name]
     previous = body.get("previous_response_id")
     return ResponsesRequest(
-        model=model, instructions=instructions, input_messages=messages, input_items=listed_input_items(body["input"]),
+        model=model, instructions=instructions, input_messages=messages, raw_input=body["input"],
         options=options, echo=echo,
         store=expect_bool(body["store"], "store") if body.get("store") is not None else True,
         previous_response_id=expect_str(previous, "previous_response_id") if previous is not None else None,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -23,8 +23,9 @@ FAILURE_CODES = {429: "rate_limit_exceeded"}
 
 
 def new_id(prefix: str) -> str:
-    """OpenAI-like ids: `resp_`, `msg_`, `fc_`, `rs_` and 48 hex digits."""
-    return f"{prefix}_{uuid.uuid4().hex}{uuid.uuid4().hex[:16]}"
+    """OpenAI-like ids: `resp_`, `msg_`, `fc_`, `rs_` and 48 random hex digits (one read of the OS's
+    random source: several ids are made per request)."""
+    return f"{prefix}_{os.urandom(24).hex()}"
 
 
 def pack_reasoning(blocks: list[dict[str, Any]]) -> str:
