@@ -79,7 +79,9 @@ class GatewayHarness:
             self.environ[env_name] = key
             providers_cfg[slug] = {"wire": wire, "base_url": server.url + prefix, "api_key_env": env_name, **spec.get("config", {})}
         overrides = {"simulate": "never", "providers": providers_cfg, "models": self.models, **self.extra_config}
-        settings = load_settings(None, environ={}, overrides=overrides)
+        await self._serve(load_settings(None, environ={}, overrides=overrides))
+
+    async def _serve(self, settings: Any) -> None:
         self.app = create_app(settings, environ=self.environ)
         self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
@@ -137,6 +139,17 @@ class GatewayHarness:
                 return r.status, dict(r.headers), payload
 
         return self.call(go())  # type: ignore[no-any-return]
+
+
+class SimulatedGateway(GatewayHarness):
+    """`switchyard serve` with no provider keys: the bundled catalogue, every provider simulated
+    (all three wire formats), as a newcomer's first run sees it."""
+
+    def __init__(self, extra_config: dict[str, Any] | None = None) -> None:
+        super().__init__(providers={}, models={}, extra_config=extra_config)
+
+    async def _start(self) -> None:
+        await self._serve(load_settings(None, environ={}, overrides={"simulate": "always", **self.extra_config}))
 
 
 def simple_model(providers: dict[str, str], **extra: Any) -> dict[str, Any]:

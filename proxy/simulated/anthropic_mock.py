@@ -112,9 +112,12 @@ def plan_content(body: dict[str, Any], knobs: Knobs) -> tuple[list[dict[str, Any
     tool = chosen_tool(body)
     if tool is not None:
         args = orjson.dumps(sample_arguments(tool.get("input_schema") or {})).decode()
-        lead = f"I'll use {tool['name']}."
-        blocks.append({"type": "text", "text": lead})
-        pieces.append([lead])
+        # a forced tool choice gets the call alone; with `auto` Claude often says what it is doing first
+        forced = (body.get("tool_choice") or {}).get("type") in ("tool", "any")
+        lead = "" if forced else f"I'll use {tool['name']}."
+        if lead:
+            blocks.append({"type": "text", "text": lead})
+            pieces.append([lead])
         blocks.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": tool["name"], "input": orjson.loads(args)})
         pieces.append(split_text(args, max(knobs.chunks - 2, 1)))
         return blocks, pieces, "tool_use", estimate_tokens(lead + args)

@@ -14,7 +14,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.simulated.knobs import Knobs, answer_words, estimate_tokens, sample_arguments, sleep_ms
+from proxy.simulated.knobs import (
+    Knobs,
+    answer_words,
+    estimate_tokens,
+    json_answer,
+    sample_arguments,
+    sleep_ms,
+    split_text,
+)
 from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
 
 RPC_STATUS: dict[int, tuple[str, str]] = {
@@ -123,6 +131,11 @@ def plan_chunks(body: dict[str, Any], model: str, knobs: Knobs) -> tuple[list[li
         chunks.append([{"functionCall": {"name": fn["name"], "args": args}, "thoughtSignature": signature_for(fn["name"], args)}])
         return chunks, "STOP", estimate_tokens(orjson.dumps(args).decode()), thoughts
     words = answer_words(model, prompt_text(body), knobs.chunks)
+    if field(config, "responseMimeType", "response_mime_type") == "application/json":
+        schema = field(config, "responseJsonSchema", "response_json_schema") or field(config, "responseSchema", "response_schema")
+        text = json_answer(schema if isinstance(schema, dict) else None, "".join(words))
+        chunks += [[{"text": piece}] for piece in split_text(text, knobs.chunks)]
+        return chunks, "STOP", estimate_tokens(text), thoughts
     finish = "STOP"
     limit = field(config, "maxOutputTokens", "max_output_tokens")
     if limit:

@@ -9,7 +9,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.simulated.knobs import Knobs, answer_words, estimate_tokens, sample_arguments, sleep_ms, split_text
+from proxy.simulated.knobs import (
+    Knobs,
+    answer_words,
+    estimate_tokens,
+    json_answer,
+    sample_arguments,
+    sleep_ms,
+    split_text,
+)
 from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
 
 ERROR_BODIES: dict[int, tuple[str, str, str | None]] = {
@@ -60,6 +68,15 @@ def wants_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     return tools[0]
 
 
+def structured_answer(body: dict[str, Any], model: str, text: str, chunks: int) -> str | None:
+    """The JSON text `response_format` asks for (valid against its schema), or None for plain text."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("json_object", "json_schema"):
+        return None
+    schema = (fmt.get("json_schema") or {}).get("schema") if fmt["type"] == "json_schema" else None
+    return json_answer(schema if isinstance(schema, dict) else None, "".join(answer_words(model, text, chunks)))
+
+
 def authorized(request: web.Request, key: str) -> bool:
     """OpenAI's bearer token, or Azure OpenAI's `api-key` header (the v1 API accepts either)."""
     return request.headers.get("Authorization") == f"Bearer {key}" or request.headers.get("api-key") == key
@@ -103,8 +120,8 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
         ]
         finish, completion_tokens = "tool_calls", estimate_tokens(args)
     else:
-        content = "".join(answer_words(model, text, knobs.chunks))
-        message["content"] = content
+        structured = structured_answer(body, model, text, knobs.chunks)
+        message["content"] = structured if structured is not None else "".join(answer_words(model, text, knobs.chunks))
         finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
     payload = {
         "id": completion_id,
@@ -183,7 +200,9 @@ async def stream_answer(
         deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces]
         finish, completion_tokens = "tool_calls", estimate_tokens(args)
     else:
-        deltas = [{"content": w} for w in answer_words(model, text, knobs.chunks)]
+        structured = structured_answer(body, model, text, knobs.chunks)
+        words = split_text(structured, knobs.chunks) if structured is not None else answer_words(model, text, knobs.chunks)
+        deltas = [{"content": w} for w in words]
         finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
 
     gap = knobs.chunk_gap_s * 1000.0
