@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -33,13 +34,47 @@ ERROR_BODIES: dict[int, tuple[str, str, str | None]] = {
 }
 
 
-def error_response(status: int, knobs: Knobs, message: str | None = None) -> web.Response:
+def error_response(status: int, knobs: Knobs, message: str | None = None, param: str | None = None) -> web.Response:
     etype, default_message, code = ERROR_BODIES.get(status, ("server_error", "Upstream error.", None))
     headers = {"x-request-id": f"req_{uuid.uuid4().hex[:24]}"}
     if status in (429, 503) and knobs.retry_after_s is not None:
         headers["retry-after"] = str(knobs.retry_after_s)
-    body = {"error": {"message": message or default_message, "type": etype, "param": None, "code": code}}
+    body = {"error": {"message": message or default_message, "type": etype, "param": param, "code": code}}
     return json_response(body, status=status, headers=headers)
+
+
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def json_type(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), "a value")
+
+
+def request_problem(body: Any) -> tuple[str, str | None] | None:
+    """What OpenAI answers 400 to (message, param), for the fields a gateway could pass on wrongly."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+        return "'messages' and 'model' are required properties.", None
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+        return f"Invalid type for 'stop': expected a string or an array of strings, but got {json_type(stop)} instead.", "stop"
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        return f"Invalid type for 'tools': expected an array, but got {json_type(tools)} instead.", "tools"
+    for i, tool in enumerate(tools or []):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(fn, dict):
+            return f"Missing required parameter: 'tools[{i}].function'.", f"tools[{i}].function"
+        if not isinstance(fn.get("name"), str) or not TOOL_NAME.match(fn["name"]):
+            return (f"Invalid 'tools[{i}].function.name': string does not match pattern. Expected a string that matches "
+                    "the pattern '^[a-zA-Z0-9_-]{1,64}$'.", f"tools[{i}].function.name")
+        if "parameters" in fn and not isinstance(fn["parameters"], dict):
+            return (f"Invalid type for 'tools[{i}].function.parameters': expected an object, but got "
+                    f"{json_type(fn['parameters'])} instead.", f"tools[{i}].function.parameters")
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and not isinstance((fmt.get("json_schema") or {}).get("schema", {}), dict):
+        return "Invalid type for 'response_format.json_schema.schema': expected an object.", "response_format.json_schema.schema"
+    return None
 
 
 def prompt_text(body: dict[str, Any]) -> str:
@@ -61,7 +96,8 @@ def wants_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     if not tools or choice == "none" or (messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"):
         return None
     if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
+        fn = choice.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else None
         for tool in tools:
             if (tool.get("function") or {}).get("name") == name:
                 return tool
@@ -89,9 +125,10 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
     if knobs.api_key is not None and not authorized(request, knobs.api_key):
         ctx.counters.errors += 1
         return error_response(401, knobs)
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+    problem = request_problem(body)
+    if problem is not None:
         ctx.counters.errors += 1
-        return error_response(400, knobs, "'messages' and 'model' are required properties.")
+        return error_response(400, knobs, *problem)
     plan = ctx.plan()
     if plan.hang:
         await hang_forever()
