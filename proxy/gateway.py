@@ -26,6 +26,12 @@ class Gateway:
     in_flight: int = 0
     drain: Drain = field(default_factory=Drain)
 
+    def count_tokens(self, text: str) -> int:
+        """The gateway's token estimate: the router's o200k count, else four characters a token."""
+        if self.model_router is not None:
+            return int(self.model_router.router.features(text)["est_tokens"])
+        return max(1, len(text) // 4) if text else 0
+
 
 def build_scorer(settings: Settings, catalog: Catalog) -> Scorer:
     r = settings.routing

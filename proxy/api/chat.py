@@ -11,6 +11,7 @@ from aiohttp import web
 
 from proxy.api.body import read_json_object
 from proxy.appkeys import GATEWAY
+from proxy.call_checks import check_fields
 from proxy.catalog import Route
 from proxy.gateway import Gateway
 from proxy.relay import StreamShaper, gateway_headers, relay_stream, shape_completion
@@ -35,6 +36,7 @@ async def answer_chat(
         body = await read_json_object(request, gw.settings.server.max_body_bytes)
     received_at = asyncio.get_running_loop().time()
     req = validate_chat_request(body)
+    check_fields(body)
     plan = plan_candidates(gw, body, request.headers)
     extra = {"x-switchyard-route": plan.route_reason} if plan.route_reason else {}
     # a bad override is the client's error, found before any attempt

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from proxy.api.anthropic_checks import check_messages_request
 from proxy.api.body import read_json_object
 from proxy.api.chat import answer_chat
 from proxy.appkeys import GATEWAY
@@ -32,7 +33,9 @@ PASSED_HEADERS = ("x-switchyard-provider", "x-switchyard-attempts", "x-switchyar
 async def messages(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     try:
-        body = to_internal_request(await read_json_object(request, gw.settings.server.max_body_bytes))
+        raw = await read_json_object(request, gw.settings.server.max_body_bytes)
+        check_messages_request(raw)
+        body = to_internal_request(raw)
         if body.get("stream"):
             return await answer_chat(request, gw, body, shaper=EventShaper)
         answer = await answer_chat(request, gw, body)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from proxy.catalog import Route
 from proxy.errors import GatewayError
 from proxy.gateway import Gateway
+from proxy.routing.model_fit import check_fits_model
 from proxy.routing.providers import order_providers, parse_provider_routing
 
 AUTO_MODEL = "auto"
@@ -32,6 +33,7 @@ def plan_candidates(gw: Gateway, body: dict[str, Any], headers: Mapping[str, str
 
         return plan_auto(gw, body, headers, routing)  # type: ignore[no-any-return]
     entry, pin = gw.catalog.resolve(model_name)
+    check_fits_model(entry.slug, entry.config, body, gw.count_tokens)
     providers = order_providers(
         entry.slug,
         known=entry.config.providers,
