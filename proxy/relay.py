@@ -173,7 +173,7 @@ async def relay_stream(
         await resp.write(shaper.closing())
         outcome = "ok"
     except UpstreamError as exc:
-        outcome = "cancelled" if exc.code == "gateway_shutting_down" else "error"
+        outcome = "cancelled" if exc.code == "gateway_shutting_down" or exc.caused_by_client else "error"
         await write_quietly(resp, shaper.failure(exc))
     except (ConnectionError, RuntimeError):
         pass  # the client went away: recorded as cancelled, upstream closed below
@@ -213,7 +213,7 @@ async def pump_until_deadline(gw: Gateway, resp: web.StreamResponse, opened: Ope
     except TimeoutError as exc:
         if gw.drain.expired():
             raise shutdown_error() from None
-        raise transport_error(opened.route, exc, "total") from None
+        raise transport_error(opened.route, exc, "total", opened.limits) from None
 
 
 async def pump(resp: web.StreamResponse, opened: OpenedStream, shaper: StreamShaper) -> None:
@@ -225,7 +225,7 @@ async def pump(resp: web.StreamResponse, opened: OpenedStream, shaper: StreamSha
         except StopAsyncIteration:
             raw = None
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
-            raise transport_error(opened.route, exc) from None
+            raise transport_error(opened.route, exc, None, opened.limits) from None
         if raw is None:
             chunks = [c for ev in parser.close() if isinstance(ev, SSEEvent) for c in translator.feed(ev)]
             chunks += translator.finish()

@@ -46,7 +46,7 @@ def healthy(gateway: GatewayHarness) -> Iterator[None]:
     """Each test starts from healthy mocks and fresh stats (one test's harm must not hide another's)."""
     yield
     for slug in gateway.mocks:
-        gateway.set_knobs(slug, status=None, ttft_ms=FAST["ttft_ms"])
+        gateway.set_knobs(slug, status=None, **FAST)
     gateway.call(reset_scorer(gateway))
 
 
@@ -109,6 +109,19 @@ def test_client_deadline_in_the_body(gateway: GatewayHarness, route: str, wire: 
         status, _, _ = post(gateway, route, wire, switchyard={"timeouts": {"first_token_s": 0.05}}, stream=True)
         assert status == 504
     gateway.set_knobs(TARGETS[wire][1], ttft_ms=FAST["ttft_ms"])
+    assert_unharmed(gateway, route, wire, before)
+
+
+@pytest.mark.parametrize(("route", "wire"), PARAMS)
+def test_client_idle_limit_mid_stream(gateway: GatewayHarness, route: str, wire: str) -> None:
+    """A stream the client's own idle limit ends after content has flowed: an error event for the
+    client, nothing against the provider."""
+    gateway.set_knobs(TARGETS[wire][1], tokens_per_s=8.0, chunks=4)  # 0.25 s between chunks
+    before = watched(gateway, wire)
+    for _ in range(4):
+        status, _, text = post(gateway, route, wire, switchyard={"timeouts": {"idle_s": 0.1}}, stream=True)
+        assert status == 200 and "idle timeout" in text
+    gateway.set_knobs(TARGETS[wire][1], tokens_per_s=FAST["tokens_per_s"], chunks=FAST["chunks"])
     assert_unharmed(gateway, route, wire, before)
 
 

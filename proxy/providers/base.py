@@ -60,6 +60,8 @@ class UpstreamError(Exception):
         self.param = param
         self.retriable = is_retriable_status(status) if retriable is None else retriable
         self.retry_after_s = retry_after_s
+        # a timeout the client set below the provider's default: the provider's health is not at stake
+        self.caused_by_client = False
 
     def to_openai(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}

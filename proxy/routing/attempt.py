@@ -90,14 +90,26 @@ TIMEOUT_TEXT = {
 }
 
 
-def transport_error(route: Route, exc: BaseException, phase: str | None = None) -> UpstreamError:
-    """A connection failure or timeout as a retriable UpstreamError; `phase` names the timeout."""
+def client_set_lower(route: Route, t: AttemptTimeouts | None, phase: str) -> bool:
+    """Whether the limit that ran out in `phase` is one the client set below the provider's default:
+    then the client cut the attempt short, and the provider's health is not at stake."""
+    if t is None:
+        return False
+    field = f"{phase}_s"
+    return bool(getattr(t, field) < getattr(route.provider_config.timeouts, field))
+
+
+def transport_error(route: Route, exc: BaseException, phase: str | None = None, t: AttemptTimeouts | None = None) -> UpstreamError:
+    """A connection failure or timeout as a retriable UpstreamError; `phase` names the timeout and `t`
+    holds the attempt's limits (to tell a client's own deadline from the provider's)."""
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         if phase is None:
             phase = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "idle" if isinstance(
                 exc, aiohttp.SocketTimeoutError) else "total"
-        return UpstreamError(504, f"Provider '{route.provider}' timed out: {TIMEOUT_TEXT[phase]}.", type="timeout_error",
-                             code="upstream_timeout", retriable=True)
+        error = UpstreamError(504, f"Provider '{route.provider}' timed out: {TIMEOUT_TEXT[phase]}.", type="timeout_error",
+                              code="upstream_timeout", retriable=True)
+        error.caused_by_client = client_set_lower(route, t, phase)
+        return error
     name = type(exc).__name__
     return UpstreamError(502, f"Provider '{route.provider}' connection failed ({name}).", code="upstream_connection_error", retriable=True)
 
@@ -137,8 +149,8 @@ async def attempt_json(
         if type(exc) is TimeoutError:  # our timer, not aiohttp's connect timeout
             if drain is not None and drain.capped(timer):
                 raise
-            raise transport_error(route, exc, "total") from None
-        raise transport_error(route, exc) from None
+            raise transport_error(route, exc, "total", t) from None
+        raise transport_error(route, exc, None, t) from None
     status = resp.status
     if status >= 400:
         raise route.adapter.parse_error(status, payload, resp.headers)
@@ -169,6 +181,7 @@ class OpenedStream:
     first_token_at: float
     reader: AsyncIterator[bytes]
     deadline: float  # event-loop time by which the relay must have finished (the total timeout)
+    limits: AttemptTimeouts | None = None  # the attempt's limits, the client's overrides applied
     closed: bool = field(default=False)
 
     @property
@@ -224,7 +237,7 @@ async def open_stream(
                     break
             if drain is not None:
                 drain.unwatch(timer)
-        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline)
+        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline, t)
     except UpstreamError:
         close_failed(resp, drain, timer)
         raise
@@ -235,7 +248,7 @@ async def open_stream(
             if drain is not None and timer is not None and drain.capped(timer):
                 raise  # the shutdown's grace deadline: the fallback loop answers 503
             phase = "total" if asyncio.get_running_loop().time() >= deadline else "first_token"
-        raise transport_error(route, exc, phase) from None
+        raise transport_error(route, exc, phase, t) from None
     except BaseException:
         close_failed(resp, drain, timer)
         raise

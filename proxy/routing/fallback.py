@@ -80,8 +80,8 @@ async def run_with_fallback(
         except GatewayError:  # the request's fault (found late), not the provider's
             scorer.record(route.model, route.provider, "cancelled")
             raise
-        except BaseException:
-            scorer.record(route.model, route.provider, "error")
+        except BaseException:  # the gateway's own bug (a translation that failed): not the provider's doing
+            scorer.record(route.model, route.provider, "cancelled")
             raise
         return result, len(failures) + 1
     raise exhausted(failures, notes)
@@ -106,7 +106,9 @@ def shutting_down(notes: dict[str, str] | None) -> GatewayError:
 
 
 def record_failure(gw: Gateway, route: Route, exc: UpstreamError) -> None:
-    if exc.status in NEUTRAL_STATUSES:
+    """Only what the provider caused counts against it: not the client's own input (400, 404, 413,
+    422) nor a deadline the client set below the provider's default."""
+    if exc.status in NEUTRAL_STATUSES or exc.caused_by_client:
         gw.scorer.record(route.model, route.provider, "cancelled")
         return
     retry_after_ms = exc.retry_after_s * 1000.0 if exc.retry_after_s is not None else None
