@@ -10,6 +10,7 @@ The example budget is small for CI (~30-60 s for the file). For a long run:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +26,7 @@ from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.hostile_input import chat_body, messages_body
 
-EXAMPLES = int(os.environ.get("SWITCHYARD_FUZZ_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("SWITCHYARD_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 MODELS = ["test/gpt", "test/claude", "test/gemini", "test/text-only", "auto", "test/gpt:oai", "nope/unknown"]
 
@@ -141,7 +142,7 @@ def check_answer(path: str, body: Any, status: int, payload: Any) -> None:
 
 
 def send(h: GatewayHarness, path: str, body: Any) -> None:
-    status, _, payload = h.raw("POST", path, orjson.dumps(body))
+    status, _, payload = h.raw("POST", path, json.dumps(body).encode())  # json: integers past 64 bits too
     check_answer(path, body, status, payload)
 
 
