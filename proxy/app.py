@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from proxy.api import chat, health, messages, models, route
+from proxy.api import chat, count_tokens, health, messages, models, route
 from proxy.appkeys import GATEWAY
 from proxy.auth import auth_middlewares
 from proxy.catalog import Upstream, build_catalog
@@ -123,6 +123,7 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) 
     app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/messages", messages.messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)

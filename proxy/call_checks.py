@@ -248,6 +248,13 @@ def check_message(msg: Any, param: str) -> None:
         raise invalid(f"{param}.role", f"expected one of {', '.join(ROLES)}, got {role!r}.")
 
 
+def check_message_count(body: dict[str, Any]) -> None:
+    """First of all, before anything walks the messages: a list past the bound costs one length test."""
+    messages = body.get("messages")
+    if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
+        raise invalid("messages", f"at most {MAX_MESSAGES} messages, got {len(messages)}.")
+
+
 def check_messages(value: Any, param: str) -> None:
     if not isinstance(value, list) or not value:
         raise invalid(param, "expected a non-empty array of messages.")

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from proxy.api.body import read_json_object
 from proxy.appkeys import GATEWAY
-from proxy.call_checks import check_fields
+from proxy.call_checks import check_fields, check_message_count
 from proxy.catalog import Route
 from proxy.gateway import Gateway
 from proxy.relay import StreamShaper, gateway_headers, relay_stream, shape_completion
@@ -35,6 +35,7 @@ async def answer_chat(
     if body is None:
         body = await read_json_object(request, gw.settings.server.max_body_bytes)
     received_at = asyncio.get_running_loop().time()
+    check_message_count(body)
     req = validate_chat_request(body)
     check_fields(body)
     plan = plan_candidates(gw, body, request.headers)
