@@ -113,6 +113,26 @@ def structured_answer(body: dict[str, Any], model: str, text: str, chunks: int) 
     return json_answer(schema if isinstance(schema, dict) else None, "".join(answer_words(model, text, chunks)))
 
 
+def choice_count(body: dict[str, Any]) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+
+
+def token_logprobs(text: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's `logprobs.content` for a piece of text (one entry a word), when the request asked."""
+    if body.get("logprobs") is not True:
+        return None
+    top = body.get("top_logprobs") or 0
+    entries = []
+    for k, word in enumerate(text.split(" ")):
+        token = word if k == 0 else " " + word
+        entry = {"token": token, "logprob": -0.05 * (k + 1), "bytes": list(token.encode())}
+        entry["top_logprobs"] = [{"token": token if j == 0 else f"{token}~{j}", "logprob": -0.05 * (k + 1) - j,
+                                  "bytes": list(token.encode())} for j in range(top)]
+        entries.append(entry)
+    return {"content": entries, "refusal": None}
+
+
 def authorized(request: web.Request, key: str) -> bool:
     """OpenAI's bearer token, or Azure OpenAI's `api-key` header (the v1 API accepts either)."""
     return request.headers.get("Authorization") == f"Bearer {key}" or request.headers.get("api-key") == key
@@ -148,24 +168,32 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
         return await stream_answer(ctx, request, body, model, completion_id, created, prompt_tokens, text, tool)
 
     await sleep_ms(knobs.ttft_ms)
-    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
-    if tool is not None:
-        args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
-        message["tool_calls"] = [
-            {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-             "function": {"name": tool["function"]["name"], "arguments": args}}
-        ]
-        finish, completion_tokens = "tool_calls", estimate_tokens(args)
-    else:
-        structured = structured_answer(body, model, text, knobs.chunks)
-        message["content"] = structured if structured is not None else "".join(answer_words(model, text, knobs.chunks))
-        finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
+    choices = []
+    completion_tokens = 0
+    for index in range(choice_count(body)):
+        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+        logprobs = None
+        if tool is not None:
+            args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
+            message["tool_calls"] = [
+                {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+                 "function": {"name": tool["function"]["name"], "arguments": args}}
+            ]
+            finish, tokens = "tool_calls", estimate_tokens(args)
+        else:
+            structured = structured_answer(body, model, text, knobs.chunks)
+            words = answer_words(model, text, knobs.chunks)
+            message["content"] = structured if structured is not None else "".join(words) + (f" #{index + 1}" if index else "")
+            logprobs = token_logprobs(message["content"], body)
+            finish, tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
+        choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
+        completion_tokens += tokens
     payload = {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "choices": choices,
         "usage": usage_block(prompt_tokens, completion_tokens),
         "system_fingerprint": "fp_mock",
     }
@@ -205,20 +233,24 @@ async def stream_answer(
     )
     await resp.prepare(request)
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    n = choice_count(body)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> bytes:
+        logprobs = token_logprobs(delta["content"], body) if delta.get("content") else None
         obj: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
             "system_fingerprint": "fp_mock",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
         }
         if include_usage:
             obj["usage"] = None
         return b"data: " + orjson.dumps(obj) + b"\n\n"
 
-    await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}))
+    for index in range(n):
+        await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}, index=index))
     waited = 0.0
     if knobs.keepalive_every_ms > 0:
         while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
@@ -256,11 +288,11 @@ async def stream_answer(
             return resp
         if i > 0:
             await sleep_ms(gap)
-        await resp.write(chunk(delta))
-    await resp.write(chunk({}, finish))
+        await resp.write(b"".join(chunk(delta, index=index) for index in range(n)))  # the choices interleave
+    await resp.write(b"".join(chunk({}, finish, index=index) for index in range(n)))
     if include_usage:
         tail = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "system_fingerprint": "fp_mock", "choices": [], "usage": usage_block(prompt_tokens, completion_tokens)}
+                "system_fingerprint": "fp_mock", "choices": [], "usage": usage_block(prompt_tokens, completion_tokens * n)}
         await resp.write(b"data: " + orjson.dumps(tail) + b"\n\n")
     await resp.write(b"data: [DONE]\n\n")
     await resp.write_eof()
