@@ -18,9 +18,7 @@ from aiohttp import web
 from proxy.api.anthropic_checks import check_messages_request
 from proxy.api.body import read_json_object
 from proxy.appkeys import GATEWAY
-from proxy.errors import GatewayError
-from proxy.providers.anthropic_inbound import error_body
-from proxy.routing.candidates import AUTO_MODEL
+from proxy.call import AUTO_MODEL
 
 IMAGE_TOKENS = 1600
 MEDIA_BLOCKS = ("image", "document")
@@ -68,14 +66,12 @@ def check_count_request(body: dict[str, Any]) -> None:
 
 
 async def count_tokens(request: web.Request) -> web.Response:
+    """Errors leave in Anthropic's shape: app.py files this path under the Messages front end."""
     gw = request.app[GATEWAY]
-    try:
-        body = await read_json_object(request, gw.settings.server.max_body_bytes)
-        check_count_request(body)
-        if body["model"] != AUTO_MODEL:
-            gw.catalog.resolve(body["model"])  # an unknown model is a 404, as on /v1/messages
-        tokens = estimate_input_tokens(body, gw.count_tokens)
-    except GatewayError as exc:
-        return web.Response(status=exc.status, body=orjson.dumps(error_body(exc.status, exc.message)), content_type="application/json")
+    body = await read_json_object(request, gw.settings.server.max_body_bytes)
+    check_count_request(body)
+    if body["model"] != AUTO_MODEL:
+        gw.catalog.resolve(body["model"])  # an unknown model is a 404, as on /v1/messages
+    tokens = estimate_input_tokens(body, gw.count_tokens)
     return web.Response(body=orjson.dumps({"input_tokens": tokens}), content_type="application/json",
                         headers={"x-switchyard-estimate": "o200k"})

@@ -16,6 +16,19 @@ IMAGE_PARTS = ("image_url", "input_image", "image")
 TokenCounter = Callable[[str], int]
 
 
+def rough_tokens(text: str) -> int:
+    return max(1, len(text) // 4) if text else 0
+
+
+def token_counter(router: Any) -> TokenCounter:
+    """The gateway's token estimate: the auto router's o200k count when it is loaded, else four
+    characters a token. (`router`: a proxy.routing.model_routing.ModelRouter, or None.)"""
+    if router is None:
+        return rough_tokens
+    features = router.router.features
+    return lambda text: int(features(text)["est_tokens"]) if text else 0
+
+
 def too_much(param: str, message: str, code: str = "invalid_value") -> GatewayError:
     return GatewayError(400, f"{param}: {message}", param=param, code=code)
 
