@@ -263,7 +263,13 @@ def build_number(schema: dict[str, Any], integer: bool, variant: int) -> int | f
         k = k + variant if low <= (k + variant) * step <= high else k - variant
         value: float = k * step
         return int(value) if integer or float(step).is_integer() else value
-    value = min(max((1 if integer else 1.5) + variant, low), high)
+    preferred = (1 if integer else 1.5) + variant
+    if preferred > high:  # step down from the top (distinct values for distinct variants)
+        value = max(high - variant, low)
+    elif preferred < low:
+        value = min(low + variant, high)
+    else:
+        value = preferred
     return int(value) if integer else float(value)
 
 
