@@ -80,15 +80,13 @@ def check_tool_choice(value: Any, param: str, body: dict[str, Any]) -> None:
         check_bool(value["disable_parallel_tool_use"], f"{param}.disable_parallel_tool_use")
 
 
-def check_thinking(value: Any, param: str, max_tokens: int) -> None:
+def check_thinking(value: Any, param: str) -> None:
+    """(A budget over max_tokens is let through: the gateway raises max_tokens above it upstream.)"""
     check_object(value, param)
     if value.get("type") not in THINKING_TYPES:
         raise invalid(f"{param}.type", f"expected 'enabled' or 'disabled', got {value.get('type')!r}.")
     if value["type"] == "enabled":
-        budget = value.get("budget_tokens")
-        int_between(MIN_THINKING_BUDGET)(budget, f"{param}.budget_tokens")
-        if budget >= max_tokens:
-            raise invalid(f"{param}.budget_tokens", f"must be less than max_tokens ({max_tokens}).")
+        int_between(MIN_THINKING_BUDGET)(value.get("budget_tokens"), f"{param}.budget_tokens")
 
 
 def check_metadata(value: Any, param: str) -> None:
@@ -189,4 +187,4 @@ def check_messages_request(body: dict[str, Any]) -> None:
     if body.get("tool_choice") is not None:
         check_tool_choice(body["tool_choice"], "tool_choice", body)
     if body.get("thinking") is not None:
-        check_thinking(body["thinking"], "thinking", max_tokens)
+        check_thinking(body["thinking"], "thinking")
