@@ -22,8 +22,10 @@ from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
 from proxy.pipeline.accounting import StreamTally, finish_reason_of, shape_completion
 from proxy.pipeline.fallback import run_with_fallback
+from proxy.pipeline.fanout import fan_out, single_choice
 from proxy.redact import redact
 from proxy.routing.candidates import CandidatePlan, plan_candidates
+from proxy.routing.model_fit import N_WIRES, choice_count
 from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.upstream.drain import Drain
@@ -119,10 +121,16 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
         candidates, notes = plan(call, res, outcome)
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
 
+        n = choice_count(body)
+
         # a plain function returning the attempt's coroutine: one frame fewer on every resume
         def attempt(route: Route) -> Awaitable[JsonAttempt]:
             t = attempt_timeouts(route.timeouts, overrides, received_at)
-            return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain)
+            session = upstreams.session_for(route.base_url)
+            if n > 1 and route.wire not in N_WIRES:  # no `n` in this API: n attempts in parallel, merged
+                one = single_choice(body)
+                return fan_out(n, lambda: attempt_json(session, route, one, t, drain))
+            return attempt_json(session, route, body, t, drain)
 
         result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
                                                    outcome, notes)

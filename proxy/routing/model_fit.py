@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from proxy.catalog import Route
 from proxy.config import ModelConfig
 from proxy.errors import GatewayError
 
 IMAGE_PARTS = ("image_url", "input_image", "image")
+# Wire formats that return what OpenAI's `logprobs` and `n` ask for; others fan `n` out (not streams).
+LOGPROBS_WIRES = frozenset({"openai"})
+N_WIRES = frozenset({"openai"})
 TokenCounter = Callable[[str], int]
 
 
@@ -88,3 +92,35 @@ def check_fits_model(slug: str, config: ModelConfig, body: dict[str, Any], count
             raise too_much("messages", f"the prompt is about {tokens} tokens, over {slug}'s context window of "
                                        f"{config.context_window}; shorten it or pick a model with a larger window.",
                            code="context_length_exceeded")
+
+
+def choice_count(body: dict[str, Any]) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+
+
+def wire_needs(body: dict[str, Any], stream: bool) -> tuple[str, frozenset[str]] | None:
+    """(field, wire formats that can answer it) when the request asks for what only some wire formats
+    give: logprobs, or several choices streamed (a non-streaming `n` is fanned out elsewhere)."""
+    if body.get("logprobs") is True or body.get("top_logprobs"):
+        return "logprobs", LOGPROBS_WIRES
+    if stream and choice_count(body) > 1:
+        return "n", N_WIRES
+    return None
+
+
+def able_routes(routes: list[Route], body: dict[str, Any], stream: bool) -> list[Route]:
+    """The routes whose wire format can answer the request, in order; a 400 naming the field when
+    none can (rather than an answer that silently lacks what was asked for)."""
+    need = wire_needs(body, stream)
+    if need is None:
+        return routes
+    field, wires = need
+    able = [r for r in routes if r.wire in wires]
+    if not able:
+        models = sorted({r.model for r in routes})
+        what = "log probabilities" if field == "logprobs" else "several choices in one stream"
+        raise too_much(field, f"{', '.join(models)} cannot return {what} through any of its providers' APIs "
+                              f"({', '.join(sorted({r.wire for r in routes}))}); only OpenAI-format providers do.",
+                       code="unsupported_parameter")
+    return able
