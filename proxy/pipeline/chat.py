@@ -122,6 +122,7 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
 
         n = choice_count(body)
+        headers_within_s = overrides.first_token_s  # the request's own first-token limit, if it set one
 
         # a plain function returning the attempt's coroutine: one frame fewer on every resume
         def attempt(route: Route) -> Awaitable[JsonAttempt]:
@@ -129,8 +130,8 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
             session = upstreams.session_for(route.base_url)
             if n > 1 and route.wire not in N_WIRES:  # no `n` in this API: n attempts in parallel, merged
                 one = single_choice(body)
-                return fan_out(n, lambda: attempt_json(session, route, one, t, drain))
-            return attempt_json(session, route, body, t, drain)
+                return fan_out(n, lambda: attempt_json(session, route, one, t, drain, headers_within_s))
+            return attempt_json(session, route, body, t, drain, headers_within_s)
 
         result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
                                                    outcome, notes)

@@ -62,22 +62,33 @@ class JsonAttempt:
 
 
 async def attempt_json(
-    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None
+    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
+    headers_within_s: float | None = None,
 ) -> JsonAttempt:
     """One non-streaming attempt. Its single timer runs to the request's total deadline (a
     non-streaming answer arrives in one piece after the whole generation, so nothing shorter bounds
     it) and is registered with `drain`, which moves it to the grace deadline on shutdown: a
-    TimeoutError leaves here only then, for the fallback loop to turn into a 503."""
+    TimeoutError leaves here only then, for the fallback loop to turn into a 503.
+
+    `headers_within_s`, the request's own first-token limit, bounds the wait for the response headers
+    instead (most providers send them with the finished answer): on expiry the next candidate is
+    tried. Without it, the provider's default first-token limit (meant for streams) does not apply."""
     request = route.adapter.build_request(body, route.target, stream=False)
     started = time.perf_counter()
+    deadline = t.attempt_deadline()
+    answered = False
+    first = min(asyncio.get_running_loop().time() + headers_within_s, deadline) if headers_within_s else deadline
     try:
-        async with asyncio.timeout_at(t.attempt_deadline()) as timer:
+        async with asyncio.timeout_at(first) as timer:
             if drain is not None:
                 drain.watch(timer)
             try:
                 # awaited, not `async with`: one coroutine frame fewer for every resume inside aiohttp
                 resp = await session.post(request.url, data=request.body, headers=request.headers,
                                           timeout=client_timeout(t.connect_s))
+                answered = True
+                if first != deadline and not (drain is not None and drain.capped(timer)):
+                    timer.reschedule(deadline)  # the headers are in: the total limit bounds the body
                 try:
                     payload = await resp.read()
                 finally:
@@ -89,7 +100,8 @@ async def attempt_json(
         if type(exc) is TimeoutError:  # our timer, not aiohttp's connect timeout
             if drain is not None and drain.capped(timer):
                 raise
-            raise transport_error(route, exc, "total", t) from None
+            phase = "first_token" if not answered and asyncio.get_running_loop().time() < deadline else "total"
+            raise transport_error(route, exc, phase, t) from None
         raise transport_error(route, exc, None, t) from None
     status = resp.status
     if status >= 400:
