@@ -29,6 +29,7 @@ TOOL_CHOICE_WORDS = ("none", "auto", "required")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 USER_PARTS = ("text", "image_url", "input_audio", "file")
 ASSISTANT_PARTS = ("text", "refusal")
+PLAIN_ROLES = ("user", "system", "developer")
 
 
 def invalid(param: str, message: str, code: str = "invalid_value") -> GatewayError:
@@ -41,6 +42,9 @@ def type_name(value: Any) -> str:
             float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
+NUMBER_CLASSES = (int, float)
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -51,7 +55,7 @@ def is_int(value: Any) -> bool:
 
 def number_between(low: float, high: float) -> Callable[[Any, str], None]:
     def check(value: Any, param: str) -> None:
-        if not is_number(value) or not low <= value <= high:
+        if value.__class__ not in NUMBER_CLASSES or not low <= value <= high:  # a bool's class is bool: refused
             shown = value if is_number(value) else type_name(value)
             raise invalid(param, f"expected a number from {low:g} to {high:g}, got {shown}.")
 
@@ -60,7 +64,7 @@ def number_between(low: float, high: float) -> Callable[[Any, str], None]:
 
 def int_between(low: int, high: int | None = None) -> Callable[[Any, str], None]:
     def check(value: Any, param: str) -> None:
-        if not is_int(value) or value < low or (high is not None and value > high):
+        if value.__class__ is not int or value < low or (high is not None and value > high):
             span = f"from {low} to {high}" if high is not None else f"of at least {low}"
             raise invalid(param, f"expected an integer {span}, got {value if is_int(value) else type_name(value)}.")
 
@@ -261,6 +265,10 @@ def check_messages(value: Any, param: str) -> None:
     if len(value) > MAX_MESSAGES:
         raise invalid(param, f"at most {MAX_MESSAGES} messages, got {len(value)}.")
     for i, msg in enumerate(value):
+        # the common message, plain text from the user or the system, in three tests (a tuple, not a
+        # set: a role may be any JSON value, a list included)
+        if msg.__class__ is dict and msg.get("role") in PLAIN_ROLES and msg.get("content").__class__ is str:
+            continue
         check_message(msg, f"{param}[{i}]")
 
 
@@ -285,16 +293,30 @@ FIELD_CHECKS: dict[str, FieldCheck] = {
 }
 
 
-def check_fields(body: dict[str, Any]) -> None:
-    """Every set field of an OpenAI-shaped body, then the ones that depend on each other."""
-    for name, check in FIELD_CHECKS.items():
-        value = body.get(name)
-        if value is not None:
-            check(value, name)
-    if body.get("tool_choice") is not None:
-        check_tool_choice(body["tool_choice"], "tool_choice", body)
-    if "logprobs" in body or "top_logprobs" in body:
-        check_logprobs(body)
-    effort = body.get("reasoning_effort")
-    if effort is not None and effort not in REASONING_EFFORTS:
+def check_reasoning_effort(body: dict[str, Any]) -> None:
+    effort = body["reasoning_effort"]
+    if effort not in REASONING_EFFORTS:
         raise invalid("reasoning_effort", f"expected one of {', '.join(REASONING_EFFORTS)}, got {effort!r}.")
+
+
+# Fields whose check reads others too: field -> check(body)
+BODY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "tool_choice": lambda body: check_tool_choice(body["tool_choice"], "tool_choice", body),
+    "logprobs": check_logprobs,
+    "top_logprobs": check_logprobs,
+    "reasoning_effort": check_reasoning_effort,
+}
+
+
+def check_fields(body: dict[str, Any]) -> None:
+    """Every field the body sets (one look-up per field it has, not per field there is)."""
+    for name, value in body.items():
+        if value is None:
+            continue
+        check = FIELD_CHECKS.get(name)
+        if check is not None:
+            check(value, name)
+            continue
+        body_check = BODY_CHECKS.get(name)
+        if body_check is not None:
+            body_check(body)
