@@ -120,3 +120,15 @@ def test_anthropic_sdk_gets_json_through_messages(demo: SimulatedGateway) -> Non
     blocks = [b for b in message.content if b.type == "tool_use"]
     assert blocks and Plan.model_validate(blocks[0].input)
 
+
+
+@pytest.mark.parametrize("wire", list(MODELS))
+@pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
+def test_langchain_with_structured_output(demo: SimulatedGateway, wire: str, method: str) -> None:
+    """langchain-openai's `with_structured_output`, in each of its methods."""
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(model=MODELS[wire], base_url=demo.url, api_key="unused", max_retries=0, timeout=20)  # type: ignore[arg-type]
+    schema: Any = Step if method != "json_mode" else {"title": "Step", "type": "object", "properties": {"title": {"type": "string"}}}
+    result = llm.with_structured_output(schema, method=method).invoke("Plan one step of a trip.")
+    assert isinstance(result, Step) if method != "json_mode" else isinstance(result, dict)
