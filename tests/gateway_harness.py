@@ -7,6 +7,7 @@ from the test's thread exactly as a user's program would.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -81,7 +82,9 @@ class GatewayHarness:
             env_name = f"TEST_{slug.upper().replace('-', '_')}_KEY"
             self.environ[env_name] = key
             providers_cfg[slug] = {"wire": wire, "base_url": server.url + prefix, "api_key_env": env_name, **spec.get("config", {})}
-        overrides = {"simulate": "never", "providers": providers_cfg, "models": self.models, **self.extra_config}
+        # each gateway logs to its own throwaway SQLite file, never the working directory's
+        store = {"data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}
+        overrides = {"simulate": "never", "store": store, "providers": providers_cfg, "models": self.models, **self.extra_config}
         await self._serve(load_settings(None, environ={}, overrides=overrides))
 
     async def _serve(self, settings: Any) -> None:
@@ -152,7 +155,8 @@ class SimulatedGateway(GatewayHarness):
         super().__init__(providers={}, models={}, extra_config=extra_config)
 
     async def _start(self) -> None:
-        await self._serve(load_settings(None, environ={}, overrides={"simulate": "always", **self.extra_config}))
+        store = {"data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}
+        await self._serve(load_settings(None, environ={}, overrides={"simulate": "always", "store": store, **self.extra_config}))
 
 
 def simple_model(providers: dict[str, str], **extra: Any) -> dict[str, Any]:
