@@ -9,7 +9,17 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from proxy.api import anthropic_messages, embeddings, health, legacy, models, openai_chat, responses, route
+from proxy.api import (
+    anthropic_messages,
+    count_tokens,
+    embeddings,
+    health,
+    legacy,
+    models,
+    openai_chat,
+    responses,
+    route,
+)
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import GATEWAY
@@ -147,6 +157,8 @@ def create_app(
     app.router.add_post("/v1/embeddings", embeddings.create_embeddings)
     app[FRONT_ENDS]["/v1/embeddings"] = openai_chat.FRONT_END
     app.router.add_post("/v1/completions", legacy.completions)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
+    app[FRONT_ENDS]["/v1/messages/count_tokens"] = anthropic_messages.FRONT_END
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
