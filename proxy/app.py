@@ -21,6 +21,7 @@ from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
 from proxy.providers.registry import adapter_for
 from proxy.request_id import install_log_filter
+from proxy.routing.hedging import Hedging
 from proxy.routing.model_routing import build_model_router
 from proxy.serving_mode import keyed_upstreams, should_simulate, startup_line
 from proxy.simulated.launch import start_simulated
@@ -45,14 +46,16 @@ def gateway_context(
         adapters = {slug: adapter_for(settings.providers[slug]) for slug in upstreams}
         catalog = build_catalog(settings, upstreams, adapters)
         pool = UpstreamPool()
+        scorer = build_scorer(settings, catalog)
         chat = ChatResources(
             catalog=catalog,
-            scorer=build_scorer(settings, catalog),
+            scorer=scorer,
             model_router=build_model_router(catalog),
             upstreams=pool,
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
+            hedging=Hedging(settings.routing.hedge, catalog, scorer),
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         thresholds = tune_gc()

@@ -201,6 +201,57 @@ def parse_timeouts(body: Mapping[str, Any], headers: Mapping[str, str]) -> Timeo
     return TimeoutOverrides(*values)
 
 
+# -- hedging ---------------------------------------------------------------------------------------
+
+HEDGE_HEADER = istr("x-switchyard-hedge")
+
+
+class HedgeAsk(NamedTuple):
+    """A request's own hedging: off, or on after `delay` ("p95", ms, or None for the config's delay)."""
+
+    enabled: bool
+    delay: str | float | None = None
+
+
+HEDGE_OFF = HedgeAsk(False)
+
+
+def hedge_delay(raw: Any, param: str) -> str | float:
+    if raw == "p95":
+        return "p95"
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise invalid(param, f'expected "p95" or a number of milliseconds, got {str(raw)[:40]!r}.')
+    try:
+        value = float(raw)
+    except ValueError:
+        raise invalid(param, f'expected "p95" or a number of milliseconds, got {str(raw)[:40]!r}.') from None
+    if not 0 < value <= MAX_TIMEOUT_S * 1000:  # also false for NaN
+        raise invalid(param, f"must be between 0 and {MAX_TIMEOUT_S * 1000:.0f} ms, got {value}.")
+    return value
+
+
+def parse_hedge(body: Mapping[str, Any], headers: Mapping[str, str]) -> HedgeAsk | None:
+    """`switchyard.hedge` (false, true, or {"delay": "p95" | ms}), else `x-switchyard-hedge: off | p95 | <ms>`;
+    None follows the config."""
+    section = body.get("switchyard")
+    if isinstance(section, dict) and "hedge" in section:
+        raw = section["hedge"]
+        if raw is False:
+            return HEDGE_OFF
+        if raw is True:
+            return HedgeAsk(True)
+        if not isinstance(raw, dict) or set(raw) - {"delay"}:
+            raise invalid("switchyard.hedge", 'expected false, true or {"delay": "p95" | milliseconds}.')
+        return HedgeAsk(True, hedge_delay(raw["delay"], "switchyard.hedge.delay") if "delay" in raw else None)
+    header = headers.get(HEDGE_HEADER)
+    if header is None:
+        return None
+    value = header.strip().lower()
+    if value == "off":
+        return HEDGE_OFF
+    return HedgeAsk(True, hedge_delay(value, "x-switchyard-hedge"))
+
+
 # -- tags -------------------------------------------------------------------------------------------
 
 NO_TAGS: Mapping[str, str] = MappingProxyType({})
@@ -265,6 +316,7 @@ class ChatCall(NamedTuple):
     tags: Mapping[str, str]
     request_id: str
     client_request_id: str | None
+    hedge: HedgeAsk | None  # the request's own hedging ask; None follows the config
     api: str  # the front end it came in by: "openai_chat", "anthropic_messages", ...
 
     @property
@@ -300,5 +352,6 @@ def parse_chat_call(
         tags=parse_tags(body, headers),
         request_id=request_id,
         client_request_id=client_id[:MAX_CLIENT_ID_CHARS] if client_id else None,
+        hedge=parse_hedge(body, headers) if "switchyard" in body or HEDGE_HEADER in headers else None,
         api=api,
     )

@@ -20,10 +20,11 @@ from proxy.call import ChatCall
 from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
-from proxy.pipeline.accounting import StreamTally, finish_reason_of, shape_completion
+from proxy.pipeline.accounting import StreamTally, estimate_usage, finish_reason_of, shape_completion
 from proxy.pipeline.fallback import run_with_fallback
 from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
+from proxy.routing.hedging import HedgePlan, Hedging
 from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.upstream.drain import Drain
@@ -51,6 +52,7 @@ class ChatResources:
     drain: Drain
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
+    hedging: Hedging | None = None
 
 
 class StreamRenderer(Protocol):
@@ -106,6 +108,25 @@ def plan(call: ChatCall, res: ChatResources, outcome: Outcome) -> tuple[Candidat
     return candidates, notes
 
 
+def hedge_plan(call: ChatCall, res: ChatResources, candidates: CandidatePlan) -> HedgePlan | None:
+    if res.hedging is None or not candidates.candidates:
+        return None
+    return res.hedging.plan(candidates.candidates[0].model, call.hedge)
+
+
+def price_hedge_losers(outcome: Outcome, body: dict[str, Any], res: ChatResources) -> None:
+    """A hedge's loser was cancelled before its first token: its cost is the prompt's, estimated."""
+    prompt_tokens: int | None = None
+    for record in outcome.attempts:
+        if record.outcome != "hedge_lost":
+            continue
+        if prompt_tokens is None:
+            prompt_tokens = int(estimate_usage(body, 0)["prompt_tokens"])
+        route = res.catalog.models[record.model].routes.get(record.provider)
+        record.cost_usd = route.cost_usd(prompt_tokens, 0) if route is not None else None
+        record.cost_estimated = True
+
+
 def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[str, str]:
     notes["x-switchyard-provider"] = route.provider
     notes["x-switchyard-attempts"] = str(attempts)
@@ -124,16 +145,18 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
             t = attempt_timeouts(route.timeouts, overrides, received_at)
             return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain)
 
-        result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                                   outcome, notes)
+        won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
+                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates))
     except BaseException as exc:
         fail(outcome, exc)
         raise
+    result, record, attempts = won.result, won.record, won.attempts
+    if outcome.hedge is not None:
+        price_hedge_losers(outcome, body, res)
     route = result.route
     res.scorer.record(route.model, route.provider, "ok", first_token_ms=result.elapsed_ms)
     data = shape_completion(result.response, route, body)
     usage = data["usage"]
-    record = outcome.attempts[-1]
     record.ttft_ms = record.duration_ms = round(result.elapsed_ms, 3)
     record.status, record.cost_usd = 200, usage.get("cost_usd")
     outcome.model, outcome.provider, outcome.usage = route.model, route.provider, usage
@@ -154,14 +177,16 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
             t = attempt_timeouts(route.timeouts, overrides, received_at)
             return open_stream(upstreams.session_for(route.base_url), route, body, t, drain)
 
-        opened, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                                   outcome, notes)
+        won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
+                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates))
     except BaseException as exc:
         fail(outcome, exc)
         raise
+    opened, record, attempts = won.result, won.record, won.attempts
+    if outcome.hedge is not None:
+        price_hedge_losers(outcome, body, res)
     route = opened.route
     outcome.model, outcome.provider = route.model, route.provider
-    record = outcome.attempts[-1]
     record.ttft_ms, record.status = round(opened.first_token_ms, 3), 200
     return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body), record)
 
