@@ -14,11 +14,13 @@ from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import GATEWAY
 from proxy.auth import key_checker
+from proxy.cache import MemoryStore
 from proxy.catalog import build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
+from proxy.pipeline.cached import AnswerCache
 from proxy.providers.registry import adapter_for
 from proxy.request_id import install_log_filter
 from proxy.routing.hedging import Hedging
@@ -56,6 +58,7 @@ def gateway_context(
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
             hedging=Hedging(settings.routing.hedge, catalog, scorer),
+            cache=AnswerCache(MemoryStore(settings.cache.max_bytes), settings.cache),
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         thresholds = tune_gc()

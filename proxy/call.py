@@ -252,6 +252,46 @@ def parse_hedge(body: Mapping[str, Any], headers: Mapping[str, str]) -> HedgeAsk
     return HedgeAsk(True, hedge_delay(value, "x-switchyard-hedge"))
 
 
+# -- the answer cache ------------------------------------------------------------------------------
+
+CACHE_HEADER = istr("x-switchyard-cache")
+CACHE_MODES = ("use", "refresh", "skip")
+MAX_CACHE_TTL_S = 30 * 86400.0
+
+
+class CacheAsk(NamedTuple):
+    """A request's own cache use: "use" (read, then fill on a miss), "refresh" (fill, never read) or
+    "skip"; `ttl_s` None keeps the config's."""
+
+    mode: str
+    ttl_s: float | None = None
+
+
+def parse_cache(body: Mapping[str, Any], headers: Mapping[str, str]) -> CacheAsk | None:
+    """`x-switchyard-cache: use | refresh | skip` and `switchyard.cache` ({"ttl_s": n} or false); None
+    follows the config."""
+    header = headers.get(CACHE_HEADER)
+    mode: str | None = None
+    if header is not None:
+        mode = header.strip().lower()
+        if mode not in CACHE_MODES:
+            raise invalid("x-switchyard-cache", f"expected one of {', '.join(CACHE_MODES)}, got {header[:40]!r}.")
+    section = body.get("switchyard")
+    raw = section.get("cache") if isinstance(section, dict) else None
+    if raw is None:
+        return CacheAsk(mode) if mode is not None else None
+    if raw is False:
+        return CacheAsk("skip")
+    if raw is True:
+        return CacheAsk(mode or "use")
+    if not isinstance(raw, dict) or set(raw) - {"ttl_s"}:
+        raise invalid("switchyard.cache", 'expected false, true or {"ttl_s": seconds}.')
+    ttl = raw.get("ttl_s")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_CACHE_TTL_S):
+        raise invalid("switchyard.cache.ttl_s", f"expected seconds in (0, {MAX_CACHE_TTL_S:.0f}], got {str(ttl)[:40]!r}.")
+    return CacheAsk(mode or "use", float(ttl) if ttl is not None else None)
+
+
 # -- tags -------------------------------------------------------------------------------------------
 
 NO_TAGS: Mapping[str, str] = MappingProxyType({})
@@ -317,6 +357,8 @@ class ChatCall(NamedTuple):
     request_id: str
     client_request_id: str | None
     hedge: HedgeAsk | None  # the request's own hedging ask; None follows the config
+    cache: CacheAsk | None  # the request's own cache use; None follows the config
+    tenant: str  # whose cache entries this request may read: a digest of its key ("" with keys off)
     api: str  # the front end it came in by: "openai_chat", "anthropic_messages", ...
 
     @property
@@ -332,6 +374,7 @@ def parse_chat_call(
     api: str = "openai_chat",
     default_factor: str = "latency",
     known_models: Mapping[str, Any] | None = None,
+    tenant: str = "",
 ) -> ChatCall:
     """Check `body` (OpenAI-shaped) and the gateway's headers once; a 400 naming the field if wrong."""
     params = validate_chat_request(body)
@@ -353,5 +396,7 @@ def parse_chat_call(
         request_id=request_id,
         client_request_id=client_id[:MAX_CLIENT_ID_CHARS] if client_id else None,
         hedge=parse_hedge(body, headers) if "switchyard" in body or HEDGE_HEADER in headers else None,
+        cache=parse_cache(body, headers) if "switchyard" in body or CACHE_HEADER in headers else None,
+        tenant=tenant,
         api=api,
     )

@@ -136,9 +136,19 @@ class RoutingConfig(Strict):
     hedge: HedgeConfig = Field(default_factory=HedgeConfig)
 
 
+class CacheConfig(Strict):
+    """`cache`: the exact-match answer cache (off unless enabled here or asked for by a request)."""
+
+    enabled: bool = False
+    ttl_s: float = Field(3600.0, gt=0, le=30 * 86400)
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="in-memory cache size cap")
+    namespace: str | None = Field(None, min_length=1, description="share entries across keys under this name")
+
+
 class Settings(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     simulate: Literal["auto", "always", "never"] = "auto"
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)

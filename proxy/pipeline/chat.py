@@ -15,12 +15,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from proxy._scorer import Scorer
 from proxy.call import ChatCall
 from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
 from proxy.pipeline.accounting import StreamTally, estimate_usage, finish_reason_of, shape_completion
+from proxy.pipeline.cached import (
+    CACHE_HEADER,
+    AnswerCache,
+    CacheUse,
+    ReplayStream,
+    account_hit,
+    cache_use,
+    fill_completion,
+    fill_stream,
+    lookup,
+    replay,
+)
 from proxy.pipeline.fallback import run_with_fallback
 from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
@@ -53,6 +67,7 @@ class ChatResources:
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
     hedging: Hedging | None = None
+    cache: AnswerCache | None = None
 
 
 class StreamRenderer(Protocol):
@@ -84,6 +99,8 @@ class ChatStream:
     notes: dict[str, str]
     tally: StreamTally
     attempt: AttemptOutcome
+    cache_use: CacheUse | None = None
+    captured: list[bytes] | None = None  # the relayed batches, serialised, when the answer is to be cached
 
 
 def new_outcome(request_id: str, api: str, res: ChatResources, simulated: bool = False) -> Outcome:
@@ -136,8 +153,20 @@ def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[st
 
 async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> Completion:
     """A whole answer. `received_at` (event-loop time) anchors the request's total deadline."""
+    use = cache_use(call, res.cache)
+    if use is not None and res.cache is not None:
+        hit = await lookup(res.cache, use, res.catalog)
+        if hit is not None:
+            answer, route = hit
+            notes: dict[str, str] = {}
+            account_hit(outcome, answer, notes)
+            outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
+            outcome.finish("ok", 200)
+            return Completion(answer.as_completion(), route, notes)
     try:
         candidates, notes = plan(call, res, outcome)
+        if use is not None:
+            notes[CACHE_HEADER] = outcome.cache = "miss"
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
 
         # a plain function returning the attempt's coroutine: one frame fewer on every resume
@@ -162,15 +191,28 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
     outcome.model, outcome.provider, outcome.usage = route.model, route.provider, usage
     outcome.finish_reason = finish_reason_of(data)
     outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
+    if use is not None and res.cache is not None:
+        await fill_completion(res.cache, use, data, route, outcome.finish_reason)
     outcome.finish("ok", 200)
     return Completion(data, route, gateway_notes(route, attempts, notes))
 
 
-async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> ChatStream:
+async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
+                           received_at: float) -> ChatStream | ReplayStream:
     """A stream whose first content has arrived (nothing is sent to the client before that, so a
-    failure until then falls back invisibly). Hand it to `relay`."""
+    failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`."""
+    use = cache_use(call, res.cache)
+    if use is not None and res.cache is not None:
+        hit = await lookup(res.cache, use, res.catalog)
+        if hit is not None:
+            answer, route = hit
+            notes: dict[str, str] = {}
+            account_hit(outcome, answer, notes)
+            return ReplayStream(answer, route, notes)
     try:
         candidates, notes = plan(call, res, outcome)
+        if use is not None:
+            notes[CACHE_HEADER] = outcome.cache = "miss"
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
 
         def attempt(route: Route) -> Awaitable[OpenedStream]:
@@ -188,19 +230,26 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
     route = opened.route
     outcome.model, outcome.provider = route.model, route.provider
     record.ttft_ms, record.status = round(opened.first_token_ms, 3), 200
-    return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body), record)
+    return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body), record,
+                      use, [] if use is not None else None)
 
 
-async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]], write: Write,
-                res: ChatResources, outcome: Outcome) -> None:
+async def relay(stream: ChatStream | ReplayStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]],
+                write: Write, res: ChatResources, outcome: Outcome) -> None:
     """`start` the answer (its status and headers), send the held opening chunks, then the rest as
     they arrive; a failure ends in the renderer's error event. The stream's result goes to the scorer
     and the outcome once: ok, partial (the provider broke the stream, or the gateway shut down), or
-    cancelled (the client left)."""
-    opened, route, tally = stream.opened, stream.route, stream.tally
+    cancelled (the client left). A complete answer fills the cache if the request uses it."""
+    if isinstance(stream, ReplayStream):
+        await replay(stream, renderer, start, write, outcome)
+        return
+    opened, route, tally, captured = stream.opened, stream.route, stream.tally, stream.captured
 
     def emit(chunks: list[dict[str, Any]]) -> Awaitable[None]:
-        return write(renderer.encode(tally.feed(chunks)))
+        tally.feed(chunks)
+        if captured is not None:  # before the renderer, which may drop fields the client did not ask for
+            captured.append(orjson.dumps(chunks))
+        return write(renderer.encode(chunks))
 
     scored, status = "cancelled", "cancelled"
     failure: GatewayError | None = None
@@ -213,6 +262,8 @@ async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[]
         await pump_until_deadline(opened, emit, res.drain)
         await write(renderer.closing(tally.final_usage(), tally.first))
         scored, status = "ok", "ok"
+        if stream.cache_use is not None and captured is not None and res.cache is not None:
+            await fill_stream(res.cache, stream.cache_use, captured, route, tally.final_usage(), tally.finish_reason)
     except UpstreamError as exc:
         scored = "cancelled" if exc.code == "gateway_shutting_down" else "error"
         status, failure = "partial", exc
