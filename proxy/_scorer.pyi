@@ -109,6 +109,15 @@ class Scorer:
         samples): "ok" attempts add their first-token time, a cancelled attempt with `waited_ms` adds a
         censored sample spread over the times above it. Raises ValueError for an unknown pair or q
         outside [0, 1]."""
+    def ttft_hedge_delay(
+        self, model: str, provider: str, q: float = 0.95, gap_share: float = 0.01, min_samples: int = 20
+    ) -> float | None:
+        """When to hedge an attempt that has no first token yet, in ms: the live `q` quantile, lowered
+        across any nearly empty stretch just below it (one holding at most `gap_share` of the weight),
+        since waiting where almost no first token arrives gains nothing. With 95% of answers at 300 ms
+        and 5% at 3 s the p95 may sit at 3 s; this gives about 330 ms. On a continuous distribution it
+        is the quantile. None until `min_samples` attempts fed it; ValueError for an unknown pair or
+        q or gap_share outside [0, 1]."""
     def is_available(self, model: str, provider: str, now_ms: float | None = None) -> bool:
         """Closed circuit, or half-open with the probe slot free."""
     def stats(self, model: str, provider: str, now_ms: float | None = None) -> PairStats:

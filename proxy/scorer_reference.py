@@ -94,6 +94,17 @@ class LiveQuantile:
         last = max((i for i, w in enumerate(self.weights) if w > 0), default=None)
         return None if last is None else lower_edge(last + 1)
 
+    def hedge_delay(self, q: float, gap_share: float) -> float | None:
+        quantile = self.quantile(q)
+        if quantile is None:
+            return None
+        at = i = bucket_of(quantile)
+        gap, allowance = 0.0, gap_share * self.total
+        while i > 0 and gap + self.weights[i - 1] <= allowance:
+            gap += self.weights[i - 1]
+            i -= 1
+        return quantile if i in (at, 0) else min(lower_edge(i), quantile)
+
 
 @dataclass
 class Circuit:
@@ -236,6 +247,11 @@ class ReferenceScorer:
     def ttft_quantile(self, model: str, provider: str, q: float = 0.95, min_samples: int = 20) -> float | None:
         quantile = self._pair(model, provider).ttft_quantile
         return None if quantile.samples < min_samples else quantile.quantile(q)
+
+    def ttft_hedge_delay(self, model: str, provider: str, q: float = 0.95, gap_share: float = 0.01,
+                         min_samples: int = 20) -> float | None:
+        quantile = self._pair(model, provider).ttft_quantile
+        return None if quantile.samples < min_samples else quantile.hedge_delay(q, gap_share)
 
     def is_available(self, model: str, provider: str, now_ms: float = 0.0) -> bool:
         return self._pair(model, provider).circuit.available(now_ms)

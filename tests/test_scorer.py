@@ -99,6 +99,7 @@ def test_rust_matches_reference(config: dict[str, Any], steps: list[tuple]) -> N
             assert rust.stats(m, p, now_ms=now) == pytest.approx(ref.stats(m, p, now_ms=now)), (m, p)
             for q in (0.5, 0.95, 0.99):
                 assert rust.ttft_quantile(m, p, q, min_samples=1) == pytest.approx(ref.ttft_quantile(m, p, q, 1)), (m, p, q)
+            assert rust.ttft_hedge_delay(m, p, min_samples=1) == pytest.approx(ref.ttft_hedge_delay(m, p, min_samples=1))
 
 
 def test_latency_ranking_and_exploration() -> None:
@@ -315,3 +316,14 @@ def test_ttft_quantile_waits_for_samples_and_checks_q() -> None:
     assert s.stats("m", "a")["ttft_p95_ms"] == s.ttft_quantile("m", "a", 0.95, min_samples=0)
     with pytest.raises(ValueError, match="q must be in"):
         s.ttft_quantile("m", "a", 1.5)
+
+
+def test_hedge_delay_sits_where_the_bulk_ends() -> None:
+    s = Scorer()
+    s.register("m", "a", 1.0, 1.0)
+    for i in range(400):
+        s.record("m", "a", "ok", first_token_ms=3000.0 if i % 15 == 0 else 300.0 + i % 5)
+    assert (s.ttft_quantile("m", "a") or 0) > 2500.0
+    assert 300.0 <= (s.ttft_hedge_delay("m", "a") or 0) <= 340.0
+    with pytest.raises(ValueError, match="gap_share"):
+        s.ttft_hedge_delay("m", "a", gap_share=2.0)

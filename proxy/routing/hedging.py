@@ -20,6 +20,8 @@ from proxy.config import HedgeConfig
 HedgeResult = Literal["won", "lost", "skipped_budget"]
 # Samples the p95 needs before it is trusted; until then a "p95" hedge waits (no hedge).
 MIN_QUANTILE_SAMPLES = 20
+# The weight a stretch below the p95 may hold and still count as empty (the hedge delay skips it).
+GAP_SHARE = 0.01
 # After a 429 the provider is not hedged to for this long (or its Retry-After, if longer).
 RATE_LIMIT_QUIET_S = 10.0
 # The budget's window: tokens accrue at `budget_share` per request and cap at this many requests' worth.
@@ -86,10 +88,12 @@ class Hedging:
         return HedgePlan(None if config.delay == "p95" else float(config.delay), config.max_extra)
 
     def delay_ms(self, plan: HedgePlan, lead: Route) -> float | None:
-        """How long to wait on `lead` before hedging; None when its p95 is not known yet."""
+        """How long to wait on `lead` before hedging; None when its p95 is not known yet. The p95 is
+        lowered across a nearly empty stretch below it (see `Scorer.ttft_hedge_delay`): with a tail of
+        exactly 5% the p95 flips between the bulk and the tail, and a hedge in the tail is useless."""
         if plan.delay_ms is not None:
             return plan.delay_ms
-        return self.scorer.ttft_quantile(lead.model, lead.provider, 0.95, MIN_QUANTILE_SAMPLES)
+        return self.scorer.ttft_hedge_delay(lead.model, lead.provider, 0.95, GAP_SHARE, MIN_QUANTILE_SAMPLES)
 
     def may_hedge_to(self, route: Route) -> bool:
         """Never to an open circuit, nor to a provider that answered 429 lately."""

@@ -143,6 +143,17 @@ impl PyScorer {
         Ok(if quantile.samples() < min_samples { None } else { quantile.quantile(q) })
     }
 
+    /// The hedge delay in ms: the `q` quantile lowered across a nearly empty stretch below it (at most
+    /// `gap_share` of the weight); None until `min_samples` attempts fed it.
+    #[pyo3(signature = (model, provider, q=0.95, gap_share=0.01, min_samples=20))]
+    fn ttft_hedge_delay(&self, model: &str, provider: &str, q: f64, gap_share: f64, min_samples: u64) -> PyResult<Option<f64>> {
+        if !(0.0..=1.0).contains(&q) || !(0.0..=1.0).contains(&gap_share) {
+            return Err(PyValueError::new_err(format!("q and gap_share must be in [0, 1], got {q} and {gap_share}")));
+        }
+        let quantile = &self.table.pair(model, provider)?.first_token_quantile;
+        Ok(if quantile.samples() < min_samples { None } else { quantile.hedge_delay(q, gap_share) })
+    }
+
     #[pyo3(signature = (model, provider, now_ms=None))]
     fn is_available(&self, model: &str, provider: &str, now_ms: Option<f64>) -> PyResult<bool> {
         let now = self.now(now_ms);
