@@ -71,6 +71,8 @@ def test_a_hit_is_the_miss_byte_for_byte_and_costs_nothing(cached: tuple[Gateway
     assert (first.cache, second.cache) == ("miss", "hit") and second.attempts == []
     assert second.usage is not None and second.usage["cost_usd"] == 0.0
     assert second.cost_saved_usd == first.cost_usd and (first.cost_usd or 0) > 0
+    record = second.record()  # what the request log stores
+    assert (record["cache"], record["cost_usd"], record["cost_saved_usd"]) == ("hit", 0.0, first.cost_usd)
     _, headers, _ = post(h, chat(temperature=0.3))  # a different answer-determining field: a new entry
     assert headers["x-switchyard-cache"] == "miss"
 

@@ -73,6 +73,9 @@ def test_a_hedge_wins_and_the_loser_is_recorded_but_not_blamed(hedged: tuple[Gat
     assert (lost.provider, lost.outcome, lost.cost_estimated) == ("p-slow", "hedge_lost", True)
     assert lost.cost_usd is not None and lost.cost_usd > 0 and 90 <= (won.started_ms - lost.started_ms) < 400
     assert (won.provider, won.outcome, won.cost_estimated) == ("p-fast", "ok", False)
+    record = outcome.record()  # what the request log stores: both attempts, the loser's cost marked
+    assert record["hedge"] == "won" and record["attempts"][0]["outcome"] == "hedge_lost"
+    assert record["attempts"][0]["cost_estimated"] is True
     slow = h.stats(MODEL, "p-slow")
     assert (slow["failures"], slow["consecutive_failures"], slow["error_rate"], slow["circuit"]) == (0, 0, 0.0, "closed")
     assert h.gateway.chat.hedging is not None and h.gateway.chat.hedging.counts["won"] == 1
