@@ -172,3 +172,18 @@ def test_budget_is_a_share_of_requests() -> None:
         budget.on_request()
         granted += budget.take()
     assert granted == 50
+
+
+def test_a_client_leaving_mid_race_cancels_both_attempts(hedged: tuple[GatewayHarness, list[Outcome]]) -> None:
+    h, outcomes = hedged
+    h.set_knobs("p-fast", ttft_ms=1500.0, keepalive_every_ms=20.0)
+    with pytest.raises(openai.APITimeoutError):
+        openai.OpenAI(base_url=h.url, api_key="unused", max_retries=0, timeout=0.5,
+                      default_headers={"x-switchyard-hedge": "100"}).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "bye"}], stream=True, extra_body=SLOW_FIRST)
+    assert wait_for(lambda: bool(outcomes) and outcomes[-1].finished)
+    assert outcomes[-1].status == "cancelled"
+    assert [a.outcome for a in outcomes[-1].attempts] == ["cancelled", "cancelled"]
+    assert wait_for(lambda: h.counters("p-slow").in_flight == h.counters("p-fast").in_flight == 0, timeout_s=0.5)
+    for provider in ("p-slow", "p-fast"):
+        assert h.stats(MODEL, provider)["failures"] == 0 and h.stats(MODEL, provider)["in_flight"] == 0
