@@ -358,7 +358,7 @@ class ChatCall(NamedTuple):
     client_request_id: str | None
     hedge: HedgeAsk | None  # the request's own hedging ask; None follows the config
     cache: CacheAsk | None  # the request's own cache use; None follows the config
-    tenant: str  # whose cache entries this request may read: a digest of its key ("" with keys off)
+    tenant: str  # whose cache entries this request may read: its key's name ("" with keys off)
     api: str  # the front end it came in by: "openai_chat", "anthropic_messages", ...
 
     @property

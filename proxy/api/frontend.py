@@ -8,15 +8,13 @@ of the route it came from (`front_end_for`), so even a 401 or a 404 leaves in th
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from proxy.api.body import read_json_object
-from proxy.appkeys import GATEWAY, REQUEST_ID
-from proxy.auth import presented_key
+from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
 from proxy.call import ChatCall, parse_chat_call
 from proxy.errors import GatewayError
 from proxy.outcome import Outcome
@@ -56,12 +54,6 @@ def answer_headers(request: web.Request) -> dict[str, str]:
     return headers
 
 
-def tenant_of(headers: Mapping[str, str]) -> str:
-    """Whose cache entries a request may read: a digest of the key it presented (never the key itself)."""
-    key = presented_key(headers)
-    return hashlib.sha256(key.encode()).hexdigest()[:32] if key else ""
-
-
 class ChatArrival:
     """A chat request as read at the door: the checked call, its outcome (begun at arrival) and the
     event-loop time of arrival, which anchors the total deadline."""
@@ -81,13 +73,14 @@ async def read_chat_call(
     gw = request.app[GATEWAY]
     received_at = asyncio.get_running_loop().time()
     outcome = new_outcome(request[REQUEST_ID], api, gw.chat, gw.simulated)
+    outcome.key = request[IDENTITY].key_name if IDENTITY in request else None
     try:
         body = await read_json_object(request, gw.settings.server.max_body_bytes)
         if translate is not None:
             body = translate(body)
         call = parse_chat_call(body, request.headers, request_id=outcome.request_id, api=api,
                                default_factor=gw.settings.routing.default_factor, known_models=gw.catalog.models,
-                               tenant=tenant_of(request.headers) if gw.gateway_keys else "")
+                               tenant=outcome.key or "")  # the cache's scope: the caller's key name
     except BaseException as exc:
         fail(outcome, exc)
         raise

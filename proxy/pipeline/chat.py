@@ -22,7 +22,13 @@ from proxy.call import ChatCall
 from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
-from proxy.pipeline.accounting import StreamTally, estimate_usage, finish_reason_of, shape_completion
+from proxy.pipeline.accounting import (
+    StreamTally,
+    answer_text,
+    estimate_usage,
+    finish_reason_of,
+    shape_completion,
+)
 from proxy.pipeline.cached import (
     CACHE_HEADER,
     AnswerCache,
@@ -40,6 +46,7 @@ from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
 from proxy.routing.hedging import HedgePlan, Hedging
 from proxy.routing.model_routing import AutoDecision, ModelRouter
+from proxy.store.bodies import captured_bodies
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.upstream.drain import Drain
 from proxy.upstream.pool import UpstreamPool
@@ -66,6 +73,7 @@ class ChatResources:
     drain: Drain
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
+    bodies_max_bytes: int = 0  # log.bodies: keep messages and answers (redacted, capped) on the outcome; 0: never
     hedging: Hedging | None = None
     cache: AnswerCache | None = None
 
@@ -99,6 +107,7 @@ class ChatStream:
     notes: dict[str, str]
     tally: StreamTally
     attempt: AttemptOutcome
+    bodies_max_bytes: int = 0
     cache_use: CacheUse | None = None
     captured: list[bytes] | None = None  # the relayed batches, serialised, when the answer is to be cached
 
@@ -190,6 +199,9 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
     record.status, record.cost_usd = 200, usage.get("cost_usd")
     outcome.model, outcome.provider, outcome.usage = route.model, route.provider, usage
     outcome.finish_reason = finish_reason_of(data)
+    if res.bodies_max_bytes:
+        outcome.bodies = captured_bodies(body.get("messages"), answer_text(data.get("choices") or []),
+                                         res.bodies_max_bytes, [route.api_key])
     outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
     if use is not None and res.cache is not None:
         await fill_completion(res.cache, use, data, route, outcome.finish_reason)
@@ -230,7 +242,8 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
     route = opened.route
     outcome.model, outcome.provider = route.model, route.provider
     record.ttft_ms, record.status = round(opened.first_token_ms, 3), 200
-    return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body), record,
+    return ChatStream(opened, route, gateway_notes(route, attempts, notes),
+                      StreamTally(route, body, keep_text=res.bodies_max_bytes > 0), record, res.bodies_max_bytes,
                       use, [] if use is not None else None)
 
 
@@ -322,6 +335,9 @@ def end_stream(outcome: Outcome, stream: ChatStream, status: str, failure: Gatew
     elif failure is not None and failure.code != "internal_error":
         record.outcome, record.error = "stream_error", failure.message
     outcome.usage, outcome.finish_reason = usage, tally.finish_reason
+    if tally.text is not None:
+        outcome.bodies = captured_bodies(tally.body.get("messages"), "".join(tally.text), stream.bodies_max_bytes,
+                                         [stream.route.api_key])
     if failure is not None:
         outcome.finish("partial", 200, failure.message, failure.code)
     else:
