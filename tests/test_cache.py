@@ -50,7 +50,7 @@ def post(h: GatewayHarness, body: dict[str, Any], headers: dict[str, str] | None
     async def go() -> tuple[int, dict[str, str], bytes]:
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         async with aiohttp.ClientSession() as s, s.post(h.base + path, data=orjson.dumps(body), headers=hdrs) as r:
-            return r.status, dict(r.headers), await r.read()
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, await r.read()
 
     return h.call(go())  # type: ignore[no-any-return]
 
@@ -177,3 +177,33 @@ def test_config_off_means_only_asking_requests_use_it() -> None:
         assert post(h, chat(switchyard={"cache": {"ttl_s": 60}}))[1]["x-switchyard-cache"] == "hit"
     finally:
         h.stop()
+
+
+def test_the_receipt_and_metrics_show_the_hit(cached: tuple[GatewayHarness, list[Outcome]]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    h, _ = cached
+    post(h, chat("receipt"))
+    _, headers, _ = post(h, chat("receipt"))
+    deadline = time.monotonic() + 5
+    while (got := h.raw("GET", f"/v1/requests/{headers['x-request-id']}"))[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    receipt = got[2]
+    assert receipt["cache"] == "hit" and receipt["attempts"] == [] and receipt["usage"]["cost_usd"] == 0.0
+    assert receipt["cost_saved_usd"] > 0
+
+    def lookups() -> dict[str, float]:
+        families = {f.name: f for f in text_string_to_metric_families(h.raw("GET", "/metrics")[2])}
+        return {s.labels["result"]: s.value for s in families["switchyard_cache_lookups"].samples
+                if s.name.endswith("_total")}
+
+    assert wait_for_value(lambda: lookups() == {"miss": 1.0, "hit": 1.0})
+
+
+def wait_for_value(condition: Any, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

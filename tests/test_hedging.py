@@ -187,3 +187,24 @@ def test_a_client_leaving_mid_race_cancels_both_attempts(hedged: tuple[GatewayHa
     assert wait_for(lambda: h.counters("p-slow").in_flight == h.counters("p-fast").in_flight == 0, timeout_s=0.5)
     for provider in ("p-slow", "p-fast"):
         assert h.stats(MODEL, provider)["failures"] == 0 and h.stats(MODEL, provider)["in_flight"] == 0
+
+
+def test_the_receipt_and_metrics_show_the_hedge(hedged: tuple[GatewayHarness, list[Outcome]]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    h, _ = hedged
+    _, raw = ask(h, **{"x-switchyard-hedge": "100"})
+    request_id = raw.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    while (status := h.raw("GET", f"/v1/requests/{request_id}"))[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    receipt = status[2]
+    assert receipt["hedge"] == "won" and [a["outcome"] for a in receipt["attempts"]] == ["hedge_lost", "ok"]
+    lost = receipt["attempts"][0]
+    assert lost["cost_estimated"] is True and lost["cost_usd"] > 0 and receipt["failed_attempts_cost_usd"] == lost["cost_usd"]
+
+    def hedges() -> dict[str, float]:
+        families = {f.name: f for f in text_string_to_metric_families(h.raw("GET", "/metrics")[2])}
+        return {s.labels["outcome"]: s.value for s in families["switchyard_hedges"].samples if s.name.endswith("_total")}
+
+    assert wait_for(lambda: hedges().get("won") == 1.0)
