@@ -191,6 +191,9 @@ def test_the_receipt_and_metrics_show_the_hit(cached: tuple[GatewayHarness, list
     receipt = got[2]
     assert receipt["cache"] == "hit" and receipt["attempts"] == [] and receipt["usage"]["cost_usd"] == 0.0
     assert receipt["cost_saved_usd"] > 0
+    usage = h.raw("GET", "/v1/usage?group_by=model")[2]["data"]
+    assert usage[0]["cost_saved_usd"] == pytest.approx(receipt["cost_saved_usd"])
+    assert usage[0]["cost_usd"] == pytest.approx(receipt["cost_saved_usd"])  # paid once, by the miss
 
     def lookups() -> dict[str, float]:
         families = {f.name: f for f in text_string_to_metric_families(h.raw("GET", "/metrics")[2])}
