@@ -42,9 +42,11 @@ from proxy.pipeline.cached import (
     replay,
 )
 from proxy.pipeline.fallback import run_with_fallback
+from proxy.pipeline.fanout import fan_out, single_choice
 from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
 from proxy.routing.hedging import HedgePlan, Hedging
+from proxy.routing.model_fit import N_WIRES, choice_count
 from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.store.bodies import captured_bodies
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
@@ -178,10 +180,17 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
             notes[CACHE_HEADER] = outcome.cache = "miss"
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
 
+        n = choice_count(body)
+        headers_within_s = overrides.first_token_s  # the request's own first-token limit, if it set one
+
         # a plain function returning the attempt's coroutine: one frame fewer on every resume
         def attempt(route: Route) -> Awaitable[JsonAttempt]:
             t = attempt_timeouts(route.timeouts, overrides, received_at)
-            return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain)
+            session = upstreams.session_for(route.base_url)
+            if n > 1 and route.wire not in N_WIRES:  # no `n` in this API: n attempts in parallel, merged
+                one = single_choice(body)
+                return fan_out(n, lambda: attempt_json(session, route, one, t, drain, headers_within_s))
+            return attempt_json(session, route, body, t, drain, headers_within_s)
 
         won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
                                       outcome, notes, res.hedging, hedge_plan(call, res, candidates))
@@ -278,7 +287,7 @@ async def relay(stream: ChatStream | ReplayStream, renderer: StreamRenderer, sta
         if stream.cache_use is not None and captured is not None and res.cache is not None:
             await fill_stream(res.cache, stream.cache_use, captured, route, tally.final_usage(), tally.finish_reason)
     except UpstreamError as exc:
-        scored = "cancelled" if exc.code == "gateway_shutting_down" else "error"
+        scored = "cancelled" if exc.code == "gateway_shutting_down" or exc.caused_by_client else "error"
         status, failure = "partial", exc
         if started:
             await write_quietly(write, renderer.failure(exc, failure_message(exc, route)))
