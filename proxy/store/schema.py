@@ -69,9 +69,16 @@ def _v1(dialect: Dialect) -> list[str]:
     return [_REQUESTS.format(**types), _FEEDBACK.format(**types), *_INDEXES]
 
 
+def _v2(dialect: Dialect) -> list[str]:
+    """What cache hits saved (issue 16), a column so that usage sums can report it."""
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    return [f"ALTER TABLE requests ADD COLUMN cost_saved_usd {real} NOT NULL DEFAULT 0"]
+
+
 # version -> statements, per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
+    2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
 }
 LATEST = max(MIGRATIONS)
 
