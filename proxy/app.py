@@ -24,16 +24,19 @@ from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import GATEWAY
 from proxy.auth import key_checker
+from proxy.cache import MemoryStore
 from proxy.catalog import Upstream, build_catalog, build_embedding_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
 from proxy.observability import install_request_log, log_outcome
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
+from proxy.pipeline.cached import AnswerCache
 from proxy.providers.base import Adapter
 from proxy.providers.embeddings import EMBEDDING_WIRES, embeddings_adapter_for
 from proxy.providers.registry import adapter_for
 from proxy.request_id import install_log_filter
+from proxy.routing.hedging import Hedging
 from proxy.routing.model_routing import build_model_router
 from proxy.serving_mode import keyed_upstreams, should_simulate, startup_line
 from proxy.simulated.launch import start_simulated
@@ -69,14 +72,17 @@ def gateway_context(
         catalog = build_catalog(settings, upstreams, adapters)
         embeddings = build_embedding_catalog(settings, upstreams, embedding_adapters(settings, upstreams))
         pool = UpstreamPool()
+        scorer = build_scorer(settings, catalog, embeddings)
         chat = ChatResources(
             catalog=catalog,
-            scorer=build_scorer(settings, catalog, embeddings),
+            scorer=scorer,
             model_router=build_model_router(catalog),
             upstreams=pool,
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
+            hedging=Hedging(settings.routing.hedge, catalog, scorer),
+            cache=AnswerCache(MemoryStore(settings.cache.max_bytes), settings.cache),
             bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on, embeddings=embeddings)

@@ -91,6 +91,23 @@ class ModelProviderConfig(Strict):
 Specialty = Literal["code", "math", "reasoning", "extraction", "translation", "creative", "chitchat"]
 
 
+class HedgeConfig(Strict):
+    """`routing.hedge` (and per model `models.<slug>.hedge`): start the next candidate as well when the
+    first has produced no content after `delay` (the provider's live p95 TTFT, or a fixed ms)."""
+
+    enabled: bool = False
+    delay: Literal["p95"] | float = Field("p95", description='"p95" or milliseconds')
+    max_extra: int = Field(1, ge=1, le=3, description="hedged attempts per request at most")
+    budget_share: float = Field(0.05, gt=0, le=1, description="hedges per request, over a sliding window")
+
+    @field_validator("delay")
+    @classmethod
+    def _positive_ms(cls, value: str | float) -> str | float:
+        if not isinstance(value, str) and not 0 < value <= 3_600_000:
+            raise ValueError("must be \"p95\" or a number of milliseconds in (0, 3600000]")
+        return value
+
+
 class ModelConfig(Strict):
     name: str = ""
     aliases: list[str] = Field(
@@ -102,6 +119,7 @@ class ModelConfig(Strict):
     max_output: int = Field(gt=0)
     capabilities: Capabilities = Field(default_factory=Capabilities)
     providers: dict[str, ModelProviderConfig] = Field(min_length=1)
+    hedge: HedgeConfig | None = None  # this model's own hedging; None follows routing.hedge
 
 
 class EmbeddingOffer(Strict):
@@ -187,11 +205,22 @@ class RoutingConfig(Strict):
     cooldown_s: float = Field(SCORER_DEFAULTS["cooldown_ms"] / 1000.0, gt=0)
     max_cooldown_s: float = Field(SCORER_DEFAULTS["max_cooldown_ms"] / 1000.0, gt=0)
     max_attempts: int = Field(6, ge=1)
+    hedge: HedgeConfig = Field(default_factory=HedgeConfig)
+
+
+class CacheConfig(Strict):
+    """`cache`: the exact-match answer cache (off unless enabled here or asked for by a request)."""
+
+    enabled: bool = False
+    ttl_s: float = Field(3600.0, gt=0, le=30 * 86400)
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="in-memory cache size cap")
+    namespace: str | None = Field(None, min_length=1, description="share entries across keys under this name")
 
 
 class Settings(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     simulate: Literal["auto", "always", "never"] = "auto"
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)

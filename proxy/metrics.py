@@ -81,6 +81,12 @@ class Metrics:
                                        ("preference", "model"), registry=r)
         self.cost = Counter("switchyard_cost_usd", "Upstream spend in USD (failed attempts included).",
                             ("model", "provider"), registry=r)
+        self.hedges = Counter("switchyard_hedges", "Hedged requests: won (a hedge answered), lost (the first "
+                              "attempt answered anyway), skipped_budget (wanted, over budget).", ("outcome",), registry=r)
+        self.cache_lookups = Counter("switchyard_cache_lookups", "Answer cache lookups by result (hit, miss).",
+                                     ("result",), registry=r)
+        self.cost_saved = Counter("switchyard_cost_saved_usd", "Upstream spend avoided by answer cache hits, in USD.",
+                                  ("model", "provider"), registry=r)
         self.log_dropped = Counter("switchyard_log_dropped", "Request log records dropped (queue full or database away).",
                                    registry=r)
         self.in_flight = Gauge("switchyard_in_flight", "Requests being answered.", ("worker",),
@@ -156,6 +162,12 @@ class Metrics:
             self._inc(self.fallbacks, (), len(rec.attempts) - 1)
         if rec.route is not None and rec.model is not None:
             self._inc(self.route_decisions, (rec.route.preference, rec.model))
+        if rec.hedge is not None:
+            self._inc(self.hedges, (rec.hedge,))
+        if rec.cache is not None:
+            self._inc(self.cache_lookups, (rec.cache,))
+            if rec.cost_saved_usd:
+                self._inc(self.cost_saved, (response_model, provider), rec.cost_saved_usd)
 
     def dropped(self, n: int) -> None:
         self._inc(self.log_dropped, (), n)

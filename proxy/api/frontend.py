@@ -79,7 +79,8 @@ async def read_chat_call(
         if translate is not None:
             body = translate(body)
         call = parse_chat_call(body, request.headers, request_id=outcome.request_id, api=api,
-                               default_factor=gw.settings.routing.default_factor, known_models=gw.catalog.models)
+                               default_factor=gw.settings.routing.default_factor, known_models=gw.catalog.models,
+                               tenant=outcome.key or "")  # the cache's scope: the caller's key name
     except BaseException as exc:
         fail(outcome, exc)
         raise

@@ -52,13 +52,13 @@ async def embed(body: dict[str, Any], embeddings: Catalog, res: ChatResources, o
             return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain)
 
         notes: dict[str, str] = {}
-        result, attempts = await run_with_fallback(routes, attempt, res.scorer, drain, res.max_attempts, outcome, notes)
+        won = await run_with_fallback(routes, attempt, res.scorer, drain, res.max_attempts, outcome, notes)
     except BaseException as exc:
         fail(outcome, exc)
         raise
+    result, record, attempts = won.result, won.record, won.attempts
     route = result.route
     res.scorer.record(route.model, route.provider, "ok", first_token_ms=result.elapsed_ms)
-    record = outcome.attempts[-1]
     record.ttft_ms = record.duration_ms = round(result.elapsed_ms, 3)
     record.status = 200
     data = result.response

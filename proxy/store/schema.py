@@ -69,6 +69,12 @@ def _v1(dialect: Dialect) -> list[str]:
     return [_REQUESTS.format(**types), _FEEDBACK.format(**types), *_INDEXES]
 
 
+def _v2(dialect: Dialect) -> list[str]:
+    """What cache hits saved (issue 16), a column so that usage sums can report it."""
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    return [f"ALTER TABLE requests ADD COLUMN cost_saved_usd {real} NOT NULL DEFAULT 0"]
+
+
 # Stored Responses API conversations (issue 14): kept because the client asked (`store`), apart from
 # the log and its retention. `doc` holds the response, its input items and the conversation as JSON.
 _RESPONSES = """
@@ -81,7 +87,7 @@ CREATE TABLE responses (
 )"""
 
 
-def _v2(dialect: Dialect) -> list[str]:
+def _v3(dialect: Dialect) -> list[str]:
     return [_RESPONSES, "CREATE INDEX responses_expires ON responses (expires_ms)"]
 
 
@@ -89,6 +95,7 @@ def _v2(dialect: Dialect) -> list[str]:
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
     2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
+    3: {"sqlite": _v3("sqlite"), "postgres": _v3("postgres")},
 }
 LATEST = max(MIGRATIONS)
 
