@@ -45,7 +45,7 @@ class RedisLimits:
     async def admit(self, demand: Demand, now: float) -> Decision:
         """`now` < 0 takes the Redis server's clock (what replicas use); tests pass their own."""
         lim = demand.limits
-        args = [now, demand.window_s, demand.ticket, demand.tokens, demand.cost_nusd, demand.lease_s,
+        args: list[str | int | float] = [now, demand.window_s, demand.ticket, demand.tokens, demand.cost_nusd, demand.lease_s,
                 demand.spent_seed_nusd, _limit(lim.rpm), _limit(lim.tpm), _limit(lim.max_parallel),
                 _limit(lim.budget_nusd), SPENT_TTL_S]
         try:
