@@ -9,17 +9,21 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from proxy.api import chat, health, messages, models, route
-from proxy.appkeys import GATEWAY
+from proxy.api import chat, health, keys, messages, models, route
+from proxy.appkeys import GATEWAY, KEYS, STORE
 from proxy.auth import auth_middlewares
 from proxy.catalog import Upstream, build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
+from proxy.keys.enforce import Enforcer
+from proxy.keys.registry import KeyRegistry
+from proxy.keys.service import KeyService
 from proxy.middlewares import errors_middleware
 from proxy.observability import install_request_log
 from proxy.providers.registry import adapter_for
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
+from proxy.state.shared import SharedState
 from proxy.upstream import UpstreamPool
 
 log = logging.getLogger("switchyard")
@@ -113,14 +117,44 @@ async def begin_drain(app: web.Application) -> None:
         gw.drain.begin(gw.settings.server.shutdown_grace_s)
 
 
+def build_key_service(settings: Settings) -> KeyService:
+    """Virtual keys and the shared state their limits live in (opened by keys_context)."""
+    state = SharedState(settings.state, workers=settings.server.workers)
+    registry = KeyRegistry(settings.state.key_sync_ms)
+    # a slot or reservation whose request never settles (its replica died) lives this long
+    lease_s = max((p.timeouts.total_s for p in settings.providers.values()), default=600.0) + 30.0
+    return KeyService(registry, Enforcer(registry, state, settings.state.window_s, lease_s), state)
+
+
+async def keys_context(app: web.Application) -> AsyncIterator[None]:
+    """After the store opens: start the shared state, then load the keys and follow their changes."""
+    service = app[KEYS]
+    state, registry = service.state, service.registry
+    state.subscribe(registry.on_event)
+    registry.on_spend = lambda rec: state.sync_spent(rec.id, rec.spend_period, rec.spend_nusd)
+    await state.start()
+    backend = app[STORE].backend
+    service.backend = service.enforcer.backend = backend
+    await registry.start(backend)
+    try:
+        yield
+    finally:
+        await registry.close()
+        await service.enforcer.drain()
+        await state.close()
+
+
 def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None, worker: int = 0) -> web.Application:
     environ = os.environ if environ is None else environ
+    key_service = build_key_service(settings)
     # errors first, so a 401 from the key check leaves in OpenAI's error shape too
-    middlewares = [errors_middleware, *auth_middlewares(settings.server, environ)]
+    middlewares = [errors_middleware, *auth_middlewares(settings.server, environ, key_service.registry)]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
+    app[KEYS] = key_service
     install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
+    app.cleanup_ctx.append(keys_context)
     app.cleanup_ctx.append(gateway_context(settings, environ))
     app.on_shutdown.append(begin_drain)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
@@ -129,4 +163,5 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None, 
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)
+    keys.add_routes(app)
     return app

@@ -18,6 +18,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -33,10 +34,20 @@ OPEN_PATHS = frozenset({"/health"})
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a request is: its key's name, and whether it may see every key's records."""
+    """Who a request is: its key's name, whether it may see every key's records, and for a virtual
+    key (issued by the keys API, with limits) its id."""
 
     key_name: str | None
     admin: bool
+    key_id: str | None = None
+
+
+# Looks a presented secret up among the virtual keys (proxy.keys), and says whether any exist.
+class VirtualKeys(Protocol):
+    @property
+    def any(self) -> bool: ...
+
+    def identity(self, secret: str) -> Identity | None: ...
 
 
 # No gateway keys configured (a local demo): every request may see everything.
@@ -135,25 +146,31 @@ class KeyChecker:
 
 
 def unauthorized(missing: bool) -> GatewayError:
-    what = "No gateway API key was sent" if missing else "The gateway API key is not valid"
+    what = "No gateway API key was sent" if missing else "The gateway API key is not valid (or was revoked)"
     return GatewayError(
         401,
-        f"{what}. Send 'Authorization: Bearer <key>' with a key from the gateway's server.api_keys, "
-        f"server.api_keys_file or {KEYS_ENV}.",
+        f"{what}. Send 'Authorization: Bearer <key>' with a key issued by POST /v1/keys or one from the "
+        f"gateway's server.api_keys, server.api_keys_file or {KEYS_ENV}.",
         code="invalid_api_key",
         headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
     )
 
 
-def auth_middleware(checker: KeyChecker) -> Middleware:
+def auth_middleware(checker: KeyChecker, virtual: VirtualKeys | None = None) -> Middleware:
+    """Static keys first, then virtual keys. The gateway is open only while neither kind exists: the
+    first virtual key issued turns the check on without a restart."""
+
     @web.middleware
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN_PATHS:
             key = presented_key(request)
             identity = checker.identify(key)
-            if identity is None:
+            if identity is None and key is not None and virtual is not None:
+                identity = virtual.identity(key)
+            if identity is not None:
+                request[IDENTITY] = identity
+            elif checker or (virtual is not None and virtual.any):
                 raise unauthorized(missing=key is None)
-            request[IDENTITY] = identity
         return await handler(request)
 
     return require_key
@@ -164,7 +181,9 @@ def identity_of(request: web.Request) -> Identity:
     return request.get(IDENTITY, OPEN)
 
 
-def auth_middlewares(server: ServerConfig, environ: Mapping[str, str]) -> list[Middleware]:
-    """[] when no keys are configured (an open gateway), else the key check."""
+def auth_middlewares(
+    server: ServerConfig, environ: Mapping[str, str], virtual: VirtualKeys | None = None
+) -> list[Middleware]:
+    """[] when no static keys are configured and virtual keys cannot exist, else the key check."""
     checker = KeyChecker(load_gateway_keys(server, environ))
-    return [auth_middleware(checker)] if checker else []
+    return [auth_middleware(checker, virtual)] if checker or virtual is not None else []

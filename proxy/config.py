@@ -150,6 +150,24 @@ class LogConfig(Strict):
     batch_interval_ms: float = Field(200.0, gt=0)
 
 
+class StateConfig(Strict):
+    """Live state shared by replicas: rate limits, budgets, revocations and provider health."""
+
+    redis_url: SecretStr | None = Field(None, description="redis://host:port/db; in-process state when unset")
+    on_redis_down: Literal["local", "closed"] = Field(
+        "local", description="local: each replica enforces limit / known replicas; closed: limited keys get a 503")
+    window_s: float = Field(60.0, gt=0, le=3600, description="the RPM/TPM sliding window (60 s: per minute)")
+    sync_interval_ms: float = Field(100.0, gt=0, description="heartbeat and reconnect probe interval")
+    key_sync_ms: float = Field(500.0, gt=0, description="how often each replica re-reads key changes from the store")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL (leave it unset for in-process state)")
+        return value
+
+
 class RoutingConfig(Strict):
     default_factor: Literal["latency", "price", "throughput"] = "latency"
     ewma_alpha: float = Field(0.3, gt=0, le=1)
@@ -165,6 +183,7 @@ class Settings(Strict):
     simulate: Literal["auto", "always", "never"] = "auto"
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
 

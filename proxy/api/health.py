@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from proxy.appkeys import GATEWAY, STORE
+from proxy.appkeys import GATEWAY, KEYS, STORE
 
 
 async def health(request: web.Request) -> web.Response:
@@ -20,5 +20,6 @@ async def health(request: web.Request) -> web.Response:
             "circuits": gw.scorer.circuit_counts(),
             "in_flight": gw.in_flight,
             "log": request.app[STORE].status,
+            "limits": request.app[KEYS].state.health(),
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.appkeys import GATEWAY, METRICS, STORE
+from proxy.appkeys import GATEWAY, KEYS, METRICS, STORE
 from proxy.auth import identity_of
 from proxy.errors import GatewayError
 
@@ -27,6 +27,9 @@ def refresh_gauges(app: web.Application) -> None:
     metrics, store, gw = app[METRICS], app[STORE], app.get(GATEWAY)
     circuits = ((s["model"], s["provider"], s["circuit"]) for s in gw.scorer.all_stats()) if gw is not None else ()
     metrics.refresh(gw.in_flight if gw is not None else 0, store.writer.depth, circuits)
+    keys = app.get(KEYS)
+    if keys is not None:
+        metrics.refresh_limits(keys.state.divisor, keys.state.redis_up if keys.state.shared else None)
 
 
 def exposition(app: web.Application) -> web.Response:
