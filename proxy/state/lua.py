@@ -7,21 +7,23 @@ server's clock", which replicas share, so their own clocks never skew a window.
 
 from __future__ import annotations
 
-# KEYS: requests zset, tokens zset, tokens hash, in-flight zset, reservations zset, reservations hash, spent
+# KEYS: requests zset, tokens zset, tokens hash, in-flight zset, reservations zset, reservations hash, spent,
+#       tokens sum, reservations sum (running sums, so no step walks a whole window)
 # ARGV: now, window_s, ticket, tokens, cost, lease_s, spent seed, rpm, tpm, max_parallel, budget (-1: none),
 #       spent ttl (s)
 ADMIT = """
-local function drop(zset, hash, upto)
+local function drop(zset, hash, total, upto)
   local old = redis.call('ZRANGEBYSCORE', zset, '-inf', upto)
   for i = 1, #old, 1000 do
-    redis.call('HDEL', hash, unpack(old, i, math.min(i + 999, #old)))
+    local batch = {unpack(old, i, math.min(i + 999, #old))}
+    local gone = 0
+    for _, v in ipairs(redis.call('HMGET', hash, unpack(batch))) do
+      if v then gone = gone + tonumber(v) end
+    end
+    redis.call('HDEL', hash, unpack(batch))
+    redis.call('DECRBY', total, gone)
   end
-  redis.call('ZREMRANGEBYSCORE', zset, '-inf', upto)
-end
-local function sum(hash)
-  local total = 0
-  for _, v in ipairs(redis.call('HVALS', hash)) do total = total + tonumber(v) end
-  return total
+  if #old > 0 then redis.call('ZREMRANGEBYSCORE', zset, '-inf', upto) end
 end
 local function oldest(zset)
   local first = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
@@ -40,15 +42,15 @@ local rpm, tpm, maxpar, budget = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(
 local start = now - window
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', start)
-drop(KEYS[2], KEYS[3], start)
+drop(KEYS[2], KEYS[3], KEYS[8], start)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-drop(KEYS[5], KEYS[6], now)
+drop(KEYS[5], KEYS[6], KEYS[9], now)
 redis.call('SET', KEYS[7], ARGV[7], 'NX', 'EX', ARGV[12])
 
 local nreq = redis.call('ZCARD', KEYS[1])
-local used = sum(KEYS[3])
+local used = tonumber(redis.call('GET', KEYS[8]) or '0')
 local npar = redis.call('ZCARD', KEYS[4])
-local reserved = sum(KEYS[6])
+local reserved = tonumber(redis.call('GET', KEYS[9]) or '0')
 local spent = tonumber(redis.call('GET', KEYS[7]))
 
 local refused, retry = '', -1
@@ -70,26 +72,34 @@ if refused == '' then
   redis.call('ZADD', KEYS[1], now, ticket)
   redis.call('ZADD', KEYS[2], now, ticket)
   redis.call('HSET', KEYS[3], ticket, tokens)
+  redis.call('INCRBY', KEYS[8], tokens)
   redis.call('ZADD', KEYS[4], now + lease, ticket)
   redis.call('ZADD', KEYS[5], now + lease, ticket)
   redis.call('HSET', KEYS[6], ticket, cost)
+  redis.call('INCRBY', KEYS[9], cost)
   nreq, used, reserved = nreq + 1, used + tokens, reserved + cost
   local ttl = math.ceil(math.max(window, lease)) + 1
-  for i = 1, 6 do redis.call('EXPIRE', KEYS[i], ttl) end
+  for _, i in ipairs({1, 2, 3, 4, 5, 6, 8, 9}) do redis.call('EXPIRE', KEYS[i], ttl) end
 end
 local oreq, otok = oldest(KEYS[1]), oldest(KEYS[2])
 return {refused, tostring(retry), nreq, used, tostring(oreq and (oreq + window - now) or window),
         tostring(otok and (otok + window - now) or window), spent, reserved}
 """
 
-# KEYS: tokens hash, in-flight zset, reservations zset, reservations hash, spent
+# KEYS: tokens hash, in-flight zset, reservations zset, reservations hash, spent, tokens sum, reservations sum
 # ARGV: ticket, true tokens, true cost
 SETTLE = """
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[4], ARGV[1])
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+local reserved = redis.call('HGET', KEYS[4], ARGV[1])
+if reserved then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('DECRBY', KEYS[7], reserved)
+end
+local estimate = redis.call('HGET', KEYS[1], ARGV[1])
+if estimate then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('INCRBY', KEYS[6], tonumber(ARGV[2]) - tonumber(estimate))
 end
 if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('INCRBY', KEYS[5], ARGV[3])

@@ -27,7 +27,7 @@ def key_names(key_id: str, period_id: int) -> list[str]:
     """One key per structure; the `{key_id}` hash tag keeps a key's structures on one Redis Cluster slot."""
     base = f"{PREFIX}:{{{key_id}}}"
     return [f"{base}:rq", f"{base}:tk", f"{base}:tkv", f"{base}:par", f"{base}:res", f"{base}:resv",
-            f"{base}:spent:{period_id}"]
+            f"{base}:spent:{period_id}", f"{base}:tksum", f"{base}:ressum"]
 
 
 def _limit(value: int | None) -> int:
@@ -64,7 +64,7 @@ class RedisLimits:
     async def settle(self, done: Settlement, now: float) -> None:
         names = key_names(done.key_id, done.period_id)
         try:
-            await self._settle(keys=[names[2], names[3], names[4], names[5], names[6]],
+            await self._settle(keys=[names[2], names[3], names[4], names[5], names[6], names[7], names[8]],
                                args=[done.ticket, done.tokens, done.cost_nusd])
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}") from exc

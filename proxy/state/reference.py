@@ -42,7 +42,7 @@ class ReferenceLimiter:
         if self.limits.rpm is not None and len(window) >= self.limits.rpm:
             return "rpm"
         used = sum(a.tokens for a in window)
-        if self.limits.tpm is not None and not (used + tokens <= self.limits.tpm or used == 0):
+        if self.limits.tpm is not None and not (used + tokens <= self.limits.tpm or used == 0 and self.limits.tpm > 0):
             return "tpm"
         if self.limits.max_parallel is not None and len(live) >= self.limits.max_parallel:
             return "max_parallel"

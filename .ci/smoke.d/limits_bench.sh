@@ -1,0 +1,1 @@
+python3 bench/limits_bench.py --quick
