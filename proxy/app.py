@@ -23,6 +23,7 @@ from proxy.observability import install_request_log
 from proxy.providers.registry import adapter_for
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
+from proxy.state.circuits import SharedCircuits
 from proxy.state.shared import SharedState
 from proxy.upstream import UpstreamPool
 
@@ -66,10 +67,13 @@ def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[
         gw = Gateway(settings=settings, catalog=catalog, scorer=scorer, upstreams=pool, simulated=simulated)
         gw.model_router = load_model_router(gw)
         app[GATEWAY] = gw
+        circuits = SharedCircuits(app[KEYS].state, gw.scorer, settings.state.sync_interval_ms / 1000)
+        circuits.start()
         thresholds = tune_gc()
         try:
             yield
         finally:
+            await circuits.close()
             gc.set_threshold(*thresholds)
             gc.unfreeze()
             await pool.close()

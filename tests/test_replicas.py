@@ -10,7 +10,7 @@ import pytest
 
 from tests.pg_cluster import PostgresCluster
 from tests.redis_server import RedisServer
-from tests.replica_set import ANSWER_TOKENS, ReplicaSet
+from tests.replica_set import ADMIN, ANSWER_TOKENS, ReplicaSet
 
 CHAT = {"model": "test/alpha", "messages": [{"role": "user", "content": "hi"}], "max_tokens": ANSWER_TOKENS}
 
@@ -39,3 +39,23 @@ def test_revoking_on_a_refuses_on_b_within_a_second(replicas: ReplicaSet) -> Non
         assert status == 200
         assert time.monotonic() - revoked_at < 1.0, "B still accepted the key a second after A revoked it"
     print(f"revocation reached B after {1000 * (time.monotonic() - revoked_at):.0f} ms")
+
+
+def test_a_provider_failed_through_a_is_ejected_on_b_within_a_second(replicas: ReplicaSet) -> None:
+    a, b = replicas[0], replicas[1]
+    assert b.client.get("/health").json()["circuits"]["open"] == 0
+    replicas.mock.call(_set_status(replicas, 503))
+    for _ in range(10):  # past the failure threshold, through A only
+        assert a.post("/v1/chat/completions", CHAT, ADMIN).status_code == 503
+        if a.client.get("/health").json()["circuits"]["open"] == 1:
+            break
+    opened_at = time.monotonic()
+    assert a.client.get("/health").json()["circuits"]["open"] == 1
+    while b.client.get("/health").json()["circuits"]["open"] != 1:
+        assert time.monotonic() - opened_at < 1.0, "B did not eject the provider within a second"
+        time.sleep(0.02)
+    print(f"ejection reached B after {1000 * (time.monotonic() - opened_at):.0f} ms")
+
+
+async def _set_status(replicas: ReplicaSet, status: int | None) -> None:
+    replicas.mock.server.knobs.update({"status": status})
