@@ -48,11 +48,21 @@ class Timeouts(Strict):
     total_s: float = Field(600.0, gt=0)
 
 
+class UpstreamKeyConfig(Strict):
+    """One of a provider's API keys, with the caps the provider gives it (per replica)."""
+
+    env: str = Field(min_length=1, description="the environment variable holding the key")
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+
+
 class ProviderConfig(Strict):
     name: str = ""
     wire: WireFormat = "openai"
     base_url: str
     api_key_env: str | None = None
+    api_keys: list[UpstreamKeyConfig] = Field(
+        default_factory=list, description="several keys used in turn, each under its optional rpm/tpm caps")
     auth_header: str | None = None  # default per wire: Authorization / x-api-key / x-goog-api-key
     auth_scheme: str = "Bearer"
     headers: dict[str, str] = Field(default_factory=dict)
