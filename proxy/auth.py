@@ -9,6 +9,8 @@ time taken nor an early exit says how close a guess was. The presented key is ne
 Every key has a name (the request log, usage and visibility use it, never the key): `{name, key}`
 entries name themselves; a bare key is `key-` plus the first 8 hex digits of its SHA-256. Admin keys
 (`server.admin_keys`, SWITCHYARD_ADMIN_KEYS) are gateway keys that also see every key's records.
+Virtual keys (issued by the keys API, `proxy.keys`) are looked up beside these. The check itself
+runs in `proxy.api.middleware`.
 """
 
 from __future__ import annotations
@@ -20,16 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 from pydantic import SecretStr
 
 from proxy.config import ConfigError, NamedKey, ServerConfig
-from proxy.errors import GatewayError
 
 KEYS_ENV = "SWITCHYARD_API_KEYS"
 ADMIN_KEYS_ENV = "SWITCHYARD_ADMIN_KEYS"
-OPEN_PATHS = frozenset({"/health"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +50,6 @@ class VirtualKeys(Protocol):
 
 # No gateway keys configured (a local demo): every request may see everything.
 OPEN = Identity(None, True)
-IDENTITY = web.RequestKey("identity", Identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +106,12 @@ def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]
     return [k.secret for k in load_gateway_keys(server, environ)]
 
 
-def presented_key(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization")
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("Authorization")
     if auth:
         scheme, _, token = auth.strip().partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 class KeyChecker:
@@ -145,45 +142,6 @@ class KeyChecker:
         return self.identify(key) is not None
 
 
-def unauthorized(missing: bool) -> GatewayError:
-    what = "No gateway API key was sent" if missing else "The gateway API key is not valid (or was revoked)"
-    return GatewayError(
-        401,
-        f"{what}. Send 'Authorization: Bearer <key>' with a key issued by POST /v1/keys or one from the "
-        f"gateway's server.api_keys, server.api_keys_file or {KEYS_ENV}.",
-        code="invalid_api_key",
-        headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
-    )
-
-
-def auth_middleware(checker: KeyChecker, virtual: VirtualKeys | None = None) -> Middleware:
-    """Static keys first, then virtual keys. The gateway is open only while neither kind exists: the
-    first virtual key issued turns the check on without a restart."""
-
-    @web.middleware
-    async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in OPEN_PATHS:
-            key = presented_key(request)
-            identity = checker.identify(key)
-            if identity is None and key is not None and virtual is not None:
-                identity = virtual.identity(key)
-            if identity is not None:
-                request[IDENTITY] = identity
-            elif checker or (virtual is not None and virtual.any):
-                raise unauthorized(missing=key is None)
-        return await handler(request)
-
-    return require_key
-
-
-def identity_of(request: web.Request) -> Identity:
-    """The caller's identity; OPEN when the gateway has no keys."""
-    return request.get(IDENTITY, OPEN)
-
-
-def auth_middlewares(
-    server: ServerConfig, environ: Mapping[str, str], virtual: VirtualKeys | None = None
-) -> list[Middleware]:
-    """[] when no static keys are configured and virtual keys cannot exist, else the key check."""
-    checker = KeyChecker(load_gateway_keys(server, environ))
-    return [auth_middleware(checker, virtual)] if checker or virtual is not None else []
+def key_checker(server: ServerConfig, environ: Mapping[str, str]) -> KeyChecker:
+    """The configured keys' checker (admin keys included); false when none are configured."""
+    return KeyChecker(load_gateway_keys(server, environ))

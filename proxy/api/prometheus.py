@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from proxy.api.middleware import identity_of
 from proxy.appkeys import GATEWAY, KEYS, METRICS, STORE
-from proxy.auth import identity_of
 from proxy.errors import GatewayError
 
 SOURCE = web.AppKey("metrics_source", web.Application)  # the gateway app a metrics-only listener reads

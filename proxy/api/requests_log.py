@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from proxy.api.middleware import identity_of
 from proxy.appkeys import STORE
-from proxy.auth import Identity, identity_of
+from proxy.auth import Identity
 from proxy.errors import GatewayError
 from proxy.store import BadQuery, Feedback, Page, RequestFilter, Store, StoreUnavailable
 from proxy.store.queries import MAX_PAGE, TAG_NAME, decode_cursor, parse_group_by

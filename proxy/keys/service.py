@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proxy.keys.enforce import Enforcer
+from proxy.keys.gate import KeyGate
 from proxy.keys.registry import KeyRegistry, secret_digest
 from proxy.state import rules
 from proxy.state.shared import SharedState
@@ -58,6 +59,7 @@ class KeyService:
         self.enforcer = enforcer
         self.state = state
         self.backend: LogBackend | None = None
+        self.gate: KeyGate | None = None  # set once the catalogue is built
 
     def _store(self) -> LogBackend:
         if self.backend is None:
