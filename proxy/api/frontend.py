@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from proxy.api.body import read_json_object
-from proxy.appkeys import FRONT_ENDS, GATEWAY, REQUEST_ID
+from proxy.appkeys import FRONT_ENDS, GATEWAY, IDENTITY, REQUEST_ID
+from proxy.auth import OPEN, Identity
 from proxy.call import ChatCall, parse_chat_call
 from proxy.errors import GatewayError
 from proxy.outcome import Outcome
@@ -35,6 +36,11 @@ class FrontEnd(Protocol):
 
 def front_end_for(request: web.Request, default: FrontEnd) -> FrontEnd:
     return request.app[FRONT_ENDS].get(request.path, default)
+
+
+def identity_of(request: web.Request) -> Identity:
+    """The caller's identity (set by the key check); OPEN, which may see everything, on an open gateway."""
+    return request.get(IDENTITY, OPEN)
 
 
 def request_id(request: web.Request) -> str:

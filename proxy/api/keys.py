@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from proxy.api.body import read_json_object
-from proxy.api.middleware import identity_of
+from proxy.api.frontend import identity_of
 from proxy.appkeys import GATEWAY, KEYS
 from proxy.errors import GatewayError
 from proxy.keys.allow import valid_pattern

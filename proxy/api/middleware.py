@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler, Middleware
 from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
 from proxy.api.openai_chat import FRONT_END as OPENAI
 from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
-from proxy.auth import KEYS_ENV, OPEN, Identity, KeyChecker, VirtualKeys, presented_key
+from proxy.auth import KEYS_ENV, KeyChecker, VirtualKeys, presented_key
 from proxy.errors import GatewayError, internal_error
 from proxy.request_id import CURRENT, uuid7
 
@@ -93,7 +93,3 @@ def auth_middleware(checker: KeyChecker, virtual: VirtualKeys | None = None) -> 
 
     return require_key
 
-
-def identity_of(request: web.Request) -> Identity:
-    """The caller's identity; OPEN (may see everything) when the gateway has no keys."""
-    return request.get(IDENTITY, OPEN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.api.middleware import identity_of
+from proxy.api.frontend import identity_of
 from proxy.appkeys import GATEWAY, KEYS, METRICS, STORE
 from proxy.errors import GatewayError
 
