@@ -32,6 +32,7 @@ from proxy.simulated.server import MockServer
 from proxy.state.circuits import SharedCircuits
 from proxy.state.shared import SharedState
 from proxy.upstream.drain import Drain
+from proxy.upstream.keys import build_upstream_keys
 from proxy.upstream.pool import UpstreamPool
 
 log = logging.getLogger("switchyard")
@@ -59,6 +60,7 @@ def gateway_context(
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
+            upstream_keys=build_upstream_keys(settings, environ) if not simulated else None,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         key_service = app[KEYS]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.state.keyring import KeyRing, UpstreamKey
+from proxy.upstream.keyring import KeyRing, UpstreamKey
 
 
 def test_keys_are_used_in_turn() -> None:
@@ -54,3 +54,30 @@ def test_no_key_exceeds_its_rpm_in_any_window(caps: list[int], times: list[float
     for i, c in enumerate(caps):
         for t in used[i]:
             assert sum(1 for u in used[i] if t - 60 < u <= t) <= c
+
+
+def test_a_gateway_uses_a_providers_keys_in_turn_and_stays_under_their_caps() -> None:
+    """Through a running gateway: keys alternate on the wire, and once both are at their cap the
+    gateway answers 429 itself (with Retry-After) instead of sending a request bound to be refused."""
+    from tests.gateway_harness import GatewayHarness, simple_model
+
+    h = GatewayHarness(
+        providers={"p-one": {"knobs": {"ttft_ms": 1.0},
+                             "config": {"api_keys": [{"env": "RING_KEY_1", "rpm": 2}, {"env": "RING_KEY_2", "rpm": 2}]}}},
+        models={"test/alpha": simple_model({"p-one": "alpha-one"})},
+        environ={"RING_KEY_1": "sk-ring-one-0123456789", "RING_KEY_2": "sk-ring-two-0123456789"},
+    ).start()
+    try:
+        h.set_knobs("p-one", api_key=None)  # the mock takes any key; the test reads which one came
+        body = {"model": "test/alpha", "messages": [{"role": "user", "content": "hi"}]}
+        seen = []
+        for _ in range(4):
+            status, _, _ = h.raw("POST", "/v1/chat/completions", body)
+            assert status == 200
+            seen.append(h.counters("p-one").last_headers["Authorization"].split()[-1])
+        assert seen == ["sk-ring-one-0123456789", "sk-ring-two-0123456789"] * 2
+        status, headers, err = h.raw("POST", "/v1/chat/completions", body)
+        assert status == 429 and int(headers["Retry-After"]) >= 1, err
+        assert h.counters("p-one").requests == 4  # the capped request never reached the provider
+    finally:
+        h.stop()

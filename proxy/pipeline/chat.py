@@ -27,6 +27,7 @@ from proxy.routing.candidates import CandidatePlan, plan_candidates
 from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.upstream.drain import Drain
+from proxy.upstream.keys import UpstreamKeys
 from proxy.upstream.pool import UpstreamPool
 from proxy.upstream.stream import pump_until_deadline
 from proxy.upstream.timeouts import attempt_timeouts
@@ -51,6 +52,7 @@ class ChatResources:
     drain: Drain
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
+    upstream_keys: UpstreamKeys | None = None  # providers with several API keys, used in turn
 
 
 class StreamRenderer(Protocol):
@@ -118,11 +120,15 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
     try:
         candidates, notes = plan(call, res, outcome)
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+        keys = res.upstream_keys
 
         # a plain function returning the attempt's coroutine: one frame fewer on every resume
         def attempt(route: Route) -> Awaitable[JsonAttempt]:
             t = attempt_timeouts(route.timeouts, overrides, received_at)
-            return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain)
+            session = upstreams.session_for(route.base_url)
+            if keys is None or route.provider not in keys.rings:
+                return attempt_json(session, route, body, t, drain)
+            return keys.call(route, body, lambda target: attempt_json(session, route, body, t, drain, target))
 
         result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
                                                    outcome, notes)
@@ -149,10 +155,14 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
     try:
         candidates, notes = plan(call, res, outcome)
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+        keys = res.upstream_keys
 
         def attempt(route: Route) -> Awaitable[OpenedStream]:
             t = attempt_timeouts(route.timeouts, overrides, received_at)
-            return open_stream(upstreams.session_for(route.base_url), route, body, t, drain)
+            session = upstreams.session_for(route.base_url)
+            if keys is None or route.provider not in keys.rings:
+                return open_stream(session, route, body, t, drain)
+            return keys.call(route, body, lambda target: open_stream(session, route, body, t, drain, target))
 
         opened, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
                                                    outcome, notes)

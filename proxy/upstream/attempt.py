@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from proxy.catalog import Route
+from proxy.catalog import AdapterTarget, Route
 from proxy.errors import UpstreamError
 from proxy.providers.base import StreamTranslator
 from proxy.streaming import SSEEvent, SSEParser
@@ -50,13 +50,14 @@ class JsonAttempt:
 
 
 async def attempt_json(
-    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None
+    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
+    target: AdapterTarget | None = None,
 ) -> JsonAttempt:
     """One non-streaming attempt. Its single timer runs to the request's total deadline (a
     non-streaming answer arrives in one piece after the whole generation, so nothing shorter bounds
     it) and is registered with `drain`, which moves it to the grace deadline on shutdown: a
     TimeoutError leaves here only then, for the fallback loop to turn into a 503."""
-    request = route.adapter.build_request(body, route.target, stream=False)
+    request = route.adapter.build_request(body, target or route.target, stream=False)
     started = time.perf_counter()
     try:
         async with asyncio.timeout_at(t.attempt_deadline()) as timer:
@@ -122,12 +123,13 @@ class OpenedStream:
 
 
 async def open_stream(
-    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None
+    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
+    target: AdapterTarget | None = None,
 ) -> OpenedStream:
     """One streaming attempt, up to its first content. Its single timer runs to the first-token
     deadline (capped by the total) and is registered with `drain` like attempt_json's; aiohttp bounds
     connect and each read (the idle gap)."""
-    request = route.adapter.build_request(body, route.target, stream=True)
+    request = route.adapter.build_request(body, target or route.target, stream=True)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
     resp: aiohttp.ClientResponse | None = None

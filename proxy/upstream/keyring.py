@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from proxy.state import rules
+WINDOW_S = 60.0
 
 
 @dataclass(slots=True)
@@ -29,15 +29,17 @@ class UpstreamKey:
     cooled_until: float = 0.0
 
     def prune(self, now: float, window_s: float) -> None:
-        start = rules.window_start(now, window_s)
+        start = now - window_s
         while self.requests and self.requests[0] <= start:
             self.requests.popleft()
         while self.tokens and self.tokens[0][0] <= start:
             self.tokens_in_window -= self.tokens.popleft()[1]
 
     def admits(self, now: float, tokens: int) -> bool:
-        return (now >= self.cooled_until and rules.requests_admit(len(self.requests), self.rpm)
-                and rules.tokens_admit(self.tokens_in_window, tokens, self.tpm))
+        if now < self.cooled_until or (self.rpm is not None and len(self.requests) >= self.rpm):
+            return False
+        # a request bigger than the whole cap still passes alone, into an empty window
+        return self.tpm is None or self.tokens_in_window + tokens <= self.tpm or self.tokens_in_window == 0
 
     def free_at(self, now: float, window_s: float) -> float:
         """When this key can next take a request (now, if it can)."""
@@ -50,7 +52,7 @@ class UpstreamKey:
 
 
 class KeyRing:
-    def __init__(self, keys: list[UpstreamKey], window_s: float = rules.DEFAULT_WINDOW_S) -> None:
+    def __init__(self, keys: list[UpstreamKey], window_s: float = WINDOW_S) -> None:
         if not keys:
             raise ValueError("a key ring needs at least one key")
         self.keys = keys
