@@ -52,20 +52,23 @@ def gateway_context(
         adapters = {slug: adapter_for(settings.providers[slug]) for slug in upstreams}
         catalog = build_catalog(settings, upstreams, adapters)
         pool = UpstreamPool()
+        key_service = app[KEYS]
+        scorer = build_scorer(settings, catalog)
+        # provider health shared with the other replicas (when state.redis_url is set)
+        circuits = SharedCircuits(key_service.state, scorer, settings.state.sync_interval_ms / 1000)
         chat = ChatResources(
             catalog=catalog,
-            scorer=build_scorer(settings, catalog),
+            scorer=scorer,
             model_router=build_model_router(catalog),
             upstreams=pool,
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
             upstream_keys=build_upstream_keys(settings, environ) if not simulated else None,
+            probe_gate=circuits.probe_gate if key_service.state.shared else None,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
-        key_service = app[KEYS]
         key_service.gate = KeyGate(key_service.enforcer, catalog)
-        circuits = SharedCircuits(key_service.state, chat.scorer, settings.state.sync_interval_ms / 1000)
         circuits.start()
         thresholds = tune_gc()
         try:

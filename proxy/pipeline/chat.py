@@ -21,7 +21,7 @@ from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
 from proxy.pipeline.accounting import StreamTally, finish_reason_of, shape_completion
-from proxy.pipeline.fallback import run_with_fallback
+from proxy.pipeline.fallback import ProbeGate, run_with_fallback
 from proxy.redact import redact
 from proxy.routing.candidates import CandidatePlan, plan_candidates
 from proxy.routing.model_routing import AutoDecision, ModelRouter
@@ -53,6 +53,7 @@ class ChatResources:
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
     upstream_keys: UpstreamKeys | None = None  # providers with several API keys, used in turn
+    probe_gate: ProbeGate | None = None  # replicas sharing provider health: who probes a half-open one
 
 
 class StreamRenderer(Protocol):
@@ -131,7 +132,7 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
             return keys.call(route, body, lambda target: attempt_json(session, route, body, t, drain, target))
 
         result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                                   outcome, notes)
+                                                   outcome, notes, res.probe_gate)
     except BaseException as exc:
         fail(outcome, exc)
         raise
@@ -165,7 +166,7 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
             return keys.call(route, body, lambda target: open_stream(session, route, body, t, drain, target))
 
         opened, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                                   outcome, notes)
+                                                   outcome, notes, res.probe_gate)
     except BaseException as exc:
         fail(outcome, exc)
         raise

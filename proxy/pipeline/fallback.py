@@ -21,6 +21,8 @@ from proxy.redact import redact
 from proxy.upstream.drain import Drain
 
 T = TypeVar("T")
+# (model, provider) -> None to go ahead, or an awaitable saying whether this replica may probe it
+ProbeGate = Callable[[str, str], Awaitable[bool] | None]
 
 # Upstream answers that are the caller's fault say nothing about the provider's health.
 NEUTRAL_STATUSES = frozenset({400, 404, 413, 422})
@@ -47,6 +49,7 @@ async def run_with_fallback(
     max_attempts: int,
     outcome: Outcome,
     notes: dict[str, str],
+    probe_gate: ProbeGate | None = None,
 ) -> tuple[T, int]:
     """Returns the first successful attempt's result and the number of attempts made.
 
@@ -57,6 +60,8 @@ async def run_with_fallback(
     Ejected providers (circuit open) are tried only after every available one; when all candidates
     are ejected the least-bad is tried anyway and `notes` (response headers) gets a degraded header.
     Each try is added to `outcome.attempts`; the successful one is completed by the caller.
+    `probe_gate` (replicas sharing provider health) may hold back a half-open provider whose probe
+    another replica has taken.
     """
     failures: list[FailedAttempt] = []
     tries, all_ejected = order_by_availability(scorer, candidates)
@@ -66,6 +71,10 @@ async def run_with_fallback(
     for route in tries:
         if drain.expired():
             raise shutting_down(notes)
+        if probe_gate is not None:
+            contested = probe_gate(route.model, route.provider)
+            if contested is not None and not await contested and route is not tries[-1]:
+                continue  # another replica is probing this provider: try the next candidate
         scorer.begin(route.model, route.provider)
         record = outcome.begin_attempt(route.model, route.provider)
         started = time.perf_counter()

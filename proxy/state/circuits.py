@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -31,10 +32,16 @@ PROBE_LOCK_MS = 5_000  # a probe that takes longer lets another replica try
 SLACK_MS = 250.0  # an opening this close to one already known is the same opening
 
 
+def probe_lock(model: str, provider: str) -> str:
+    return f"sy:probe:{model}:{provider}"
+
+
 class CircuitScorer(Protocol):
     def all_stats(self, now_ms: float | None = None) -> list[Any]: ...
 
     def begin(self, model: str, provider: str, now_ms: float | None = None) -> None: ...
+
+    def stats(self, model: str, provider: str, now_ms: float | None = None) -> Any: ...
 
     def record(self, model: str, provider: str, outcome: str, first_token_ms: float | None = None,
                tokens_per_s: float | None = None, retry_after_ms: float | None = None,
@@ -63,24 +70,33 @@ class SharedCircuits:
                 await self._task
 
     def new_openings(self) -> list[dict[str, Any]]:
-        """Pairs whose circuit is open now, ending later than any opening already known or applied."""
+        """Pairs whose circuit is open now, ending later than any opening already known or applied;
+        and pairs of a known opening that have closed again (their probe succeeded here)."""
         now = time.time() * 1000
         out = []
         for s in self.scorer.all_stats():
+            pair = (s["model"], s["provider"])
+            known = self.known_until.get(pair)
+            if s["circuit"] == "closed" and known is not None and known <= now:
+                del self.known_until[pair]
+                out.append({"type": "circuit", "model": pair[0], "provider": pair[1], "state": "closed"})
             if s["circuit"] != "open":
                 continue
-            pair = (s["model"], s["provider"])
             until = now + float(s["cooldown_remaining_ms"])
-            if until > self.known_until.get(pair, 0.0) + SLACK_MS:
+            if until > (known or 0.0) + SLACK_MS:
                 self.known_until[pair] = until
                 out.append({"type": "circuit", "model": pair[0], "provider": pair[1], "state": "open", "until_ms": until})
         return out
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """Another replica's ejection: open the same pair here until the same moment."""
+        """Another replica's ejection: open the same pair here until the same moment. Its recovery
+        (the probe it took succeeded): close the pair here too."""
         if event.get("type") != "circuit" or event.get("from") == self.state.replica_id:
             return
         pair = (str(event.get("model")), str(event.get("provider")))
+        if event.get("state") == "closed":
+            self.recovered(pair)
+            return
         until = float(event.get("until_ms") or 0)
         remaining = until - time.time() * 1000
         if remaining <= 0 or until <= self.known_until.get(pair, 0.0) + SLACK_MS:
@@ -93,22 +109,47 @@ class SharedCircuits:
         except ValueError:
             log.warning("state: ejection of %s on %s announced, but this replica does not serve it", *pair)
 
+    def recovered(self, pair: tuple[str, str]) -> None:
+        self.known_until.pop(pair, None)
+        try:
+            if self.scorer.stats(*pair)["circuit"] != "closed":
+                self.scorer.begin(*pair)
+                self.scorer.record(pair[0], pair[1], "ok")
+        except ValueError:
+            pass
+
+    def probe_gate(self, model: str, provider: str) -> Awaitable[bool] | None:
+        """None (go ahead) unless the pair is half-open after a shared ejection; then an awaitable
+        that says whether this replica won the probe. Cheap on the hot path: one dict look-up."""
+        until = self.known_until.get((model, provider))
+        if until is None or until > time.time() * 1000:
+            return None
+        return self.take_probe(model, provider)
+
     async def take_probe(self, model: str, provider: str) -> bool:
         """Whether this replica may send the half-open probe for a pair (True without Redis)."""
         client = self.state.client
         if client is None or not self.state.redis_up:
             return True
+        lock = probe_lock(model, provider)
         try:
-            got = await client.set(f"sy:probe:{model}:{provider}", self.state.replica_id, nx=True, px=PROBE_LOCK_MS)
+            if await client.set(lock, self.state.replica_id, nx=True, px=PROBE_LOCK_MS):
+                return True
+            holder = await client.get(lock)
         except (RedisError, OSError):
             return True  # Redis away: each replica probes for itself, as a lone gateway would
-        return bool(got)
+        if isinstance(holder, bytes):
+            holder = holder.decode()
+        return holder == self.state.replica_id
 
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
                 for event in self.new_openings():
+                    if event["state"] == "closed" and self.state.client is not None:
+                        with contextlib.suppress(RedisError, OSError):  # the next ejection's probe is open to all
+                            await self.state.client.delete(probe_lock(event["model"], event["provider"]))
                     await self.state.publish(event)
                     self.announced += 1
             except Exception:  # noqa: BLE001 - the watch must outlive one bad pass
