@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from proxy.catalog import Route
-from proxy.config import load_settings
+from proxy.config import ProviderConfig, load_settings
 from proxy.simulated.anthropic_mock import create_anthropic_mock
 from tests.gateway_harness import GatewayHarness, simple_model
 
@@ -17,7 +17,7 @@ from tests.gateway_harness import GatewayHarness, simple_model
 def route(**prices: Any) -> Route:
     fields: dict[str, Any] = dict(model="m", provider="p", upstream_id="u", input_price=2.0, output_price=8.0,
                                   context_window=1000, max_output=100, wire="openai", base_url="http://x",
-                                  adapter=None, provider_config=None)
+                                  adapter=None, provider_config=ProviderConfig(base_url="http://x"))
     fields.update(prices)
     return Route(**fields)
 
