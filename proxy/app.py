@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from aiohttp import web
 
 from proxy.api import anthropic_messages, health, keys, models, openai_chat, route
+from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
-from proxy.appkeys import FRONT_ENDS, GATEWAY, KEYS, STORE
+from proxy.appkeys import GATEWAY, KEYS, STORE
 from proxy.auth import key_checker
 from proxy.catalog import build_catalog
 from proxy.config import Settings

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from aiohttp import web
 
 from proxy.auth import Identity
@@ -12,15 +10,11 @@ from proxy.keys.service import KeyService
 from proxy.metrics import Metrics
 from proxy.store import Store
 
-if TYPE_CHECKING:
-    from proxy.api.frontend import FrontEnd
-
 GATEWAY = web.AppKey("gateway", Gateway)
 STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 KEYS = web.AppKey("keys", KeyService)
-# path -> the front end that renders that path's answers and errors
-FRONT_ENDS: web.AppKey[dict[str, FrontEnd]] = web.AppKey("front_ends", dict[str, Any])  # type: ignore[arg-type]
+# (FRONT_ENDS, path -> front end, is typed by the FrontEnd protocol, so it lives beside it in api/frontend.py)
 # the gateway's id for the request being served (a UUIDv7), set by the errors middleware at arrival
 REQUEST_ID = web.RequestKey("request_id", str)
 # who the caller is (its key), set by the key check; absent on an open gateway

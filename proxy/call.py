@@ -260,6 +260,7 @@ class ChatCall(NamedTuple):
     include_usage: bool
     auto: AutoRouting | None  # set exactly when model is "auto"
     provider_routing: ProviderRouting
+    provider_routing_set: bool  # whether the request chose it (rather than the gateway's default)
     timeouts: TimeoutOverrides
     tags: Mapping[str, str]
     request_id: str
@@ -269,11 +270,6 @@ class ChatCall(NamedTuple):
     @property
     def messages(self) -> list[dict[str, Any]]:
         return self.body["messages"]  # type: ignore[no-any-return]
-
-    @property
-    def provider_routing_set(self) -> bool:
-        """Whether the request chose its provider routing itself (rather than the gateway's default)."""
-        return bool((self.body.get("provider") or {}).get("routing"))
 
 
 def parse_chat_call(
@@ -299,6 +295,7 @@ def parse_chat_call(
         include_usage=params.include_usage,
         auto=parse_routing_config(body, headers, known_models) if model == AUTO_MODEL else None,
         provider_routing=parse_provider_routing(body, default_factor),
+        provider_routing_set="provider" in body and bool((body["provider"] or {}).get("routing")),
         timeouts=parse_timeouts(body, headers),
         tags=parse_tags(body, headers),
         request_id=request_id,

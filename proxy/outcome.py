@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 log = logging.getLogger("switchyard")
@@ -91,6 +91,16 @@ class Outcome:
     def cost_usd(self) -> float | None:
         return None if self.usage is None else self.usage.get("cost_usd")
 
+    def record(self) -> dict[str, Any]:
+        """The outcome as plain JSON-ready data (for the request log): everything but the hooks and the
+        perf-counter origin."""
+        out = {name: getattr(self, name) for name in RECORD_FIELDS}
+        out["tags"] = dict(self.tags)
+        out["cost_usd"] = self.cost_usd
+        out["attempts"] = [asdict(a) for a in self.attempts]
+        out["route"] = asdict(self.route) if self.route is not None else None
+        return out
+
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
 
@@ -113,3 +123,6 @@ class Outcome:
                 hook(self)
             except Exception:  # a subscriber's bug must not turn a served answer into a failure
                 log.exception("on_finish hook %r failed for request %s", hook, self.request_id)
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in ("hooks", "started", "attempts", "route", "tags"))

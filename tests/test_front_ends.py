@@ -3,12 +3,14 @@ and each request's Outcome reaches the on_finish hooks exactly once."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import orjson
 import pytest
 
 from proxy.outcome import Outcome
@@ -132,6 +134,9 @@ def test_outcome_of_a_fallback_answer(recorded: tuple[GatewayHarness, Recorder])
     assert out.usage is not None and out.usage["cost_usd"] == out.attempts[-1].cost_usd and out.cost_usd is not None
     assert out.duration_ms is not None and out.ttft_ms is not None and 0 < out.ttft_ms <= out.duration_ms
     assert out.attempts[1].started_ms >= out.attempts[0].started_ms
+    record = out.record()
+    assert orjson.loads(orjson.dumps(record)) == record and "hooks" not in record
+    assert record["attempts"][0]["outcome"] == "http_500" and record["cost_usd"] == out.cost_usd
 
 
 def test_outcome_of_a_stream_and_of_a_bad_request(recorded: tuple[GatewayHarness, Recorder]) -> None:
@@ -161,3 +166,32 @@ def test_outcome_of_a_stream_cut_short(recorded: tuple[GatewayHarness, Recorder]
     out = recorder.only()
     assert (out.status, out.http_status) == ("partial", 200) and out.error
     assert out.attempts[-1].outcome == "stream_error"
+
+
+def test_a_bug_is_a_500_in_the_apis_shape_logged_once_with_the_request_id(
+    keyed: GatewayHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import proxy.api.anthropic_messages as front_end
+
+    def broken(completion: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("a bug, with sk-live-secret-0123456789 in its message")
+
+    monkeypatch.setattr(front_end, "to_anthropic_message", broken)
+    caplog.set_level(logging.ERROR, logger="switchyard")
+    status, headers, payload = keyed.raw("POST", "/v1/messages", {**OK, "max_tokens": 10}, headers={"x-api-key": GATEWAY_KEY})
+    assert status == 500 and payload == {"type": "error", "error": {"type": "api_error", "message": "Internal gateway error."}}
+    rid = lower(headers)["x-request-id"]
+    lines = [r.getMessage() for r in caplog.records if rid in r.getMessage()]
+    assert len(lines) == 1 and "RuntimeError" in lines[0] and "sk-live-secret" not in lines[0]
+
+
+def test_outcome_of_auto_routing_says_how_it_chose(recorded: tuple[GatewayHarness, Recorder]) -> None:
+    h, recorder = recorded
+    status, headers, payload = h.raw("POST", "/v1/chat/completions", {**OK, "model": "auto",
+                                     "model_routing_config": {"preference": "cost"}})
+    assert status == 200, payload
+    out = recorder.only()
+    assert out.route is not None and out.route.preference == "price" and out.route.reason == lower(headers)["x-switchyard-route"]
+    assert out.route.candidates and {c.model for c in out.route.candidates} <= {"test/alpha", "test/flaky"}
+    assert all(c.estimated_cost_usd >= 0 and 0 <= c.predicted_quality <= 1 for c in out.route.candidates)
+    assert "input_tokens" in out.route.features and out.model_requested == "auto" and out.model == payload["model"]

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from proxy.api.body import read_json_object
-from proxy.appkeys import FRONT_ENDS, GATEWAY, IDENTITY, REQUEST_ID
+from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
 from proxy.auth import OPEN, Identity
 from proxy.call import ChatCall, parse_chat_call
 from proxy.errors import GatewayError
@@ -32,6 +32,10 @@ class FrontEnd(Protocol):
     def error_response(self, error: GatewayError, headers: Mapping[str, str]) -> web.Response:
         """The error as this API's clients expect it, with `headers` added."""
         ...
+
+
+# path -> the front end that renders that path's answers and errors (filled by proxy.app)
+FRONT_ENDS = web.AppKey("front_ends", dict[str, FrontEnd])
 
 
 def front_end_for(request: web.Request, default: FrontEnd) -> FrontEnd:

@@ -18,6 +18,7 @@ from proxy.api.openai_chat import FRONT_END as OPENAI
 from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
 from proxy.auth import KEYS_ENV, KeyChecker, VirtualKeys, presented_key
 from proxy.errors import GatewayError, internal_error
+from proxy.redact import redacted_traceback
 from proxy.request_id import CURRENT, uuid7
 
 log = logging.getLogger("switchyard")
@@ -45,8 +46,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             if exc.status < 400:
                 raise
             return render(request, http_error(request, exc))
-        except Exception:  # the last line of defence: logged once, never a stack trace to the client
-            log.exception("unhandled error on %s %s", request.method, request.path)
+        except Exception as exc:  # the last line of defence: logged once, never a stack trace to the client
+            log.error("unhandled error on %s %s: %s", request.method, request.path, redacted_traceback(exc))
             return render(request, internal_error())
         if not resp.prepared:  # a stream took these headers before its first byte
             resp.headers.update(answer_headers(request))

@@ -22,7 +22,7 @@ from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
 from proxy.pipeline.accounting import StreamTally, finish_reason_of, shape_completion
 from proxy.pipeline.fallback import ProbeGate, run_with_fallback
-from proxy.redact import redact
+from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
 from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
@@ -179,9 +179,10 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
 
 async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]], write: Write,
                 res: ChatResources, outcome: Outcome) -> None:
-    """`start` the answer (send its status and headers), send the held opening chunks, then the rest as they arrive; a failure ends in the renderer's
-    error event. The stream's result goes to the scorer and the outcome once: ok, partial (the
-    provider broke the stream, or the gateway shut down), or cancelled (the client left)."""
+    """`start` the answer (its status and headers), send the held opening chunks, then the rest as
+    they arrive; a failure ends in the renderer's error event. The stream's result goes to the scorer
+    and the outcome once: ok, partial (the provider broke the stream, or the gateway shut down), or
+    cancelled (the client left)."""
     opened, route, tally = stream.opened, stream.route, stream.tally
 
     def emit(chunks: list[dict[str, Any]]) -> Awaitable[None]:
@@ -206,7 +207,8 @@ async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[]
     except ConnectionError:
         pass  # the client went away: recorded as cancelled, the upstream closed below
     except Exception as exc:  # a bug must still end the stream visibly, and be logged once
-        log.exception("stream relay failed for %s via %s", route.model, route.provider)
+        log.error("stream relay failed for %s via %s: %s", route.model, route.provider,
+                  redacted_traceback(exc, [route.api_key]))
         internal = internal_error("Internal gateway error while relaying the stream.")
         internal.__cause__ = exc
         status, failure = "partial", internal
