@@ -36,6 +36,7 @@ log = logging.getLogger("switchyard")
 
 CHARS_PER_TOKEN = 4  # a prompt's token estimate before the upstream counts it
 OUTPUT_SAMPLES = 200  # a key's recent output lengths kept for its p95
+P95_EVERY = 10  # once the window is full, the p95 is recomputed every this many answers
 
 
 @dataclass(slots=True)
@@ -83,12 +84,35 @@ class Enforcer:
         self.lease_s = lease_s
         self.backend: Any = None  # the store's back end, set when the store opens
         self.outputs: dict[str, deque[int]] = {}
+        self._answers = 0
+        self._p95: dict[str, int | None] = {}  # recomputed every P95_EVERY samples, not per request
+        self._periods: dict[str | None, tuple[int, float]] = {}  # period -> (its id, when it ends)
         self.spend_failures = 0
         self._pending: set[asyncio.Task[None]] = set()
 
     def p95_output(self, key_id: str) -> int | None:
+        return self._p95.get(key_id)
+
+    def record_output(self, key_id: str, completion_tokens: int) -> None:
         samples = self.outputs.get(key_id)
-        return None if samples is None else rules.p95(samples)
+        if samples is None:
+            samples = self.outputs[key_id] = deque(maxlen=OUTPUT_SAMPLES)
+        samples.append(completion_tokens)
+        self._answers += 1
+        if len(samples) < OUTPUT_SAMPLES or self._answers % P95_EVERY == 0:
+            self._p95[key_id] = rules.p95(samples)
+
+    def period_id(self, period: rules.Period | None) -> int:
+        """The current budget period's id, cached until the period ends (a UTC boundary)."""
+        now = time.time()
+        cached = self._periods.get(period)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        at = datetime.fromtimestamp(now, UTC)
+        end = rules.period_end(period, at)
+        pid = rules.period_id(period, at)
+        self._periods[period] = (pid, end.timestamp() if end is not None else float("inf"))
+        return pid
 
     async def admit(
         self, key: KeyRecord, *, prompt_tokens: int, max_tokens: int | None, prices: tuple[float, float],
@@ -102,8 +126,7 @@ class Enforcer:
             return None
         output = rules.output_tokens_to_reserve(max_tokens, self.p95_output(key.id))
         cost = rules.usd_to_nano((prompt_tokens * prices[0] + output * prices[1]) / 1e6)
-        now = datetime.now(UTC)
-        period_id = rules.period_id(limits.budget_period, now)
+        period_id = self.period_id(limits.budget_period)
         seed = key.spend_nusd if key.spend_period == period_id else 0
         demand = Demand(key.id, ticket or uuid.uuid4().hex, limits, prompt_tokens + output, cost, period_id, seed,
                         self.lease_s, self.window_s)
@@ -132,7 +155,7 @@ class Enforcer:
         adm.settled = True
         cost = rules.usd_to_nano(cost_usd)
         if completion_tokens > 0:
-            self.outputs.setdefault(adm.key.id, deque(maxlen=OUTPUT_SAMPLES)).append(completion_tokens)
+            self.record_output(adm.key.id, completion_tokens)
         await self.state.settle(Settlement(adm.key.id, adm.ticket, prompt_tokens + completion_tokens, cost,
                                            adm.period_id), adm.backend)
         if self.backend is None or cost == 0:

@@ -21,6 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -107,7 +108,8 @@ class SharedState:
                 self._went_down()
         if self.shared and self.cfg.on_redis_down == "closed":
             raise StateUnavailable("redis is down and state.on_redis_down is closed")
-        local = Demand(**{**_fields(demand), "limits": demand.limits.shared(self.divisor)})
+        divisor = self.divisor
+        local = demand if divisor == 1 else replace(demand, limits=demand.limits.shared(divisor))
         return self.local.admit_now(local, time.time()), "local"
 
     async def settle(self, done: Settlement, backend: str) -> None:
@@ -225,7 +227,3 @@ class SharedState:
         return {"backend": "local" if self.cfg.on_redis_down == "local" else "closed", "redis": "down",
                 "limits_divisor": self.divisor, "replicas": self.known_replicas,
                 "on_redis_down": self.cfg.on_redis_down, "note": "Redis is down: limits run " + self.mode_words()}
-
-
-def _fields(d: Demand) -> dict[str, Any]:
-    return {f: getattr(d, f) for f in d.__dataclass_fields__}
