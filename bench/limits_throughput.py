@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         h.set_knobs(FAST_KNOBS)
         h.start_contenders()
         port = free_port()
-        env = dict(os.environ, BENCH_KEY=UPSTREAM_KEY, SWITCHYARD_ADMIN_KEYS=ADMIN, SWITCHYARD_STATE__REDIS_URL=redis_url)
+        # its own store: a virtual key in a shared one would turn auth on for the keys-off gateway too
+        env = dict(os.environ, BENCH_KEY=UPSTREAM_KEY, SWITCHYARD_ADMIN_KEYS=ADMIN, SWITCHYARD_STATE__REDIS_URL=redis_url,
+                   SWITCHYARD_STORE__DATA_DIR=str(h.tmp / "keyed-data"))
         h.launch("switchyard+keys", [sys.executable, "-m", "proxy", "serve", "--config", str(h.switchyard_config()),
                                      "--port", str(port)], env=env, api_key=ADMIN)
         keyed = h.contenders["switchyard+keys"]
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 res = h.loadgen(h.contenders[name], "--concurrency", "64", "--warmup", "0.5", seconds=profile.slice_s)
                 rps[name].append(float(res["rps"]))
                 errors[name] += int(res.get("errors") or 0)
-                print(f"round {r + 1} {name:>16}: {res['rps']:8.0f} req/s", flush=True)
+                print(f"round {r + 1} {name:>16}: {res['rps']:8.0f} req/s, {res.get('errors')} errors", flush=True)
     finally:
         h.close()
         redis_proc.kill()

@@ -131,7 +131,7 @@ async def keys_context(app: web.Application) -> AsyncIterator[None]:
     registry.on_spend = lambda rec: state.sync_spent(rec.id, rec.spend_period, rec.spend_nusd)
     await state.start()
     backend = app[STORE].backend
-    service.backend = service.enforcer.backend = backend
+    service.backend = service.enforcer.spend.backend = backend
     await registry.start(backend)
     try:
         yield

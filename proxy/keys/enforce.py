@@ -26,10 +26,10 @@ from typing import Any
 
 from proxy.errors import GatewayError
 from proxy.keys.registry import KeyRegistry
+from proxy.keys.spend import SpendWriter
 from proxy.state import rules
 from proxy.state.backend import Decision, Demand, Settlement, StateUnavailable
 from proxy.state.shared import SharedState
-from proxy.store.base import StoreUnavailable
 from proxy.store.keys import KeyRecord
 
 log = logging.getLogger("switchyard")
@@ -82,12 +82,11 @@ class Enforcer:
         self.state = state
         self.window_s = window_s
         self.lease_s = lease_s
-        self.backend: Any = None  # the store's back end, set when the store opens
+        self.spend = SpendWriter()  # its back end is set when the store opens
         self.outputs: dict[str, deque[int]] = {}
         self._answers = 0
         self._p95: dict[str, int | None] = {}  # recomputed every P95_EVERY samples, not per request
         self._periods: dict[str | None, tuple[int, float]] = {}  # period -> (its id, when it ends)
-        self.spend_failures = 0
         self._pending: set[asyncio.Task[None]] = set()
 
     def p95_output(self, key_id: str) -> int | None:
@@ -158,18 +157,13 @@ class Enforcer:
             self.record_output(adm.key.id, completion_tokens)
         await self.state.settle(Settlement(adm.key.id, adm.ticket, prompt_tokens + completion_tokens, cost,
                                            adm.period_id), adm.backend)
-        if self.backend is None or cost == 0:
-            return
-        try:
-            await self.backend.add_spend(adm.key.id, adm.period_id, cost, int(time.time() * 1000))
-        except StoreUnavailable as exc:
-            self.spend_failures += 1
-            log.warning("keys: spend of key %s not written to the store (%s); live state has it", adm.key.name, exc)
+        self.spend.add(adm.key.id, adm.period_id, cost)
 
     async def drain(self) -> None:
-        """Wait for settlements in flight (shutdown)."""
+        """Wait for settlements in flight, then write out the spend (shutdown)."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.spend.close()
 
 
 def refusal(adm: Admission, api: str) -> GatewayError:

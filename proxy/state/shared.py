@@ -56,6 +56,8 @@ class SharedState:
         self.handlers: list[EventHandler] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._last_heartbeat = 0.0
+        self._settles: list[Settlement] = []
+        self._settling: asyncio.Task[None] | None = None
 
     @property
     def shared(self) -> bool:
@@ -75,6 +77,9 @@ class SharedState:
         self._tasks = [loop.create_task(self._keep_in_touch()), loop.create_task(self._listen())]
 
     async def close(self) -> None:
+        if self._settling is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._settling
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -113,13 +118,26 @@ class SharedState:
         return self.local.admit_now(local, time.time()), "local"
 
     async def settle(self, done: Settlement, backend: str) -> None:
+        """Settlements to Redis leave in batches: every one made while a batch is on the wire goes in
+        the next, in one round trip (they are off the answer's path, so only their cost matters)."""
         if backend == "redis" and self.redis is not None:
-            try:
-                await self.redis.settle(done, -1.0)
-            except StateUnavailable:
-                self._went_down()  # the reservation expires with its lease; the store has the spend
+            self._settles.append(done)
+            if self._settling is None:
+                self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
             return
         self.local.settle_now(done)
+
+    async def _send_settlements(self) -> None:
+        assert self.redis is not None
+        try:
+            while self._settles:
+                batch, self._settles = self._settles, []
+                try:
+                    await self.redis.settle_many(batch)
+                except StateUnavailable:
+                    self._went_down()  # their reservations expire with their leases; the store has the spend
+        finally:
+            self._settling = None
 
     def sync_spent(self, key_id: str, period_id: int, durable_nusd: int) -> None:
         self.local.sync_spent(key_id, period_id, durable_nusd)
