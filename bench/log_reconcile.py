@@ -77,3 +77,39 @@ def reconcile(seen: list[Seen], records: list[dict[str, Any]]) -> dict[str, Any]
             examples.append(problem)
     return {"records": len(records), "lost": counts["lost"], "duplicated": counts["duplicated"],
             "mismatched": counts["mismatched"], "examples": examples}
+
+
+# the soak's compact view of one request, by plan index: (outcome, attempts, answered, content_before_error, hang_up)
+View = tuple[str, int, bool, bool, str | None]
+
+
+def reconcile_views(views: dict[int, View], records: list[dict[str, Any]], dropped: int) -> dict[str, Any]:
+    """Each request whose answer reached its client (`answered`) must have exactly one matching record;
+    those abandoned before any answer are counted apart (the gateway may never have seen them)."""
+    seen = [Seen(f"chaos-{i}", outcome, attempts, content_before_error, hang_up)
+            for i, (outcome, attempts, answered, content_before_error, hang_up) in views.items() if answered]
+    result = reconcile(seen, records)
+    abandoned = {f"chaos-{i}" for i, view in views.items() if not view[2]}
+    result["abandoned_before_an_answer"] = len(abandoned)
+    result["abandoned_but_logged"] = sum(r.get("client_request_id") in abandoned for r in records)
+    result["dropped"] = dropped
+    return result
+
+
+async def logged_records(app: Any, since_ms: int) -> tuple[list[dict[str, Any]], int]:
+    """Every record since `since_ms` from a running gateway's store (its queue written out first), and
+    how many records it dropped."""
+    from proxy.appkeys import STORE
+    from proxy.store import Page, RequestFilter
+
+    store = app[STORE]
+    await store.writer.flush(timeout=60)
+    records: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page, next_cursor = await store.list_records(RequestFilter(since_ms=since_ms), Page(limit=200, cursor=cursor))
+        records += page
+        if next_cursor is None:
+            return records, store.writer.dropped
+        ts, _, rid = next_cursor.partition("_")
+        cursor = (int(ts), rid)

@@ -77,14 +77,16 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     workers = settings.server.workers
+    # Metrics from every worker in one scrape: prometheus-client's multiprocess mode, set up before any
+    # worker imports it (a directory of memory-mapped sample files, emptied at start). One worker needs
+    # it only when the environment asks for it.
+    from proxy.metrics import MULTIPROC_ENV, prepare_multiprocess_dir, worker_exited
+
+    if workers > 1 or os.environ.get(MULTIPROC_ENV):
+        prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="switchyard-metrics-"))
     if workers == 1:
         run_worker(settings, None, 0)
         return
-    # Metrics from every worker in one scrape: prometheus-client's multiprocess mode, set up before any
-    # worker imports it (a directory of memory-mapped sample files, emptied at start).
-    from proxy.metrics import MULTIPROC_ENV, prepare_multiprocess_dir, worker_exited
-
-    prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="switchyard-metrics-"))
     # Each worker binds its own SO_REUSEPORT socket so the kernel spreads connections across them.
     ctx = multiprocessing.get_context("fork")
     procs = []

@@ -21,7 +21,7 @@ from proxy.keys.enforce import Enforcer
 from proxy.keys.gate import KeyGate
 from proxy.keys.registry import KeyRegistry
 from proxy.keys.service import KeyService
-from proxy.observability import install_request_log
+from proxy.observability import install_request_log, log_outcome
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
 from proxy.providers.registry import adapter_for
@@ -67,6 +67,7 @@ def gateway_context(
             on_finish=tuple(on_finish),
             upstream_keys=build_upstream_keys(settings, environ) if not simulated else None,
             probe_gate=circuits.probe_gate if key_service.state.shared else None,
+            bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         key_service.gate = KeyGate(key_service.enforcer, catalog)
@@ -167,7 +168,7 @@ def create_app(
     app[KEYS] = key_service
     install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
     app.cleanup_ctx.append(keys_context)
-    app.cleanup_ctx.append(gateway_context(settings, environ, on_finish))
+    app.cleanup_ctx.append(gateway_context(settings, environ, (*on_finish, log_outcome(app))))
     app.on_shutdown.append(begin_drain)
     app[FRONT_ENDS] = {}
     for module, path, handler in CHAT_APIS:

@@ -10,7 +10,7 @@ Every key has a name (the request log, usage and visibility use it, never the ke
 entries name themselves; a bare key is `key-` plus the first 8 hex digits of its SHA-256. Admin keys
 (`server.admin_keys`, SWITCHYARD_ADMIN_KEYS) are gateway keys that also see every key's records.
 Virtual keys (issued by the keys API, `proxy.keys`) are looked up beside these. The check itself
-runs in `proxy.api.middleware`.
+runs in `proxy.api.middleware`, which records the caller's `Identity`.
 """
 
 from __future__ import annotations

@@ -127,6 +127,7 @@ class ServerConfig(Strict):
         default_factory=list, description="keys that also read every key's records, usage and /metrics")
     log_level: str = "info"
     access_log: bool = True
+    metrics: bool = Field(True, description="record Prometheus metrics and serve /metrics")
     metrics_listen: str | None = Field(None, description="host:port serving /metrics without auth, for scrapers")
     shutdown_grace_s: float = Field(10.0, ge=0)
 

@@ -18,7 +18,9 @@ from proxy.api import prometheus, requests_log
 from proxy.appkeys import METRICS, STORE
 from proxy.config import Settings
 from proxy.metrics import Metrics
+from proxy.outcome import Outcome
 from proxy.store import RequestRecord, Store, backend_for
+from proxy.store.outcome_record import record_of
 
 access = logging.getLogger("switchyard.access")
 log = logging.getLogger("switchyard")
@@ -29,16 +31,27 @@ GAUGE_REFRESH_S = 2.0
 class RequestLog:
     """Where a finished request goes: the store's queue, the metrics, one access line."""
 
-    __slots__ = ("store", "metrics", "access_log")
+    __slots__ = ("store", "metrics", "log_enabled", "metrics_enabled", "access_log", "active")
 
-    def __init__(self, store: Store, metrics: Metrics, access_log: bool) -> None:
+    def __init__(self, store: Store, metrics: Metrics, *, log_enabled: bool = True, metrics_enabled: bool = True,
+                 access_log: bool = True) -> None:
         self.store = store
         self.metrics = metrics
+        self.log_enabled = log_enabled
+        self.metrics_enabled = metrics_enabled
         self.access_log = access_log
+        self.active = log_enabled or metrics_enabled or access_log
 
-    def finish(self, rec: RequestRecord) -> None:
-        self.store.log(rec)
-        self.metrics.observe(rec)
+    def finish(self, outcome: Outcome) -> None:
+        """The on_finish hook: called once per request, on the event loop, right after its answer ends."""
+        if self.active:
+            self.record(record_of(outcome))
+
+    def record(self, rec: RequestRecord) -> None:
+        if self.log_enabled:
+            self.store.log(rec)
+        if self.metrics_enabled:
+            self.metrics.observe(rec)
         if self.access_log and access.isEnabledFor(logging.INFO):
             access.info(
                 "request id=%s key=%s api=%s model=%s provider=%s status=%s http=%d attempts=%d ms=%.1f",
@@ -48,6 +61,17 @@ class RequestLog:
 
 
 REQUEST_LOG = web.AppKey("request_log", RequestLog)
+
+
+def log_outcome(app: web.Application) -> Callable[[Outcome], None]:
+    """The hook the pipeline calls with each finished Outcome (the store opens after create_app)."""
+
+    def hook(outcome: Outcome) -> None:
+        request_log = app.get(REQUEST_LOG)
+        if request_log is not None:
+            request_log.finish(outcome)
+
+    return hook
 
 
 def open_store(settings: Settings, metrics: Metrics) -> Store:
@@ -66,7 +90,8 @@ def store_context(settings: Settings, worker: int) -> Callable[[web.Application]
         store = open_store(settings, metrics)
         app[METRICS] = metrics
         app[STORE] = store
-        app[REQUEST_LOG] = RequestLog(store, metrics, settings.server.access_log)
+        app[REQUEST_LOG] = RequestLog(store, metrics, log_enabled=settings.log.enabled,
+                                      metrics_enabled=settings.server.metrics, access_log=settings.server.access_log)
         await store.start()
         refresher = asyncio.get_running_loop().create_task(keep_gauges_fresh(app))
         metrics_site = await start_metrics_listener(settings, metrics, app) if settings.server.metrics_listen else None
@@ -79,6 +104,7 @@ def store_context(settings: Settings, worker: int) -> Callable[[web.Application]
             if metrics_site is not None:
                 await metrics_site.cleanup()
             await store.close(timeout=settings.server.shutdown_grace_s or 5.0)
+            metrics.flush()
 
     return context
 
@@ -88,6 +114,7 @@ async def keep_gauges_fresh(app: web.Application) -> None:
     while True:
         try:
             prometheus.refresh_gauges(app)
+            app[METRICS].flush()
         except Exception:  # noqa: BLE001 - a gauge refresh must never end the loop
             log.exception("metrics: gauge refresh failed")
         await asyncio.sleep(GAUGE_REFRESH_S)

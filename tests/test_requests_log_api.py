@@ -3,6 +3,7 @@ may see what (open, per key, admin)."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ def a_record(key: str | None, n: int = 0, **over: Any) -> RequestRecord:
 def finish(h: GatewayHarness, *records: RequestRecord) -> None:
     async def go() -> None:
         for rec in records:
-            h.app[REQUEST_LOG].finish(rec)
+            h.app[REQUEST_LOG].record(rec)
 
     h.call(go())
 
@@ -221,3 +222,15 @@ def test_two_gateways_share_one_postgres_log(postgres: Any) -> None:
     finally:
         one.stop()
         two.stop()
+
+
+def test_access_log_off(caplog: pytest.LogCaptureFixture) -> None:
+    h = start({"server": {"access_log": False}})
+    try:
+        with caplog.at_level(logging.INFO, logger="switchyard.access"):
+            rec = a_record(None)
+            finish(h, rec)
+            assert h.raw("GET", f"/v1/requests/{rec.id}")[0] == 200  # logged, just not printed
+        assert not [r for r in caplog.records if r.name == "switchyard.access"]
+    finally:
+        h.stop()

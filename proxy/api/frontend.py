@@ -79,6 +79,7 @@ async def read_chat_call(
     gw = request.app[GATEWAY]
     received_at = asyncio.get_running_loop().time()
     outcome = new_outcome(request[REQUEST_ID], api, gw.chat, gw.simulated)
+    outcome.key = request[IDENTITY].key_name if IDENTITY in request else None
     try:
         body = await read_json_object(request, gw.settings.server.max_body_bytes)
         if translate is not None:

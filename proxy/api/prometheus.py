@@ -13,6 +13,8 @@ SOURCE = web.AppKey("metrics_source", web.Application)  # the gateway app a metr
 
 
 async def scrape(request: web.Request) -> web.Response:
+    if not request.app[GATEWAY].settings.server.metrics:
+        raise GatewayError(404, "Metrics are off (server.metrics: false).", code="metrics_disabled")
     if not identity_of(request).admin:
         raise GatewayError(403, "/metrics needs an admin key (server.admin_keys), or scrape server.metrics_listen.",
                            code="forbidden")

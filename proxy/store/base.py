@@ -8,7 +8,7 @@ import orjson
 
 from proxy.store.keys import KeyRecord
 from proxy.store.queries import Page, RequestFilter
-from proxy.store.records import Feedback, RequestRecord
+from proxy.store.records import Feedback, RequestRecord, record_json
 
 INSERT_COLUMNS = (
     "id", "ts", "api", "key_name", "model_requested", "model", "provider", "status", "http_status", "ttft_ms",
@@ -71,7 +71,7 @@ def record_row(rec: RequestRecord) -> tuple[Any, ...]:
         rec.id, rec.ts_ms, rec.api, rec.key, rec.model_requested, rec.model, rec.provider, rec.status,
         rec.http_status, rec.ttft_ms, rec.duration_ms, usage.prompt_tokens, usage.completion_tokens,
         usage.cached_tokens, usage.reasoning_tokens, usage.cost_usd, rec.failed_attempts_cost_usd,
-        len(rec.attempts), orjson.dumps(rec.tags).decode(), orjson.dumps(rec.to_json()).decode(),
+        len(rec.attempts), orjson.dumps(rec.tags).decode(), orjson.dumps(rec).decode(),
     )
 
 
@@ -83,9 +83,14 @@ def feedback_json(row: tuple[Any, ...]) -> dict[str, Any]:
     return Feedback(*row).to_json()
 
 
+def receipt(doc: str | bytes) -> dict[str, Any]:
+    """A stored document as `GET /v1/requests/{id}` shows it."""
+    return record_json(orjson.loads(doc))
+
+
 def listed(doc: str | bytes) -> dict[str, Any]:
     """A record as lists show it: without the route's candidates (the receipt keeps them)."""
-    rec: dict[str, Any] = orjson.loads(doc)
+    rec = receipt(doc)
     route = rec.get("route")
     if route:
         route.pop("candidates", None)

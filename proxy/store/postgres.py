@@ -11,10 +11,16 @@ import time
 from typing import Any
 
 import asyncpg
-import orjson
 
 from proxy.store import schema
-from proxy.store.base import FEEDBACK_COLUMNS, INSERT_COLUMNS, StoreUnavailable, feedback_json, feedback_row
+from proxy.store.base import (
+    FEEDBACK_COLUMNS,
+    INSERT_COLUMNS,
+    StoreUnavailable,
+    feedback_json,
+    feedback_row,
+    receipt,
+)
 from proxy.store.keys import SELECT as SELECT_KEYS
 from proxy.store.keys import KeyRecord, insert_sql, spend_sql, update_params, update_sql
 from proxy.store.queries import Page, PostgresDialect, RequestFilter, list_sql, usage_rows, usage_sql
@@ -50,7 +56,9 @@ class PostgresBackend:
     async def open(self) -> None:
         try:
             pool = await asyncpg.create_pool(
-                self._url, min_size=1, max_size=self._pool_size, timeout=CONNECT_TIMEOUT_S,
+                # min_size 0: no background reconnect loop logging a traceback a second while the server
+                # is away; the next batch's acquire connects instead
+                self._url, min_size=0, max_size=self._pool_size, timeout=CONNECT_TIMEOUT_S,
                 command_timeout=COMMAND_TIMEOUT_S,
             )
             async with pool.acquire() as conn, conn.transaction():
@@ -92,7 +100,7 @@ class PostgresBackend:
         rows = await self._fetch("SELECT doc FROM requests WHERE id = $1", request_id)
         if not rows:
             return None
-        rec: dict[str, Any] = orjson.loads(rows[0][0])
+        rec = receipt(rows[0][0])
         rec["feedback"] = [feedback_json(tuple(r)) for r in await self._fetch(_SELECT_FEEDBACK, request_id)]
         return rec
 

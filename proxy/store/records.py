@@ -149,6 +149,25 @@ class Feedback:
         }
 
 
+def record_json(stored: dict[str, Any]) -> dict[str, Any]:
+    """A record as stored (orjson's encoding of the dataclass, the cheapest to write) -> `to_json()`'s shape."""
+    attempts = stored["attempts"]
+    return {
+        "id": stored["id"],
+        "created_at": iso_ms(stored["ts_ms"]),
+        **{name: stored[name] for name in _PLAIN_FIELDS},
+        "usage": stored["usage"],
+        "failed_attempts_cost_usd": round(sum(a["cost_usd"] for a in attempts if a["outcome"] != "ok"), 10),
+        "attempts": attempts,
+        "route": stored["route"],
+        "bodies": stored["bodies"],
+    }
+
+
+_PLAIN_FIELDS = ("api", "key", "tags", "client_request_id", "model_requested", "model", "provider", "stream", "status",
+                 "http_status", "error", "finish_reason", "ttft_ms", "duration_ms")
+
+
 def iso_ms(ts_ms: int) -> str:
     """RFC 3339 in UTC with milliseconds: 2026-12-02T01:02:03.456Z."""
     return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
 from proxy.store import schema
 from proxy.store.base import (
     FEEDBACK_COLUMNS,
@@ -26,6 +24,7 @@ from proxy.store.base import (
     feedback_json,
     feedback_row,
     listed,
+    receipt,
 )
 from proxy.store.keys import SELECT as SELECT_KEYS
 from proxy.store.keys import KeyRecord, insert_sql, spend_sql, update_params, update_sql
@@ -141,7 +140,9 @@ class SQLiteBackend:
     async def insert_records(self, rows: list[tuple[Any, ...]]) -> None:
         def insert() -> None:
             conn = self._writer()
-            conn.execute("BEGIN")
+            # IMMEDIATE takes the write lock up front, where busy_timeout waits for another worker's
+            # batch; a deferred transaction upgrading mid-way could fail at once with SQLITE_BUSY
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(_INSERT, rows)
                 conn.execute("COMMIT")
@@ -157,7 +158,7 @@ class SQLiteBackend:
             row = conn.execute("SELECT doc FROM requests WHERE id = ?", (request_id,)).fetchone()
             if row is None:
                 return None
-            rec: dict[str, Any] = orjson.loads(row[0])
+            rec = receipt(row[0])
             rec["feedback"] = [feedback_json(f) for f in conn.execute(_SELECT_FEEDBACK, (request_id,))]
             return rec
 
