@@ -72,13 +72,13 @@ class RedisLimits:
     async def settle_many(self, batch: list[Settlement]) -> None:
         """Several settlements in one round trip (a pipeline of the same script, no transaction: each
         is atomic on its own)."""
-        pipe = self.client.pipeline(transaction=False)
-        for done in batch:
-            names = key_names(done.key_id, done.period_id)
-            await self._settle(keys=[names[2], names[3], names[4], names[5], names[6], names[7], names[8]],
-                               args=[done.ticket, done.tokens, done.cost_nusd], client=pipe)
         try:
-            await pipe.execute()
+            async with self.client.pipeline(transaction=False) as pipe:
+                for done in batch:
+                    names = key_names(done.key_id, done.period_id)
+                    await self._settle(keys=[names[2], names[3], names[4], names[5], names[6], names[7], names[8]],
+                                       args=[done.ticket, done.tokens, done.cost_nusd], client=pipe)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
 

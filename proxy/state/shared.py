@@ -39,6 +39,7 @@ CHANNEL = "sy:events"
 REPLICAS_KEY = "sy:replicas"
 HEARTBEAT_EVERY_S = 1.0
 REPLICA_TTL_S = 5.0  # a replica silent this long is no longer counted
+MAX_UNSENT = 100_000  # settlements kept while Redis is away (the oldest go first beyond this)
 REDIS_TIMEOUT_S = 0.5  # a Redis slower than this is treated as down: limits must not stall answers
 EventHandler = Callable[[dict[str, Any]], None]
 
@@ -57,6 +58,7 @@ class SharedState:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_heartbeat = 0.0
         self._settles: list[Settlement] = []
+        self._unsent: list[Settlement] = []
         self._settling: asyncio.Task[None] | None = None
 
     @property
@@ -135,9 +137,19 @@ class SharedState:
                 try:
                     await self.redis.settle_many(batch)
                 except StateUnavailable:
-                    self._went_down()  # their reservations expire with their leases; the store has the spend
+                    self._went_down()
+                    # kept for when Redis returns: their slots and reservations are freed then, rather
+                    # than blocking the key until their leases run out (the store has the spend meanwhile)
+                    self._unsent = (self._unsent + batch)[-MAX_UNSENT:]
         finally:
             self._settling = None
+
+    def _resend_unsent(self) -> None:
+        if self._unsent and self.redis_up:
+            self._settles.extend(self._unsent)
+            self._unsent = []
+            if self._settling is None:
+                self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
 
     def sync_spent(self, key_id: str, period_id: int, durable_nusd: int) -> None:
         self.local.sync_spent(key_id, period_id, durable_nusd)
@@ -207,6 +219,7 @@ class SharedState:
         if not self.redis_up:
             self.redis_up = True
             log.warning("state: Redis reachable; limits are shared exactly across replicas")
+            self._resend_unsent()
         await self._heartbeat()
 
     async def _heartbeat(self) -> None:
