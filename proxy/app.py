@@ -12,7 +12,7 @@ from aiohttp import web
 from proxy.api import anthropic_messages, health, keys, models, openai_chat, route
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
-from proxy.appkeys import GATEWAY, KEYS, STORE
+from proxy.appkeys import GATEWAY, KEYS, METRICS, STORE
 from proxy.auth import key_checker
 from proxy.catalog import build_catalog
 from proxy.config import Settings
@@ -133,6 +133,7 @@ async def keys_context(app: web.Application) -> AsyncIterator[None]:
     await state.start()
     backend = app[STORE].backend
     service.backend = service.enforcer.spend.backend = backend
+    service.enforcer.on_refused = app[METRICS].refused
     await registry.start(backend)
     try:
         yield

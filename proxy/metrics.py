@@ -95,6 +95,8 @@ class Metrics:
             multiprocess_mode="livemax", registry=r)
         self.state_redis_up = Gauge("switchyard_state_redis_up", "1 when the shared state's Redis answers, 0 when "
                                     "down, absent without Redis.", ("worker",), multiprocess_mode="livemin", registry=r)
+        self.key_refusals = Counter("switchyard_key_refusals", "Requests a virtual key's limits refused, by reason "
+                                    "(rpm, tpm, max_parallel, budget, limits_unavailable).", ("reason",), registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}
         # tallies since the last flush: (metric, label values) -> (bucket counts, [sum]) or a counter's amount
         self._histograms: dict[tuple[Any, tuple[str, ...]], tuple[list[int], list[float]]] = {}
@@ -172,6 +174,9 @@ class Metrics:
         self._child(self.log_queue_depth, self.worker).set(log_queue_depth)
         for model, provider, state in circuits:
             self._child(self.circuit_state, provider, model, self.worker).set(CIRCUIT_VALUES.get(state, 0))
+
+    def refused(self, reason: str) -> None:
+        self._child(self.key_refusals, reason).inc()
 
     def refresh_limits(self, divisor: int, redis_up: bool | None) -> None:
         self._child(self.limits_divisor, self.worker).set(divisor)

@@ -56,6 +56,8 @@ def test_rpm_over_openai_routes(gw: GatewayHarness) -> None:
     assert err.value.code == "rate_limit_exceeded" and "3 requests" in err.value.message
     time.sleep(2.05)  # the (configured, 2 s) window slides past the first three
     assert client.chat.completions.create(model="test/alpha", messages=MSG, max_tokens=16).choices
+    _, _, scrape = gw.raw("GET", "/metrics", headers=AUTH)
+    assert 'switchyard_key_refusals_total{reason="rpm"}' in scrape  # counted, with no key in any label
 
 
 def test_rpm_over_anthropic_messages(gw: GatewayHarness) -> None:

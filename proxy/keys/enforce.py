@@ -19,7 +19,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +83,7 @@ class Enforcer:
         self.window_s = window_s
         self.lease_s = lease_s
         self.spend = SpendWriter()  # its back end is set when the store opens
+        self.on_refused: Callable[[str], None] = lambda reason: None  # the refusals metric, when wired
         self.outputs: dict[str, deque[int]] = {}
         self._answers = 0
         self._p95: dict[str, int | None] = {}  # recomputed every P95_EVERY samples, not per request
@@ -132,6 +133,7 @@ class Enforcer:
         try:
             decision, backend = await self.state.admit(demand)
         except StateUnavailable:
+            self.on_refused("limits_unavailable")
             raise GatewayError(
                 503, "Rate limits are shared through Redis, which is unreachable, and state.on_redis_down is "
                      "'closed': requests from keys with limits are refused until it returns. Retry shortly.",
@@ -139,6 +141,7 @@ class Enforcer:
         adm = Admission(key, demand.ticket, backend, period_id, limits.shared(self.state.divisor)
                         if backend == "local" else limits, decision)
         if not decision.admitted:
+            self.on_refused(decision.refused_by or "unknown")
             raise refusal(adm, api)
         return adm
 
