@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
+from proxy.api.frontend import identity_of as identity_of  # re-exported: where other modules look for it
 from proxy.api.openai_chat import FRONT_END as OPENAI
 from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
 from proxy.auth import KEYS_ENV, KeyChecker, VirtualKeys, presented_key
