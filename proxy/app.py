@@ -12,7 +12,7 @@ from aiohttp import web
 from proxy.api import anthropic_messages, health, keys, models, openai_chat, route
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
-from proxy.appkeys import GATEWAY, KEYS, METRICS, STORE
+from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, METRICS, STORE
 from proxy.auth import key_checker
 from proxy.catalog import build_catalog
 from proxy.config import Settings
@@ -71,6 +71,7 @@ def gateway_context(
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         key_service.gate = KeyGate(key_service.enforcer, catalog)
+        app[CIRCUITS] = circuits
         circuits.start()
         thresholds = tune_gc()
         try:

@@ -127,6 +127,12 @@ def test_a_provider_failed_through_a_is_ejected_on_b_within_a_second(replicas: R
             assert time.monotonic() - opened_at < 1.0, "B did not eject the provider within a second"
             time.sleep(0.02)
         print(f"ejection reached B after {1000 * (time.monotonic() - opened_at):.0f} ms")
+        # and B's /health shows A's latest stats snapshot, with the pair ejected there
+        deadline = time.monotonic() + 3
+        while b.client.get("/health").json()["replicas"]["ejected_by_peers"] != ["test/alpha:p-one"]:
+            assert time.monotonic() < deadline, b.client.get("/health").json()
+            time.sleep(0.05)
+        assert b.client.get("/health").json()["replicas"]["peers"] == 1
     finally:
         replicas.mock.call(_knobs(replicas, status=None))
 

@@ -29,6 +29,8 @@ from proxy.state.shared import SharedState
 log = logging.getLogger("switchyard")
 
 PROBE_LOCK_MS = 5_000  # a probe that takes longer lets another replica try
+SNAPSHOT_EVERY_S = 2.0  # each replica's stats snapshot, for the others' /health
+PEER_STALE_S = 10.0  # a peer silent this long is left out
 SLACK_MS = 250.0  # an opening this close to one already known is the same opening
 
 
@@ -56,6 +58,8 @@ class SharedCircuits:
         self.known_until: dict[tuple[str, str], float] = {}  # pair -> when its known opening ends (epoch ms)
         self.announced = 0
         self.applied = 0
+        self.peers: dict[str, tuple[float, list[list[Any]]]] = {}  # replica -> (when, its pairs' stats)
+        self._last_snapshot = 0.0
         self._task: asyncio.Task[None] | None = None
         state.subscribe(self.on_event)
 
@@ -91,7 +95,12 @@ class SharedCircuits:
     def on_event(self, event: dict[str, Any]) -> None:
         """Another replica's ejection: open the same pair here until the same moment. Its recovery
         (the probe it took succeeded): close the pair here too."""
-        if event.get("type") != "circuit" or event.get("from") == self.state.replica_id:
+        if event.get("from") == self.state.replica_id:
+            return
+        if event.get("type") == "stats" and isinstance(event.get("pairs"), list):
+            self.peers[str(event.get("from"))] = (time.time(), event["pairs"])
+            return
+        if event.get("type") != "circuit":
             return
         pair = (str(event.get("model")), str(event.get("provider")))
         if event.get("state") == "closed":
@@ -108,6 +117,20 @@ class SharedCircuits:
             self.applied += 1
         except ValueError:
             log.warning("state: ejection of %s on %s announced, but this replica does not serve it", *pair)
+
+    def snapshot(self) -> dict[str, Any]:
+        """This replica's live stats per pair, compact: [model, provider, circuit, first-token ms,
+        error rate, in flight]."""
+        pairs = [[s["model"], s["provider"], s["circuit"], s["first_token_ms"], round(float(s["error_rate"]), 4),
+                  s["in_flight"]] for s in self.scorer.all_stats()]
+        return {"type": "stats", "pairs": pairs}
+
+    def peer_view(self) -> dict[str, Any]:
+        """For /health: the peers heard from lately, and the pairs any of them has ejected."""
+        now = time.time()
+        live = {r: pairs for r, (at, pairs) in self.peers.items() if now - at < PEER_STALE_S}
+        ejected = sorted({f"{p[0]}:{p[1]}" for pairs in live.values() for p in pairs if p[2] == "open"})
+        return {"peers": len(live), "ejected_by_peers": ejected}
 
     def recovered(self, pair: tuple[str, str]) -> None:
         self.known_until.pop(pair, None)
@@ -152,5 +175,8 @@ class SharedCircuits:
                             await self.state.client.delete(probe_lock(event["model"], event["provider"]))
                     await self.state.publish(event)
                     self.announced += 1
+                if time.time() - self._last_snapshot >= SNAPSHOT_EVERY_S and self.state.redis_up:
+                    self._last_snapshot = time.time()
+                    await self.state.publish(self.snapshot())
             except Exception:  # noqa: BLE001 - the watch must outlive one bad pass
                 log.exception("state: circuit watch failed")
