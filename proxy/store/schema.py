@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from proxy.store.keys import keys_migration
+
 Dialect = Literal["sqlite", "postgres"]
 
 _REQUESTS = """
@@ -79,6 +81,7 @@ def _v2(dialect: Dialect) -> list[str]:
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
     2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
+    3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
 }
 LATEST = max(MIGRATIONS)
 
