@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "contenders": {s.name: s.describe() for s in specs},
         "variants": [s.name for s in specs if s.name not in BUILT_IN],
         "paced_mock": scenarios.PACED_KNOBS,
+        "realtime_c1": args.realtime,
     }
     out: dict[str, Any] = {"meta": meta, "scenarios": {}, "max_rate": {}, "held_streams": {}}
     try:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         h.start_contenders(specs)
         with tqdm(total=scenarios.planned_steps(h, profile, wanted), desc="bench", unit="step", file=sys.stderr,
                   dynamic_ncols=True) as bar:
-            scenarios.run_scenarios(h, profile, wanted, out, bar, warmup="0.3" if args.smoke else "1")
+            scenarios.run_scenarios(h, profile, wanted, out, bar, warmup="0.3" if args.smoke else "1", realtime=args.realtime)
     finally:
         h.close()
     meta["load_after"] = machine_load()
@@ -110,6 +111,8 @@ def parser() -> argparse.ArgumentParser:
                    help="any other proxy: a command taking {port} (and {upstream}, the mock's origin)")
     p.add_argument("--rounds", type=int, default=0, help=f"interleaved rounds (default {FULL.rounds}; smoke {SMOKE.rounds})")
     p.add_argument("--slice-s", type=float, default=0.0, help=f"one contender's turn (default {FULL.slice_s} s)")
+    p.add_argument("--realtime", action="store_true",
+                   help="run the c=1 rows under SCHED_FIFO (root): on a busy machine, else a c=1 p50 is mostly scheduler wait")
     p.add_argument("--label", default="", help="added to the results file's name, e.g. before / after")
     p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
     p.add_argument("--no-png", action="store_true")

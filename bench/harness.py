@@ -45,6 +45,18 @@ def pin_prefix(cpus: str) -> list[str]:
     return ["taskset", "-c", cpus] if TASKSET else []
 
 
+def set_policy(pids: list[int], policy: int, priority: int) -> bool:
+    """Every thread of every process in `pids` to `policy`; False when the system refuses."""
+    try:
+        for pid in pids:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(ProcessLookupError):
+                    os.sched_setscheduler(int(task.name), policy, os.sched_param(priority))
+    except (PermissionError, FileNotFoundError):
+        return False
+    return True
+
+
 class Harness:
     def __init__(self, args: argparse.Namespace, rounds: int, slice_s: float) -> None:
         self.args = args
@@ -58,6 +70,7 @@ class Harness:
         self.contenders: dict[str, Contender] = {}
         self.unavailable: dict[str, str] = {}
         self.warnings: list[str] = []
+        self.load_prefix: list[str] = []  # ["chrt", "-f", "1"] while `realtime` is on
 
     # -- processes --------------------------------------------------------------------------------
     def start_mock(self) -> None:
@@ -183,6 +196,28 @@ class Harness:
 
     # -- load -------------------------------------------------------------------------------------
     @contextlib.contextmanager
+    def realtime(self, enabled: bool) -> Iterator[None]:
+        """SCHED_FIFO for the mock, every contender and the load generators, for the c=1 rows (--realtime).
+
+        On a machine other builds keep busy, a process that wakes at c=1 waits for a busy neighbour's
+        time slice (EEVDF: up to ~3 ms), so a p50 measures the scheduler and how often each proxy
+        sleeps, not its own cost. A real-time policy runs each hop as soon as it is woken; at c=1 the
+        processes mostly wait, so the neighbours keep most of the cpu (and the kernel caps real-time
+        tasks at 95%). Back to SCHED_OTHER afterwards: c=64 saturates a core and stays fair."""
+        pids = [*self.mock_pids] + [p.pid for c in self.contenders.values() for p in c.processes()]
+        if not enabled or not set_policy(pids, os.SCHED_FIFO, 1):
+            if enabled:
+                self.warnings.append("--realtime: could not set SCHED_FIFO (needs root or CAP_SYS_NICE); ran without")
+            yield
+            return
+        self.load_prefix = ["chrt", "-f", "1"]
+        try:
+            yield
+        finally:
+            self.load_prefix = []
+            set_policy(pids, os.SCHED_OTHER, 0)
+
+    @contextlib.contextmanager
     def sidecars(self, c: Contender) -> Iterator[None]:
         """A contender's sidecar commands, on the aux cpus, for the length of one of its slices."""
         procs = [subprocess.Popen(pinned(self.args.aux_cpus, shlex.split(cmd.format(origin=c.origin, url=c.url))),
@@ -201,7 +236,8 @@ class Harness:
         if c.api_key:
             argv += ["--api-key", c.api_key]
         with self.sidecars(c), self.rss_sampler(c) as peak:
-            proc = subprocess.run(pinned(c.load_cpus or self.args.aux_cpus, argv), capture_output=True, text=True, cwd=ROOT,
+            proc = subprocess.run(self.load_prefix + pinned(c.load_cpus or self.args.aux_cpus, argv), capture_output=True,
+                                  text=True, cwd=ROOT,
                                   timeout=seconds * 3 + 60)
         if proc.returncode != 0 or not proc.stdout.strip():
             raise RuntimeError(f"loadgen against {c.name} failed: {proc.stderr[-800:]}")
@@ -215,7 +251,7 @@ class Harness:
         if not script.exists():
             wrk_client.write_script(script, CHAT_BODY, c.api_key)
         with self.sidecars(c), self.rss_sampler(c) as peak:
-            result = wrk_client.run_wrk(c.url, script, seconds, connections, pin_prefix(c.load_cpus or self.args.aux_cpus))
+            result = wrk_client.run_wrk(c.url, script, seconds, connections, self.load_prefix + pin_prefix(c.load_cpus or self.args.aux_cpus))
         if result["errors"]:
             self.warnings.append(f"wrk against {c.name}: {result['errors']} errors {result['error_kinds']}")
         result["peak_rss_mb"] = peak[0]

@@ -123,13 +123,19 @@ def run_c1_rows(h: Harness, wanted: set[str], out: dict[str, Any], bar: tqdm) ->
             h.interleaved("c=1 stream TTFT, paced mock", lambda c: h.loadgen(c, *extra, seconds=seconds), bar))
 
 
-def run_scenarios(h: Harness, profile: Profile, wanted: set[str], out: dict[str, Any], bar: tqdm, warmup: str) -> None:
-    """Every wanted scenario in turn, each one interleaving the contenders; results go into `out`."""
+def run_scenarios(h: Harness, profile: Profile, wanted: set[str], out: dict[str, Any], bar: tqdm, warmup: str,
+                  realtime: bool = False) -> None:
+    """Every wanted scenario in turn, each one interleaving the contenders; results go into `out`.
+    The c=1 rows come first, under SCHED_FIFO when `realtime` (see Harness.realtime)."""
+    with h.realtime(realtime):
+        h.set_knobs(FAST_KNOBS)
+        if "c1" in wanted:
+            out["scenarios"]["c1"] = summarised(h.interleaved("c=1", closed_loop(h, 1, warmup), bar))
+        run_c1_rows(h, wanted, out, bar)
     h.set_knobs(FAST_KNOBS)
     for conc in profile.concurrencies:
-        if f"c{conc}" in wanted:
+        if conc > 1 and f"c{conc}" in wanted:
             out["scenarios"][f"c{conc}"] = summarised(h.interleaved(f"c={conc}", closed_loop(h, conc, warmup), bar))
-    run_c1_rows(h, wanted, out, bar)
     h.set_knobs(STREAM_KNOBS)
     stream = ["--stream", "--pace-ms", str(STREAM_PACE_MS), "--expect-chunks", str(STREAM_KNOBS["chunks"])]
     if "stream" in wanted:
