@@ -138,6 +138,15 @@ class Contender:
         except psutil.NoSuchProcess:
             return []
 
+    def cpu_s(self) -> float:
+        """User + system cpu seconds used so far by the contender's processes."""
+        total = 0.0
+        for p in self.processes():
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
     def rss_mb(self) -> float:
         total = 0
         for p in self.processes():

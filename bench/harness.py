@@ -235,6 +235,7 @@ class Harness:
         argv = [sys.executable, "-m", "bench.loadgen", "--url", c.url, "--model", MODEL, "--seconds", str(seconds), *extra]
         if c.api_key:
             argv += ["--api-key", c.api_key]
+        cpu_before = c.cpu_s()
         with self.sidecars(c), self.rss_sampler(c) as peak:
             proc = subprocess.run(self.load_prefix + pinned(c.load_cpus or self.args.aux_cpus, argv), capture_output=True,
                                   text=True, cwd=ROOT,
@@ -242,7 +243,7 @@ class Harness:
         if proc.returncode != 0 or not proc.stdout.strip():
             raise RuntimeError(f"loadgen against {c.name} failed: {proc.stderr[-800:]}")
         result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-        result["peak_rss_mb"] = peak[0]
+        result["peak_rss_mb"], result["cpu_s"] = peak[0], c.cpu_s() - cpu_before
         return result
 
     def wrk(self, c: Contender, connections: int, seconds: float) -> dict[str, Any]:
@@ -250,11 +251,12 @@ class Harness:
         script = self.tmp / f"wrk-{c.name}.lua"
         if not script.exists():
             wrk_client.write_script(script, CHAT_BODY, c.api_key)
+        cpu_before = c.cpu_s()
         with self.sidecars(c), self.rss_sampler(c) as peak:
             result = wrk_client.run_wrk(c.url, script, seconds, connections, self.load_prefix + pin_prefix(c.load_cpus or self.args.aux_cpus))
         if result["errors"]:
             self.warnings.append(f"wrk against {c.name}: {result['errors']} errors {result['error_kinds']}")
-        result["peak_rss_mb"] = peak[0]
+        result["peak_rss_mb"], result["cpu_s"] = peak[0], c.cpu_s() - cpu_before
         return result
 
     @contextlib.contextmanager

@@ -40,11 +40,7 @@ def py_spy() -> str:
 def frame_name(frame: str) -> str:
     """`answer_chat (proxy/api/chat.py:41)` -> `answer_chat (proxy/api/chat.py)`: one row per function, not per line."""
     name, _, where = frame.partition(" (")
-    path = where.rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/wt/", "/work/main/", "lib/python3"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{name} ({path.split('/', 1)[1] if path.startswith(('bench/', 'main/')) else path})"
+    return f"{name} ({where.rsplit(':', 1)[0].rstrip(')')})" if where else name
 
 
 def tally(raw: str) -> tuple[int, collections.Counter[str], collections.Counter[str]]:
@@ -71,7 +67,9 @@ def profile_one(h: Harness, name: str, args: argparse.Namespace, out_dir: Path) 
     c = h.contenders[name]
     assert c.proc is not None
     raw_path = out_dir / f"profile_c1-{name}{'-stream' if args.stream else ''}.txt"
-    spy = subprocess.Popen(pinned(args.aux_cpus, [py_spy(), "record", "-p", str(c.proc.pid), "-r", str(args.rate),
+    # above the real-time load (SCHED_FIFO 1), or py-spy would sample only when the mock and wrk sleep
+    spy_prefix = ["chrt", "-f", "2"] if h.load_prefix else []
+    spy = subprocess.Popen(spy_prefix + pinned(args.aux_cpus, [py_spy(), "record", "-p", str(c.proc.pid), "-r", str(args.rate),
                                                  "-d", str(int(args.seconds) + 2), "-f", "raw", "-o", str(raw_path),
                                                  "--nonblocking"]),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -92,14 +90,15 @@ def profile_one(h: Harness, name: str, args: argparse.Namespace, out_dir: Path) 
         return [(fn, n * us_per_sample / requests) for fn, n in counter.most_common(args.top)]
 
     return {"contender": name, "requests": requests, "samples": samples, "rate_hz": args.rate,
-            "cpu_us_per_request": samples * us_per_sample / requests, "p50_ms": result.get("p50"),
+            "sampled_cpu_us_per_request": samples * us_per_sample / requests,
+            "cpu_us_per_request": result["cpu_s"] / requests * 1e6, "p50_ms": result.get("p50"),
             "own_us_per_request": per_request(own), "inclusive_us_per_request": per_request(inclusive),
             "raw": str(raw_path.relative_to(ROOT))}
 
 
 def print_profile(p: dict[str, Any]) -> None:
-    print(f"\n## {p['contender']}: {p['requests']} requests, {p['samples']} samples at {p['rate_hz']} Hz, "
-          f"~{p['cpu_us_per_request']:.0f} us of cpu per request")
+    print(f"\n## {p['contender']}: {p['requests']} requests, {p['cpu_us_per_request']:.0f} us of cpu per request "
+          f"(process times); {p['samples']} samples at {p['rate_hz']} Hz, {p['sampled_cpu_us_per_request']:.0f} us per request")
     for title, key in (("own time", "own_us_per_request"), ("inclusive (callees too)", "inclusive_us_per_request")):
         print(f"\n| function ({title}) | us per request |\n|---|---|")
         for fn, us in p[key]:

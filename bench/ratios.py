@@ -13,6 +13,7 @@ from typing import Any
 
 # What each ratio measures, and whether higher is better (throughput) or lower (added latency).
 ADDED_P50, ADDED_TTFT, THROUGHPUT = "added p50 ms", "added TTFT p50 ms", "req/s"
+CPU = "cpu us per request"
 
 
 def median(values: list[float]) -> float | None:
@@ -47,6 +48,11 @@ def ratio_rounds(values: list[float | None], baseline: list[float | None]) -> li
     return [None if v is None or b is None or b <= 0 else v / b for v, b in zip(values, baseline)]
 
 
+def summary(figure: str, rounds: list[float | None]) -> dict[str, Any]:
+    return {"figure": figure, "rounds": rounds, "median": median([r for r in rounds if r is not None]),
+            "rounds_without_ratio": sum(r is None for r in rounds)}
+
+
 def pairs_for(names: list[str], variants: list[str]) -> list[tuple[str, str]]:
     """(contender, baseline): everyone against the forwarder, and each variant also against Switchyard."""
     out = [(n, "forwarder") for n in names if n not in ("direct", "forwarder") and "forwarder" in names]
@@ -65,9 +71,13 @@ def per_round_ratios(results: dict[str, Any]) -> dict[str, Any]:
         ratios = {}
         for name, baseline in pairs_for(list(rows), variants):
             rounds = ratio_rounds(values[name], values[baseline])
-            ratios[f"{name} / {baseline}"] = {"rounds": rounds, "median": median([r for r in rounds if r is not None]),
-                                               "rounds_without_ratio": sum(r is None for r in rounds)}
-        out[scenario] = {"metric": metric, "per_round": values, "ratios": ratios}
+            ratios[f"{name} / {baseline}"] = summary(metric, rounds)
+        cpu = {name: row["cpu_us_rounds"] for name, row in rows.items() if row.get("cpu_us_per_request")}
+        for name, baseline in pairs_for(list(rows), variants):
+            if name in cpu and baseline in cpu:
+                rounds = ratio_rounds(cpu[name], cpu[baseline])
+                ratios[f"{name} / {baseline}, cpu"] = summary(CPU, rounds)
+        out[scenario] = {"metric": metric, "per_round": values, "cpu_per_round": cpu, "ratios": ratios}
     return out
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.ratios import THROUGHPUT, median, metric_for, per_round_ratios, ratio_targets
+from bench.ratios import CPU, THROUGHPUT, median, metric_for, per_round_ratios, ratio_targets
 
 if TYPE_CHECKING:
     from bench.compare import Slice
@@ -28,6 +28,14 @@ def round_figure(r: dict[str, Any], key: str) -> float | None:
         return float(r[key])
     raw = r.get("ttft_ms") if key == "ttft_p50" else r.get("latencies_ms")
     return quantile(sorted(raw), 0.5) if raw and key in ("p50", "ttft_p50") else None
+
+
+def cpu_per_request(rounds: list[dict[str, Any]]) -> float | None:
+    ok = sum(r["ok"] for r in rounds)
+    if not ok or any("cpu_s" not in r for r in rounds):
+        return None
+    cpu = sum(r["cpu_s"] for r in rounds)
+    return cpu / ok * 1e6 if cpu > 0 else None
 
 
 def merged_latency(s: Slice) -> dict[str, Any]:
@@ -57,6 +65,9 @@ def summarise(s: Slice) -> dict[str, Any]:
         "rps": ok / elapsed if elapsed else 0.0,
         "rps_rounds": [r["rps"] for r in s.results],
         "p50_rounds": [round_figure(r, "p50") for r in s.results],
+        # the contender's own cpu per answered request (psutil, all its processes); direct has none
+        "cpu_us_per_request": cpu_per_request(s.results),
+        "cpu_us_rounds": [cpu_per_request([r]) for r in s.results],
         "peak_rss_mb": s.peak_rss_mb,
         **merged_latency(s),
     }
@@ -236,12 +247,14 @@ def ratios_table(ratios: dict[str, Any]) -> str:
     for scenario, block in ratios.items():
         for pair, r in block["ratios"].items():
             rounds = " ".join(fmt(x) for x in r["rounds"])
-            lines.append(f"| {scenario} | {block['metric']} | {pair} | {rounds} | **{fmt(r['median'])}** |")
+            lines.append(f"| {scenario} | {r['figure']} | {pair.removesuffix(', cpu')} | {rounds} | **{fmt(r['median'])}** |")
     lines += ["", "| scenario | figure | contender | per round |", "|---|---|---|---|"]
     for scenario, block in ratios.items():
         for name, values in block["per_round"].items():
             digits = 0 if block["metric"] == THROUGHPUT else 3
             lines.append(f"| {scenario} | {block['metric']} | {name} | {' '.join(fmt(v, digits) for v in values)} |")
+        for name, values in block["cpu_per_round"].items():
+            lines.append(f"| {scenario} | {CPU} | {name} | {' '.join(fmt(v, 0) for v in values)} |")
     return "\n".join(lines)
 
 
