@@ -63,10 +63,14 @@ def tally(raw: str) -> tuple[int, collections.Counter[str], collections.Counter[
     return total, own, inclusive
 
 
+def suffix(args: argparse.Namespace) -> str:
+    return ("-stream" if args.stream else "") + ("-instant" if args.instant else "") + (f"-{args.label}" if args.label else "")
+
+
 def profile_one(h: Harness, name: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     c = h.contenders[name]
     assert c.proc is not None
-    raw_path = out_dir / f"profile_c1-{name}{'-stream' if args.stream else ''}.txt"
+    raw_path = out_dir / f"profile_c1{suffix(args)}-{name}.txt"
     # above the real-time load (SCHED_FIFO 1), or py-spy would sample only when the mock and wrk sleep
     spy_prefix = ["chrt", "-f", "2"] if h.load_prefix else []
     spy = subprocess.Popen(spy_prefix + pinned(args.aux_cpus, [py_spy(), "record", "-p", str(c.proc.pid), "-r", str(args.rate),
@@ -134,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         h.close()
     for p in profiles:
         print_profile(p)
-    suffix = ("-stream" if args.stream else "") + ("-instant" if args.instant else "") + (f"-{args.label}" if args.label else "")
-    path = out_dir / f"profile_c1{suffix}.json"
+    path = out_dir / f"profile_c1{suffix(args)}.json"
     path.write_text(json.dumps({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "load1": os.getloadavg()[0],
                                 "args": {k: v for k, v in vars(args).items()}, "profiles": profiles}, indent=1))
     print(f"\nwrote {path}")
