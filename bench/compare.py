@@ -52,7 +52,7 @@ def machine_load() -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = SMOKE if args.smoke else FULL
     names = [n for n in profile.contenders if n not in args.skip]
-    specs = specs_from_args(names, args.variant, args.variant_env, args.variant_sidecar, args.contender)
+    specs = specs_from_args(names, args.variant, args.variant_env, args.variant_sidecar, args.contender, args.variant_checkout)
     wanted = scenarios.wanted_scenarios(args.only)
     h = Harness(args, rounds=args.rounds or profile.rounds, slice_s=args.slice_s or profile.slice_s)
     started = time.time()
@@ -107,6 +107,8 @@ def parser() -> argparse.ArgumentParser:
                    help="an environment variable for a --variant's process only, e.g. SWITCHYARD_SERVER__LOG_LEVEL=info")
     p.add_argument("--variant-sidecar", action="append", default=[], metavar="NAME:COMMAND",
                    help="a command run on the aux cpus during the variant's turns only; {origin} and {url} are filled in")
+    p.add_argument("--variant-checkout", action="append", default=[], metavar="NAME:PATH",
+                   help="run a --variant from another Switchyard tree (its Rust module built), e.g. main before a change")
     p.add_argument("--contender", action="append", default=[], metavar="NAME=COMMAND",
                    help="any other proxy: a command taking {port} (and {upstream}, the mock's origin)")
     p.add_argument("--rounds", type=int, default=0, help=f"interleaved rounds (default {FULL.rounds}; smoke {SMOKE.rounds})")

@@ -6,6 +6,7 @@ and LiteLLM. More come from the command line, so a later change can be measured 
     --variant logs-on=bench/variants/logs_on.yaml      Switchyard, the YAML merged over the bench config
     --variant-env logs-on:SWITCHYARD_SERVER__LOG_LEVEL=info
     --variant-sidecar pollers:'python -m bench.console_poll --origin {origin}'   runs during its turns only
+    --variant before --variant-checkout before:/tmp/switchyard-1ce115a   another tree's Switchyard, same run
     --contender other='python -m other_proxy --port {port} --upstream {upstream}'
 """
 
@@ -36,11 +37,13 @@ class ContenderSpec:
     env: dict[str, str] = field(default_factory=dict)
     sidecars: list[str] = field(default_factory=list)  # commands run on the aux cpus during this contender's turns
     command: str | None = None  # kind "command": {port} and {upstream} are filled in
+    checkout: Path | None = None  # kind "switchyard": run `python -m proxy` from this tree instead of ours
     baseline: str = "forwarder"  # ratios are reported against this contender (and variants also against switchyard)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "workers": self.workers, "overlay": str(self.overlay) if self.overlay else None,
-                "env": self.env, "sidecars": self.sidecars, "command": self.command}
+                "env": self.env, "sidecars": self.sidecars, "command": self.command,
+                "checkout": str(self.checkout) if self.checkout else None}
 
 
 def built_in(name: str) -> ContenderSpec:
@@ -58,7 +61,7 @@ def split_named(text: str, sep: str, flag: str) -> tuple[str, str]:
 
 
 def specs_from_args(names: list[str], variants: list[str], variant_env: list[str], variant_sidecars: list[str],
-                    commands: list[str]) -> list[ContenderSpec]:
+                    commands: list[str], checkouts: list[str] | None = None) -> list[ContenderSpec]:
     """The built-in contenders named, then `--variant`s (Switchyard with an overlay, env or sidecars), then `--contender`s."""
     specs = [built_in(n) for n in names]
     by_name: dict[str, ContenderSpec] = {}
@@ -81,6 +84,12 @@ def specs_from_args(names: list[str], variants: list[str], variant_env: list[str
         if name not in by_name:
             raise SystemExit(f"bench.compare: --variant-sidecar {text!r}: no --variant named {name!r}")
         by_name[name].sidecars.append(command)
+    for text in checkouts or []:
+        name, tree = split_named(text, ":", "--variant-checkout")
+        if name not in by_name or not (Path(tree) / "proxy" / "__main__.py").is_file():
+            raise SystemExit(f"bench.compare: --variant-checkout {text!r}: expected NAME:PATH for a --variant NAME, "
+                             "PATH a Switchyard checkout with its Rust module built")
+        by_name[name].checkout = Path(tree).resolve()
     for text in commands:
         name, command = split_named(text, "=", "--contender")
         if "{port}" not in command:

@@ -102,12 +102,12 @@ class Harness:
         }
 
     def launch(self, name: str, argv: list[str], env: dict[str, str] | None = None, api_key: str | None = None,
-               cpus: str | None = None, port: int = 0) -> Contender:
+               cpus: str | None = None, port: int = 0, cwd: Path = ROOT) -> Contender:
         port = port or int(argv[argv.index("--port") + 1])
         log_path = self.tmp / f"{name}.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(pinned(cpus or self.args.gateway_cpus, argv), stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=ROOT, env=env, start_new_session=True)
+                                    cwd=cwd, env=env, start_new_session=True)
         c = Contender(name, f"http://127.0.0.1:{port}/v1/chat/completions", api_key, proc, log_path, load_cpus=cpus)
         self.contenders[name] = c
         return c
@@ -126,7 +126,9 @@ class Harness:
             config = write_switchyard_config(self.tmp / f"{spec.name}.yaml", self.switchyard_base_config(), spec.overlay)
             argv = [sys.executable, "-m", "proxy", "serve", "--config", str(config), "--port", str(free_port()),
                     "--workers", str(spec.workers)]
-            self.launch(spec.name, argv, env=env)
+            if spec.checkout is not None:  # `-m proxy` from that tree: it comes first on sys.path
+                env["PYTHONPATH"] = str(spec.checkout)
+            self.launch(spec.name, argv, env=env, cwd=spec.checkout or ROOT)
         elif spec.kind == "command":
             port = free_port()
             self.launch(spec.name, command_argv(spec, port, upstream), env=env, api_key=UPSTREAM_KEY, port=port)

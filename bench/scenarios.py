@@ -61,7 +61,7 @@ class Profile:
 
 FULL = Profile(rounds=7, slice_s=3.0, stream_concurrency=32, stream_rate=40.0, rate_steps=6, rate_step_s=4.0, hold_streams=1000,
                hold_s=4.0, contenders=("direct", "forwarder", "switchyard", "litellm", "switchyard-2w"))
-SMOKE = Profile(rounds=1, slice_s=0.5, stream_concurrency=8, stream_rate=10.0, rate_steps=1, rate_step_s=0.8, hold_streams=100,
+SMOKE = Profile(rounds=1, slice_s=0.4, stream_concurrency=8, stream_rate=10.0, rate_steps=1, rate_step_s=0.8, hold_streams=100,
                 hold_s=1.0, contenders=("direct", "forwarder", "switchyard", "switchyard-2w"),
                 concurrencies=(1, 64), scaling=False)
 

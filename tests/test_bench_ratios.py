@@ -83,6 +83,15 @@ def test_variants_take_a_config_overlay_env_and_sidecars(tmp_path: Path) -> None
         specs_from_args([], [], [], [], ["other=other-proxy"])
 
 
+def test_a_variant_can_run_switchyard_from_another_checkout(tmp_path: Path) -> None:
+    (tmp_path / "proxy").mkdir()
+    (tmp_path / "proxy" / "__main__.py").write_text("")
+    (spec,) = specs_from_args([], ["before"], [], [], [], [f"before:{tmp_path}"])
+    assert spec.kind == "switchyard" and spec.checkout == tmp_path.resolve()
+    with pytest.raises(SystemExit, match="Switchyard checkout"):
+        specs_from_args([], ["before"], [], [], [], [f"before:{tmp_path / 'nowhere'}"])
+
+
 def test_an_overlay_is_merged_over_the_bench_config(tmp_path: Path) -> None:
     base = {"server": {"log_level": "warning", "shutdown_grace_s": 1}, "providers": {"m1": {"base_url": "http://x"}}}
     assert deep_merge(base, {"server": {"log_level": "info"}}) == {
