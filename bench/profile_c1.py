@@ -29,6 +29,8 @@ from bench.contenders import built_in
 from bench.harness import ROOT, Harness, pinned
 from bench.scenarios import FAST_KNOBS, PACED_CHUNKS, PACED_GAP_MS, PACED_KNOBS
 
+HOPS_DIR = Path(__file__).resolve().parent / "hops"
+
 
 def py_spy() -> str:
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -64,7 +66,8 @@ def tally(raw: str) -> tuple[int, collections.Counter[str], collections.Counter[
 
 
 def suffix(args: argparse.Namespace) -> str:
-    return ("-stream" if args.stream else "") + ("-instant" if args.instant else "") + (f"-{args.label}" if args.label else "")
+    return (("-hops" if args.hops else "") + ("-stream" if args.stream else "") + ("-instant" if args.instant else "")
+            + (f"-{args.label}" if args.label else ""))
 
 
 def profile_one(h: Harness, name: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
@@ -100,6 +103,24 @@ def profile_one(h: Harness, name: str, args: argparse.Namespace, out_dir: Path) 
             "raw": str(raw_path.relative_to(ROOT))}
 
 
+def hops_load(h: Harness, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Load only: the contender itself times its hops (bench/hops/sitecustomize.py)."""
+    c = h.contenders[name]
+    if args.stream:
+        extra = ["--concurrency", "1", "--stream", "--pace-ms", str(PACED_GAP_MS), "--expect-chunks", str(PACED_CHUNKS)]
+        result = h.loadgen(c, *extra, seconds=args.seconds)
+    else:
+        result = h.wrk(c, 1, args.seconds)
+    return {"contender": name, "requests": int(result["ok"]), "cpu_us_per_request": result["cpu_s"] / max(1, result["ok"]) * 1e6}
+
+
+def print_hops(p: dict[str, Any]) -> None:
+    hops = p["hops"]
+    cells = " | ".join(f"{hops[k]['p50']:.0f} ({hops[k]['p25']:.0f}-{hops[k]['p75']:.0f})" if k in hops else "-"
+                       for k in ("request_us", "first_us", "last_us"))
+    print(f"| {p['contender']} | {hops['requests']} | {cells} | {p['cpu_us_per_request']:.0f} |")
+
+
 def print_profile(p: dict[str, Any]) -> None:
     print(f"\n## {p['contender']}: {p['requests']} requests, {p['cpu_us_per_request']:.0f} us of cpu per request "
           f"(process times); {p['samples']} samples at {p['rate_hz']} Hz, {p['sampled_cpu_us_per_request']:.0f} us per request")
@@ -119,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", action="store_true", help="c=1 streams (TTFT path) instead of non-streaming wrk")
     parser.add_argument("--instant", action="store_true", help="the mock answers at once instead of paced")
     parser.add_argument("--no-realtime", action="store_true")
+    parser.add_argument("--hops", action="store_true",
+                        help="instead of py-spy: time each hop inside the contender (bench/hops, bench/hop_report.py)")
     parser.add_argument("--gateway-cpus", default=gateway_cpus)
     parser.add_argument("--aux-cpus", default=aux_cpus)
     parser.add_argument("--label", default="")
@@ -126,18 +149,29 @@ def main(argv: list[str] | None = None) -> int:
     args.mock_procs = 1
     out_dir = ROOT / "bench" / "results"
     h = Harness(args, rounds=1, slice_s=args.seconds)
+    specs = [built_in(n) for n in args.contenders]
+    if args.hops:
+        for spec in specs:
+            spec.env |= {"PYTHONPATH": f"{HOPS_DIR}{os.pathsep}{ROOT}", "BENCH_HOPS_OUT": str(h.tmp / f"hops-{spec.name}.json")}
     profiles = []
     try:
         h.start_mock()
-        h.start_contenders([built_in("direct"), *(built_in(n) for n in args.contenders)])
+        h.start_contenders([built_in("direct"), *specs])
         h.set_knobs(FAST_KNOBS if args.instant else PACED_KNOBS)
         with h.realtime(not args.no_realtime):
             for name in args.contenders:
-                profiles.append(profile_one(h, name, args, out_dir))
+                profiles.append(hops_load(h, name, args) if args.hops else profile_one(h, name, args, out_dir))
     finally:
-        h.close()
+        h.close()  # a contender writes its hop summary as it exits
+    if args.hops:
+        print("\n| contender | requests | request path us p50 (p25-p75) | first token's way | last bytes' way | cpu us/request |"
+              "\n|---|---|---|---|---|---|")
     for p in profiles:
-        print_profile(p)
+        if args.hops:
+            p["hops"] = json.loads((h.tmp / f"hops-{p['contender']}.json").read_text())
+            print_hops(p)
+        else:
+            print_profile(p)
     path = out_dir / f"profile_c1{suffix(args)}.json"
     path.write_text(json.dumps({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "load1": os.getloadavg()[0],
                                 "args": {k: v for k, v in vars(args).items()}, "profiles": profiles}, indent=1))

@@ -1,0 +1,60 @@
+"""Hop timestamps inside a proxy process, for bench.profile_c1 --hops (on sys.path only when it asks).
+
+Python imports `sitecustomize` at start-up. With BENCH_HOPS_OUT set, this wraps four aiohttp methods
+that every aiohttp proxy goes through (the bare forwarder and Switchyard alike), records when bytes
+come in from the client, go out to the upstream, come back and go out to the client, and at exit
+writes bench.hop_report's per-request summary to BENCH_HOPS_OUT. Unset, it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+if os.environ.get("BENCH_HOPS_OUT"):
+    import atexit
+    import time
+    from typing import Any
+
+    from aiohttp import client_proto, http_writer, web_protocol
+
+    EVENTS: list[tuple[int, str, bool]] = []  # (ns, hop, carries content)
+    CONTENT, EMPTY = b'"content":"', b'"content":""'
+
+    def has_content(data: Any) -> bool:
+        raw = bytes(data)
+        return CONTENT in raw and raw.count(CONTENT) > raw.count(EMPTY)
+
+    def wrap_in(cls: Any, hop: str) -> None:
+        original = cls.data_received
+
+        def data_received(self: Any, data: bytes) -> None:
+            EVENTS.append((time.perf_counter_ns(), hop, has_content(data)))
+            original(self, data)
+
+        cls.data_received = data_received
+
+    def wrap_out(name: str) -> None:
+        original = getattr(http_writer.StreamWriter, name)
+
+        def write(self: Any, data: Any) -> None:
+            upstream = isinstance(self._protocol, client_proto.ResponseHandler)
+            chunks = [data] if name == "_write" else list(data)
+            EVENTS.append((time.perf_counter_ns(), "up_out" if upstream else "out", any(has_content(c) for c in chunks)))
+            original(self, data if name == "_write" else chunks)
+
+        setattr(http_writer.StreamWriter, name, write)
+
+    wrap_in(web_protocol.RequestHandler, "in")
+    wrap_in(client_proto.ResponseHandler, "up_in")
+    wrap_out("_write")
+    wrap_out("_writelines")
+
+    def dump() -> None:
+        import json
+
+        from bench.hop_report import summarise_hops
+
+        with open(os.environ["BENCH_HOPS_OUT"], "w") as f:
+            json.dump(summarise_hops(EVENTS), f)
+
+    atexit.register(dump)
