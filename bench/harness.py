@@ -127,7 +127,7 @@ class Harness:
             argv = [sys.executable, "-m", "proxy", "serve", "--config", str(config), "--port", str(free_port()),
                     "--workers", str(spec.workers)]
             if spec.checkout is not None:  # `-m proxy` from that tree: it comes first on sys.path
-                env["PYTHONPATH"] = str(spec.checkout)
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(spec.checkout), env.get("PYTHONPATH")]))
             self.launch(spec.name, argv, env=env, cwd=spec.checkout or ROOT)
         elif spec.kind == "command":
             port = free_port()

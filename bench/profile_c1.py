@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.compare import cpu_layout
-from bench.contenders import built_in
+from bench.contenders import ContenderSpec, built_in
 from bench.harness import ROOT, Harness, pinned
 from bench.scenarios import FAST_KNOBS, PACED_CHUNKS, PACED_GAP_MS, PACED_KNOBS
 
@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     gateway_cpus, aux_cpus = cpu_layout(os.cpu_count() or 1)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contenders", nargs="*", default=["forwarder", "switchyard"])
+    parser.add_argument("--checkout", action="append", default=[], metavar="NAME:PATH",
+                        help="also Switchyard from another tree (its Rust module built), e.g. before:/tmp/switchyard-1ce115a")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=int, default=1000, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
@@ -150,16 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = ROOT / "bench" / "results"
     h = Harness(args, rounds=1, slice_s=args.seconds)
     specs = [built_in(n) for n in args.contenders]
+    for text in args.checkout:  # Switchyard from another tree, profiled the same way
+        name, _, tree = text.partition(":")
+        specs.append(ContenderSpec(name, "switchyard", checkout=Path(tree).resolve()))
+    names = [s.name for s in specs]
     if args.hops:
         for spec in specs:
-            spec.env |= {"PYTHONPATH": f"{HOPS_DIR}{os.pathsep}{ROOT}", "BENCH_HOPS_OUT": str(h.tmp / f"hops-{spec.name}.json")}
+            spec.env |= {"PYTHONPATH": str(HOPS_DIR), "BENCH_HOPS_OUT": str(h.tmp / f"hops-{spec.name}.json")}
     profiles = []
     try:
         h.start_mock()
         h.start_contenders([built_in("direct"), *specs])
         h.set_knobs(FAST_KNOBS if args.instant else PACED_KNOBS)
         with h.realtime(not args.no_realtime):
-            for name in args.contenders:
+            for name in names:
                 profiles.append(hops_load(h, name, args) if args.hops else profile_one(h, name, args, out_dir))
     finally:
         h.close()  # a contender writes its hop summary as it exits

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bench import ratios, report, wrk_client
+from bench import hop_report, ratios, report, wrk_client
 from bench.contenders import Slice, deep_merge, specs_from_args, write_switchyard_config
 from bench.fast_mock import whole_answer_pacing
 from proxy.simulated.knobs import Knobs
@@ -154,3 +154,18 @@ async def test_the_paced_mock_holds_a_whole_answer_until_its_last_chunk(aiohttp_
     first = await resp.content.readline()
     assert first.startswith(b"data: ") and time.perf_counter() - started < 0.3  # a stream's first chunk is not held
     await resp.read()
+
+
+def test_hop_spans_start_from_the_last_bytes_the_proxy_waited_for() -> None:
+    us = 1000  # events are in ns
+    stream = [(0, "in", False), (50 * us, "in", False), (80 * us, "up_out", False), (5000 * us, "up_in", False),
+              (5010 * us, "out", False),  # headers and the role chunk, sent during the wait
+              (10000 * us, "up_in", True), (10014 * us, "out", True), (12000 * us, "up_in", False), (12052 * us, "out", False)]
+    json_answer = [(20000 * us, "in", False), (20160 * us, "up_out", False), (41000 * us, "up_in", True),
+                   (41200 * us, "up_in", False), (41300 * us, "out", True)]
+    requests = hop_report.split_requests(stream + json_answer)
+    assert [len(r) for r in requests] == [9, 5]
+    assert hop_report.spans(requests[0]) == {"request": 30.0, "first": 14.0, "last": 52.0}
+    assert hop_report.spans(requests[1]) == {"request": 160.0, "first": 100.0, "last": 100.0}
+    summary = hop_report.summarise_hops(stream + json_answer)
+    assert summary["requests"] == 2 and summary["first_us"]["p50"] == 100.0

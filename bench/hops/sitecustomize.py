@@ -50,11 +50,16 @@ if os.environ.get("BENCH_HOPS_OUT"):
     wrap_out("_writelines")
 
     def dump() -> None:
+        import importlib.util
         import json
+        from pathlib import Path
 
-        from bench.hop_report import summarise_hops
-
+        # by path: the process may run from another tree whose own `bench` package has no hop_report
+        spec = importlib.util.spec_from_file_location("bench_hop_report", Path(__file__).parent.parent / "hop_report.py")
+        assert spec is not None and spec.loader is not None
+        report = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(report)
         with open(os.environ["BENCH_HOPS_OUT"], "w") as f:
-            json.dump(summarise_hops(EVENTS), f)
+            json.dump(report.summarise_hops(EVENTS), f)
 
     atexit.register(dump)
