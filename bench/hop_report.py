@@ -49,10 +49,44 @@ def spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
             "last": (last_out - last_up) / 1000}
 
 
+def window_marks(request: list[tuple[int, str, bool]], start: int, end: int) -> dict[str, float]:
+    """Each mark (a function entered or left) between `start` and `end`, in us after `start` (first time only)."""
+    marks: dict[str, float] = {}
+    for t, hop, _ in request:
+        if start <= t <= end and hop.startswith(("enter ", "exit ")) and hop not in marks:
+            marks[hop] = (t - start) / 1000
+    return marks
+
+
+def marks_by_span(request: list[tuple[int, str, bool]]) -> dict[str, dict[str, float]]:
+    """Marks inside the request path and inside the first token's way."""
+    up_out = next((t for t, h, _ in request if h == "up_out"), None)
+    up_content = next((t for t, h, c in request if h == "up_in" and c), None)
+    out_content = next((t for t, h, c in request if h == "out" and c and up_content is not None and t >= up_content), None)
+    last_in = max((t for t, h, _ in request if h == "in" and up_out is not None and t <= up_out), default=None)
+    out: dict[str, dict[str, float]] = {}
+    if up_out is not None and last_in is not None:
+        out["request"] = window_marks(request, last_in, up_out)
+    if up_content is not None and out_content is not None:
+        start = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
+        out["first"] = window_marks(request, start, out_content)
+    return out
+
+
 def summarise_hops(events: list[tuple[int, str, bool]]) -> dict[str, Any]:
-    """Median and quartiles of each span over every complete request, in microseconds."""
-    rows = [s for s in (spans(r) for r in split_requests(events)) if s is not None]
+    """Median and quartiles of each span over every complete request, in microseconds; the median
+    offset of each mark inside the first token's way."""
+    requests = split_requests(events)
+    rows = [s for s in (spans(r) for r in requests) if s is not None]
     out: dict[str, Any] = {"requests": len(rows)}
+    for span in ("request", "first"):
+        by_mark: dict[str, list[float]] = {}
+        for request in requests:
+            for mark, offset in marks_by_span(request).get(span, {}).items():
+                by_mark.setdefault(mark, []).append(offset)
+        # marks seen in under half the requests come from another kind of request (the readiness probe)
+        medians = {m: sorted(v)[len(v) // 2] for m, v in by_mark.items() if len(v) * 2 >= len(requests)}
+        out[f"{span}_marks_us"] = dict(sorted(medians.items(), key=lambda kv: kv[1]))
     for key in ("request", "first", "last"):
         values = sorted(r[key] for r in rows)
         if values:

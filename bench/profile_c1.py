@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", action="store_true", help="c=1 streams (TTFT path) instead of non-streaming wrk")
     parser.add_argument("--instant", action="store_true", help="the mock answers at once instead of paced")
     parser.add_argument("--no-realtime", action="store_true")
+    parser.add_argument("--marks", default="", help="with --hops: module:name,... whose entry and exit each contender records, "
+                                                        "e.g. proxy.relay:relay_stream,aiohttp.web_response:StreamResponse.prepare")
     parser.add_argument("--hops", action="store_true",
                         help="instead of py-spy: time each hop inside the contender (bench/hops, bench/hop_report.py)")
     parser.add_argument("--gateway-cpus", default=gateway_cpus)
@@ -159,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.hops:
         for spec in specs:
             spec.env |= {"PYTHONPATH": str(HOPS_DIR), "BENCH_HOPS_OUT": str(h.tmp / f"hops-{spec.name}.json")}
+            if args.marks:  # marks a contender lacks (proxy.* in the forwarder) are skipped with a note
+                spec.env["BENCH_HOPS_MARKS"] = args.marks
     profiles = []
     try:
         h.start_mock()
@@ -176,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.hops:
             p["hops"] = json.loads((h.tmp / f"hops-{p['contender']}.json").read_text())
             print_hops(p)
+            for span, column in (("request", 1), ("first", 2)):
+                for mark, offset in p["hops"].get(f"{span}_marks_us", {}).items():
+                    print(f"|   {mark} |{' |' * column} +{offset:.0f} us |{' |' * (4 - column)}")
         else:
             print_profile(p)
     path = out_dir / f"profile_c1{suffix(args)}.json"

@@ -44,6 +44,50 @@ if os.environ.get("BENCH_HOPS_OUT"):
 
         setattr(http_writer.StreamWriter, name, write)
 
+    def wrap_mark(target: str) -> None:
+        """`module:Qualified.name` records its entry and exit (a coroutine's, when it is one)."""
+        import functools
+        import importlib
+        import inspect
+        import sys
+
+        module_name, _, qualname = target.partition(":")
+        owner: Any = importlib.import_module(module_name)
+        *parents, name = qualname.split(".")
+        for part in parents:
+            owner = getattr(owner, part)
+        original = getattr(owner, name)
+        label = qualname.rsplit(".", 1)[-1] if not parents else qualname
+
+        if inspect.iscoroutinefunction(original):
+            @functools.wraps(original)
+            async def marked(*args: Any, **kwargs: Any) -> Any:
+                EVENTS.append((time.perf_counter_ns(), f"enter {label}", False))
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    EVENTS.append((time.perf_counter_ns(), f"exit {label}", False))
+        else:
+            @functools.wraps(original)
+            def marked(*args: Any, **kwargs: Any) -> Any:
+                EVENTS.append((time.perf_counter_ns(), f"enter {label}", False))
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    EVENTS.append((time.perf_counter_ns(), f"exit {label}", False))
+
+        setattr(owner, name, marked)
+        for module in list(sys.modules.values()):  # names bound by `from module import name` before now
+            for attr, value in list(vars(module).items()):
+                if value is original:
+                    setattr(module, attr, marked)
+
+    for mark in filter(None, os.environ.get("BENCH_HOPS_MARKS", "").split(",")):
+        try:
+            wrap_mark(mark)
+        except (ImportError, AttributeError) as exc:
+            print(f"bench hops: no mark {mark}: {exc}", file=__import__("sys").stderr)
+
     wrap_in(web_protocol.RequestHandler, "in")
     wrap_in(client_proto.ResponseHandler, "up_in")
     wrap_out("_write")
