@@ -5,6 +5,7 @@ the environment variable SWITCHYARD_API_KEYS (comma-separated). Clients send
 `Authorization: Bearer <key>` (or `x-api-key: <key>`, as Anthropic-format clients do). Keys are
 compared as SHA-256 digests with `hmac.compare_digest` against every configured key, so neither the
 time taken nor an early exit says how close a guess was. The presented key is never logged or echoed.
+The check itself runs in `proxy.api.middleware`.
 """
 
 from __future__ import annotations
@@ -14,14 +15,9 @@ import hmac
 from collections.abc import Mapping
 from pathlib import Path
 
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-
 from proxy.config import ConfigError, ServerConfig
-from proxy.errors import GatewayError
 
 KEYS_ENV = "SWITCHYARD_API_KEYS"
-OPEN_PATHS = frozenset({"/health"})
 
 
 def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]:
@@ -38,12 +34,12 @@ def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]
     return list(dict.fromkeys(k for k in keys if k))
 
 
-def presented_key(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization")
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("Authorization")
     if auth:
         scheme, _, token = auth.strip().partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 class KeyChecker:
@@ -67,30 +63,6 @@ class KeyChecker:
         return matched
 
 
-def unauthorized(missing: bool) -> GatewayError:
-    what = "No gateway API key was sent" if missing else "The gateway API key is not valid"
-    return GatewayError(
-        401,
-        f"{what}. Send 'Authorization: Bearer <key>' with a key from the gateway's server.api_keys, "
-        f"server.api_keys_file or {KEYS_ENV}.",
-        code="invalid_api_key",
-        headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
-    )
-
-
-def auth_middleware(checker: KeyChecker) -> Middleware:
-    @web.middleware
-    async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in OPEN_PATHS:
-            key = presented_key(request)
-            if not checker.accepts(key):
-                raise unauthorized(missing=key is None)
-        return await handler(request)
-
-    return require_key
-
-
-def auth_middlewares(server: ServerConfig, environ: Mapping[str, str]) -> list[Middleware]:
-    """[] when no keys are configured (an open gateway), else the key check."""
-    checker = KeyChecker(load_api_keys(server, environ))
-    return [auth_middleware(checker)] if checker else []
+def key_checker(server: ServerConfig, environ: Mapping[str, str]) -> KeyChecker:
+    """The configured keys' checker; false when none are configured (an open gateway)."""
+    return KeyChecker(load_api_keys(server, environ))
