@@ -85,7 +85,7 @@ if os.environ.get("BENCH_HOPS_OUT"):
     for mark in filter(None, os.environ.get("BENCH_HOPS_MARKS", "").split(",")):
         try:
             wrap_mark(mark)
-        except (ImportError, AttributeError) as exc:
+        except (ImportError, AttributeError, TypeError) as exc:  # TypeError: a C type cannot be patched
             print(f"bench hops: no mark {mark}: {exc}", file=__import__("sys").stderr)
 
     wrap_in(web_protocol.RequestHandler, "in")
