@@ -66,8 +66,8 @@ def tally(raw: str) -> tuple[int, collections.Counter[str], collections.Counter[
 
 
 def suffix(args: argparse.Namespace) -> str:
-    return (("-hops" if args.hops else "") + ("-stream" if args.stream else "") + ("-instant" if args.instant else "")
-            + (f"-{args.label}" if args.label else ""))
+    return (("-hops" if args.hops else "") + (f"-c{args.concurrency}" if args.concurrency != 1 else "")
+            + ("-stream" if args.stream else "") + ("-instant" if args.instant else "") + (f"-{args.label}" if args.label else ""))
 
 
 def profile_one(h: Harness, name: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
@@ -82,10 +82,10 @@ def profile_one(h: Harness, name: str, args: argparse.Namespace, out_dir: Path) 
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)  # py-spy attaches
     if args.stream:
-        extra = ["--concurrency", "1", "--stream", "--pace-ms", str(PACED_GAP_MS), "--expect-chunks", str(PACED_CHUNKS)]
+        extra = ["--concurrency", str(args.concurrency), "--stream", "--pace-ms", str(PACED_GAP_MS), "--expect-chunks", str(PACED_CHUNKS)]
         result = h.loadgen(c, *extra, seconds=args.seconds)
     else:
-        result = h.wrk(c, 1, args.seconds)
+        result = h.wrk(c, args.concurrency, args.seconds)
     _, err = spy.communicate(timeout=60)
     if not raw_path.exists():
         raise SystemExit(f"bench.profile_c1: py-spy wrote nothing for {name}: {err[-400:]}")
@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", action="store_true", help="c=1 streams (TTFT path) instead of non-streaming wrk")
     parser.add_argument("--instant", action="store_true", help="the mock answers at once instead of paced")
     parser.add_argument("--no-realtime", action="store_true")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="py-spy mode only: wrk connections (or streams); above 1, pass --no-realtime too")
     parser.add_argument("--marks", default="", help="with --hops: module:name,... whose entry and exit each contender records, "
                                                         "e.g. proxy.relay:relay_stream,aiohttp.web_response:StreamResponse.prepare")
     parser.add_argument("--hops", action="store_true",
