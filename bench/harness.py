@@ -126,9 +126,7 @@ class Harness:
             config = write_switchyard_config(self.tmp / f"{spec.name}.yaml", self.switchyard_base_config(), spec.overlay)
             argv = [sys.executable, "-m", "proxy", "serve", "--config", str(config), "--port", str(free_port()),
                     "--workers", str(spec.workers)]
-            if spec.checkout is not None:  # `-m proxy` from that tree: it comes first on sys.path
-                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(spec.checkout), env.get("PYTHONPATH")]))
-            self.launch(spec.name, argv, env=env, cwd=spec.checkout or ROOT)
+            self.launch(spec.name, argv, env=self.switchyard_env(env, spec.checkout), cwd=self.workdir(spec.name))
         elif spec.kind == "command":
             port = free_port()
             self.launch(spec.name, command_argv(spec, port, upstream), env=env, api_key=UPSTREAM_KEY, port=port)
@@ -141,6 +139,18 @@ class Harness:
             argv, lenv = litellm_env.litellm_command(cfg, free_port())
             self.launch(spec.name, argv, env=lenv, api_key=litellm_env.MASTER_KEY)
         self.contenders[spec.name].sidecars = list(spec.sidecars)
+
+    @staticmethod
+    def switchyard_env(env: dict[str, str], checkout: Path | None) -> dict[str, str]:
+        """`-m proxy` from our tree, or a variant's: it comes first on PYTHONPATH (the cwd is a scratch dir)."""
+        return env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(checkout or ROOT), env.get("PYTHONPATH")]))}
+
+    def workdir(self, name: str) -> Path:
+        """A contender's own scratch directory, its cwd: the request log's default ./switchyard-data lands
+        there, whatever the version (an older config knows no `store` key to point elsewhere)."""
+        path = self.tmp / name
+        path.mkdir(exist_ok=True)
+        return path
 
     def start_contenders(self, specs: list[ContenderSpec]) -> None:
         for spec in specs:
@@ -303,7 +313,8 @@ class Harness:
         for workers in (1, 2):
             name = ("switchyard" if workers == 1 else "switchyard-2w") + SCALING_SUFFIX
             self.launch(name, [sys.executable, "-m", "proxy", "serve", "--config", str(self.tmp / "switchyard.yaml"),
-                               "--port", str(free_port()), "--workers", str(workers)], env=env, cpus=every)
+                               "--port", str(free_port()), "--workers", str(workers)], env=self.switchyard_env(env, None),
+                        cpus=every, cwd=self.workdir(name))
             if self.wait_ready(self.contenders[name], timeout_s=30.0):
                 names.append(name)
             else:

@@ -15,8 +15,8 @@ from aiohttp.typedefs import Handler, Middleware
 
 from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
 from proxy.api.openai_chat import FRONT_END as OPENAI
-from proxy.appkeys import GATEWAY, REQUEST_ID
-from proxy.auth import KEYS_ENV, KeyChecker, presented_key
+from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
+from proxy.auth import KEYS_ENV, OPEN, Identity, KeyChecker, presented_key
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
 from proxy.request_id import CURRENT, uuid7
@@ -79,8 +79,15 @@ def auth_middleware(checker: KeyChecker) -> Middleware:
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN_PATHS:
             key = presented_key(request.headers)
-            if not checker.accepts(key):
+            identity = checker.identify(key)
+            if identity is None:
                 raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))
+            request[IDENTITY] = identity
         return await handler(request)
 
     return require_key
+
+
+def identity_of(request: web.Request) -> Identity:
+    """The caller's key name and rights; OPEN (sees everything) when the gateway has no keys."""
+    return request.get(IDENTITY, OPEN)
