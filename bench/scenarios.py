@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from bench import report
+from bench import report, wrk_client
 
 if TYPE_CHECKING:
     from bench.contenders import Contender
@@ -110,6 +110,9 @@ def closed_loop(h: Harness, concurrency: int, warmup: str) -> Callable[[Contende
 def run_c1_rows(h: Harness, wanted: set[str], out: dict[str, Any], bar: tqdm) -> None:
     """The c=1 rows of issue 10: wrk against the instant and the paced mock, and streaming TTFT against the paced one."""
     seconds = h.slice_s
+    if wrk_client.WRK is None and wanted & {"c1-wrk", "c1-wrk-paced"}:
+        h.warnings.append("wrk is not installed (apt-get install -y wrk): the c1-wrk rows were not run")
+        wanted = wanted - {"c1-wrk", "c1-wrk-paced"}
     if "c1-wrk" in wanted:
         h.set_knobs(FAST_KNOBS)
         out["scenarios"]["c1-wrk"] = summarised(h.interleaved("c=1 wrk", lambda c: h.wrk(c, 1, seconds), bar))
