@@ -51,11 +51,21 @@ class Timeouts(Strict):
     total_s: float = Field(600.0, gt=0)
 
 
+class UpstreamKeyConfig(Strict):
+    """One of a provider's API keys, with the caps the provider gives it (per replica)."""
+
+    env: str = Field(min_length=1, description="the environment variable holding the key")
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+
+
 class ProviderConfig(Strict):
     name: str = ""
     wire: WireFormat = "openai"
     base_url: str
     api_key_env: str | None = None
+    api_keys: list[UpstreamKeyConfig] = Field(
+        default_factory=list, description="several keys used in turn, each under its optional rpm/tpm caps")
     auth_header: str | None = None  # default per wire: Authorization / x-api-key / x-goog-api-key
     auth_scheme: str = "Bearer"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -198,6 +208,24 @@ class LogConfig(Strict):
     batch_interval_ms: float = Field(200.0, gt=0)
 
 
+class StateConfig(Strict):
+    """Live state shared by replicas: rate limits, budgets, revocations and provider health."""
+
+    redis_url: SecretStr | None = Field(None, description="redis://host:port/db; in-process state when unset")
+    on_redis_down: Literal["local", "closed"] = Field(
+        "local", description="local: each replica enforces limit / known replicas; closed: limited keys get a 503")
+    window_s: float = Field(60.0, gt=0, le=3600, description="the RPM/TPM sliding window (60 s: per minute)")
+    sync_interval_ms: float = Field(100.0, gt=0, description="heartbeat and reconnect probe interval")
+    key_sync_ms: float = Field(500.0, gt=0, description="how often each replica re-reads key changes from the store")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL (leave it unset for in-process state)")
+        return value
+
+
 class RoutingConfig(Strict):
     default_factor: Literal["latency", "price", "throughput"] = "latency"
     ewma_alpha: float = Field(SCORER_DEFAULTS["ewma_alpha"], gt=0, le=1)
@@ -224,6 +252,7 @@ class Settings(Strict):
     simulate: Literal["auto", "always", "never"] = "auto"
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     embedding_models: dict[str, EmbeddingModelConfig] = Field(default_factory=dict)

@@ -95,6 +95,14 @@ class Metrics:
                                      ("worker",), multiprocess_mode="livesum", registry=r)
         self.circuit_state = Gauge("switchyard_circuit_state", "Circuit per model and provider: 0 closed, 1 half-open, 2 open.",
                                    ("provider", "model", "worker"), multiprocess_mode="livesum", registry=r)
+        self.limits_divisor = Gauge(
+            "switchyard_limits_divisor", "What each key limit is divided by on this worker (1: shared exactly "
+            "through Redis; N: in-process, limit / N workers or known replicas).", ("worker",),
+            multiprocess_mode="livemax", registry=r)
+        self.state_redis_up = Gauge("switchyard_state_redis_up", "1 when the shared state's Redis answers, 0 when "
+                                    "down, absent without Redis.", ("worker",), multiprocess_mode="livemin", registry=r)
+        self.key_refusals = Counter("switchyard_key_refusals", "Requests a virtual key's limits refused, by reason "
+                                    "(rpm, tpm, max_parallel, budget, limits_unavailable).", ("reason",), registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}
         # tallies since the last flush: (metric, label values) -> (bucket counts, [sum]) or a counter's amount
         self._histograms: dict[tuple[Any, tuple[str, ...]], tuple[list[int], list[float]]] = {}
@@ -178,6 +186,14 @@ class Metrics:
         self._child(self.log_queue_depth, self.worker).set(log_queue_depth)
         for model, provider, state in circuits:
             self._child(self.circuit_state, provider, model, self.worker).set(CIRCUIT_VALUES.get(state, 0))
+
+    def refused(self, reason: str) -> None:
+        self._child(self.key_refusals, reason).inc()
+
+    def refresh_limits(self, divisor: int, redis_up: bool | None) -> None:
+        self._child(self.limits_divisor, self.worker).set(divisor)
+        if redis_up is not None:
+            self._child(self.state_redis_up, self.worker).set(1 if redis_up else 0)
 
     def exposition(self) -> tuple[bytes, str]:
         """The scrape body and its content type: every worker's samples in multiprocess mode."""

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from proxy.api.body import read_json_object
 from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
+from proxy.auth import OPEN, Identity
 from proxy.call import ChatCall, parse_chat_call
 from proxy.errors import GatewayError
 from proxy.outcome import Outcome
@@ -39,6 +40,11 @@ FRONT_ENDS = web.AppKey("front_ends", dict[str, FrontEnd])
 
 def front_end_for(request: web.Request, default: FrontEnd) -> FrontEnd:
     return request.app[FRONT_ENDS].get(request.path, default)
+
+
+def identity_of(request: web.Request) -> Identity:
+    """The caller's identity (set by the key check); OPEN, which may see everything, on an open gateway."""
+    return request.get(IDENTITY, OPEN)
 
 
 def request_id(request: web.Request) -> str:

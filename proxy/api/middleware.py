@@ -14,9 +14,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
+from proxy.api.frontend import identity_of as identity_of  # re-exported: where other modules look for it
 from proxy.api.openai_chat import FRONT_END as OPENAI
 from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
-from proxy.auth import KEYS_ENV, OPEN, Identity, KeyChecker, presented_key
+from proxy.auth import KEYS_ENV, KeyChecker, VirtualKeys, presented_key
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
 from proxy.request_id import CURRENT, uuid7
@@ -65,29 +66,32 @@ OPEN_PATHS = frozenset({"/health"})
 
 
 def unauthorized(missing: bool, front_end: FrontEnd) -> GatewayError:
-    what = "No gateway API key was sent" if missing else "The gateway API key is not valid"
+    what = "No gateway API key was sent" if missing else "The gateway API key is not valid (or was revoked)"
     return GatewayError(
         401,
-        f"{what}. {front_end.key_hint} with a key from the gateway's server.api_keys, server.api_keys_file or {KEYS_ENV}.",
+        f"{what}. {front_end.key_hint} with a key issued by POST /v1/keys or one from the gateway's "
+        f"server.api_keys, server.api_keys_file or {KEYS_ENV}.",
         code="invalid_api_key",
         headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
     )
 
 
-def auth_middleware(checker: KeyChecker) -> Middleware:
+def auth_middleware(checker: KeyChecker, virtual: VirtualKeys | None = None) -> Middleware:
+    """Static keys first, then virtual keys. The gateway is open only while neither kind exists: the
+    first virtual key issued turns the check on without a restart."""
+
     @web.middleware
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in OPEN_PATHS:
             key = presented_key(request.headers)
             identity = checker.identify(key)
-            if identity is None:
+            if identity is None and key is not None and virtual is not None:
+                identity = virtual.identity(key)
+            if identity is not None:
+                request[IDENTITY] = identity
+            elif checker or (virtual is not None and virtual.any):
                 raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))
-            request[IDENTITY] = identity
         return await handler(request)
 
     return require_key
 
-
-def identity_of(request: web.Request) -> Identity:
-    """The caller's key name and rights; OPEN (sees everything) when the gateway has no keys."""
-    return request.get(IDENTITY, OPEN)

@@ -41,7 +41,7 @@ from proxy.pipeline.cached import (
     lookup,
     replay,
 )
-from proxy.pipeline.fallback import run_with_fallback
+from proxy.pipeline.fallback import ProbeGate, run_with_fallback
 from proxy.pipeline.fanout import fan_out, single_choice
 from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
@@ -51,6 +51,7 @@ from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.store.bodies import captured_bodies
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.upstream.drain import Drain
+from proxy.upstream.keys import UpstreamKeys
 from proxy.upstream.pool import UpstreamPool
 from proxy.upstream.stream import pump_until_deadline
 from proxy.upstream.timeouts import attempt_timeouts
@@ -75,6 +76,8 @@ class ChatResources:
     drain: Drain
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
+    upstream_keys: UpstreamKeys | None = None  # providers with several API keys, used in turn
+    probe_gate: ProbeGate | None = None  # replicas sharing provider health: who probes a half-open one
     bodies_max_bytes: int = 0  # log.bodies: keep messages and answers (redacted, capped) on the outcome; 0: never
     hedging: Hedging | None = None
     cache: AnswerCache | None = None
@@ -179,6 +182,7 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
         if use is not None:
             notes[CACHE_HEADER] = outcome.cache = "miss"
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+        keys = res.upstream_keys
 
         n = choice_count(body)
         headers_within_s = overrides.first_token_s  # the request's own first-token limit, if it set one
@@ -190,10 +194,13 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
             if n > 1 and route.wire not in N_WIRES:  # no `n` in this API: n attempts in parallel, merged
                 one = single_choice(body)
                 return fan_out(n, lambda: attempt_json(session, route, one, t, drain, headers_within_s))
-            return attempt_json(session, route, body, t, drain, headers_within_s)
+            if keys is None or route.provider not in keys.rings:
+                return attempt_json(session, route, body, t, drain, headers_within_s)
+            return keys.call(route, body,
+                             lambda target: attempt_json(session, route, body, t, drain, headers_within_s, target))
 
         won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates))
+                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates), res.probe_gate)
     except BaseException as exc:
         fail(outcome, exc)
         raise
@@ -235,13 +242,17 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
         if use is not None:
             notes[CACHE_HEADER] = outcome.cache = "miss"
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+        keys = res.upstream_keys
 
         def attempt(route: Route) -> Awaitable[OpenedStream]:
             t = attempt_timeouts(route.timeouts, overrides, received_at)
-            return open_stream(upstreams.session_for(route.base_url), route, body, t, drain)
+            session = upstreams.session_for(route.base_url)
+            if keys is None or route.provider not in keys.rings:
+                return open_stream(session, route, body, t, drain)
+            return keys.call(route, body, lambda target: open_stream(session, route, body, t, drain, target))
 
         won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates))
+                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates), res.probe_gate)
     except BaseException as exc:
         fail(outcome, exc)
         raise

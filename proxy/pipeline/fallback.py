@@ -22,6 +22,8 @@ from proxy.routing.hedging import HedgePlan, HedgeResult, Hedging
 from proxy.upstream.drain import Drain
 
 T = TypeVar("T")
+# (model, provider) -> None to go ahead, or an awaitable saying whether this replica may probe it
+ProbeGate = Callable[[str, str], Awaitable[bool] | None]
 
 # Upstream answers that are the caller's fault say nothing about the provider's health.
 NEUTRAL_STATUSES = frozenset({400, 404, 413, 422})
@@ -59,6 +61,7 @@ async def run_with_fallback(
     notes: dict[str, str],
     hedging: Hedging | None = None,
     hedge: HedgePlan | None = None,
+    probe_gate: ProbeGate | None = None,
 ) -> Won[T]:
     """The first successful attempt, with its record and the number of attempts made.
 
@@ -70,6 +73,8 @@ async def run_with_fallback(
     are ejected the least-bad is tried anyway and `notes` (response headers) gets a degraded header.
     Each try is added to `outcome.attempts`; the successful one is completed by the caller. With a
     `hedge` plan (and a second candidate) the attempts race instead: see `run_hedged`.
+    `probe_gate` (replicas sharing provider health) may hold back a half-open provider whose probe
+    another replica has taken.
     """
     failures: list[FailedAttempt] = []
     tries, all_ejected = order_by_availability(scorer, candidates)
@@ -81,6 +86,10 @@ async def run_with_fallback(
     for route in tries:
         if drain.expired():
             raise shutting_down(notes)
+        if probe_gate is not None:
+            contested = probe_gate(route.model, route.provider)
+            if contested is not None and not await contested and route is not tries[-1]:
+                continue  # another replica is probing this provider: try the next candidate
         scorer.begin(route.model, route.provider)
         record = outcome.begin_attempt(route.model, route.provider)
         started = time.perf_counter()

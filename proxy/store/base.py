@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from proxy.store.keys import KeyRecord
 from proxy.store.queries import Page, RequestFilter
 from proxy.store.records import Feedback, RequestRecord, record_json
 
@@ -47,6 +48,21 @@ class LogBackend(Protocol):
 
     async def expire(self, before_ms: int, batch: int) -> int:
         """Delete up to `batch` of the oldest records older than `before_ms` (and their feedback)."""
+
+    async def insert_key(self, rec: KeyRecord) -> None:
+        """Durable; a second key with the same secret digest raises StoreUnavailable (never happens:
+        secrets are 256 random bits)."""
+
+    async def save_key(self, rec: KeyRecord) -> bool:
+        """Durable: the editable columns, updated_at and revoked. False when no key has that id."""
+
+    async def add_spend(self, key_id: str, period_id: int, nusd: int, now_ms: int) -> None:
+        """Durable and atomic: add to the period's spend (a new period starts from this amount)."""
+
+    async def get_key(self, key_id: str) -> KeyRecord | None: ...
+
+    async def keys_changed_since(self, since_ms: int) -> list[KeyRecord]:
+        """Keys whose updated_at >= since_ms, oldest change first (0: every key)."""
 
     async def save_response(self, row: tuple[str, str | None, int, int, str], now_ms: int) -> None:
         """Durable: committed when this returns (id, key_name, created_ms, expires_ms, doc); a few

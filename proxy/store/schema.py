@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from proxy.store.keys import keys_migration
+
 Dialect = Literal["sqlite", "postgres"]
 
 _REQUESTS = """
@@ -87,7 +89,7 @@ CREATE TABLE responses (
 )"""
 
 
-def _v3(dialect: Dialect) -> list[str]:
+def _v4(dialect: Dialect) -> list[str]:
     return [_RESPONSES, "CREATE INDEX responses_expires ON responses (expires_ms)"]
 
 
@@ -95,7 +97,8 @@ def _v3(dialect: Dialect) -> list[str]:
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
     2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
-    3: {"sqlite": _v3("sqlite"), "postgres": _v3("postgres")},
+    3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
+    4: {"sqlite": _v4("sqlite"), "postgres": _v4("postgres")},  # stored Responses conversations
 }
 LATEST = max(MIGRATIONS)
 
