@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from aiohttp import web
 
 from proxy.api import chat, health, messages, models, route
+from proxy.api.console import add_console_routes
 from proxy.appkeys import GATEWAY
 from proxy.auth import auth_middlewares
 from proxy.catalog import Upstream, build_catalog
@@ -127,4 +128,5 @@ def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) 
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)
+    add_console_routes(app)
     return app

@@ -2,7 +2,8 @@
 
 Keys come from `server.api_keys`, the file `server.api_keys_file` (one key a line, `#` comments) and
 the environment variable SWITCHYARD_API_KEYS (comma-separated). Clients send
-`Authorization: Bearer <key>` (or `x-api-key: <key>`, as Anthropic-format clients do). Keys are
+`Authorization: Bearer <key>` (or `x-api-key: <key>`, as Anthropic-format clients do); the web
+console sends its session cookie instead (see proxy/console/session.py). Keys are
 compared as SHA-256 digests with `hmac.compare_digest` against every configured key, so neither the
 time taken nor an early exit says how close a guess was. The presented key is never logged or echoed.
 """
@@ -18,10 +19,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from proxy.config import ConfigError, ServerConfig
+from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS, ConsoleSessions
 from proxy.errors import GatewayError
 
 KEYS_ENV = "SWITCHYARD_API_KEYS"
 OPEN_PATHS = frozenset({"/health"})
+# Request-scoped values the middleware leaves for handlers (aiohttp's request mapping).
+KEY_DIGEST = "switchyard.key_digest"  # SHA-256 of the caller's key, from a header or a console session
+ACCESS = "switchyard.access"  # the GatewayAccess, for the console's login exchange
 
 
 def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]:
@@ -57,14 +62,32 @@ class KeyChecker:
     def __bool__(self) -> bool:
         return bool(self._digests)
 
-    def accepts(self, key: str | None) -> bool:
+    @property
+    def digests(self) -> list[bytes]:
+        return list(self._digests)
+
+    def match(self, key: str | None) -> bytes | None:
+        """The digest of the configured key equal to `key`, or None."""
         if key is None:
-            return False
+            return None
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
         matched = False
         for known in self._digests:  # no early exit: every key is compared every time
             matched |= hmac.compare_digest(digest, known)
-        return matched
+        return digest if matched else None
+
+    def accepts(self, key: str | None) -> bool:
+        return self.match(key) is not None
+
+
+class GatewayAccess:
+    """The configured keys and the console sessions that stand for them."""
+
+    __slots__ = ("checker", "sessions")
+
+    def __init__(self, checker: KeyChecker, environ: Mapping[str, str]) -> None:
+        self.checker = checker
+        self.sessions = ConsoleSessions(checker.digests, environ)
 
 
 def unauthorized(missing: bool) -> GatewayError:
@@ -78,13 +101,51 @@ def unauthorized(missing: bool) -> GatewayError:
     )
 
 
-def auth_middleware(checker: KeyChecker) -> Middleware:
+def session_expired() -> GatewayError:
+    return GatewayError(
+        401, "The console session has expired or is no longer valid. Sign in again with a gateway key.",
+        code="invalid_session",
+    )
+
+
+def csrf_refused() -> GatewayError:
+    return GatewayError(
+        403, f"A call made with the console's session cookie must carry the {CSRF_HEADER} header "
+        "from GET /console/session.", code="csrf_token_missing",
+    )
+
+
+def is_console_path(path: str) -> bool:
+    """The console's shell, assets and login exchange: open, since they hold no data of their own."""
+    return path == "/console" or path.startswith("/console/")
+
+
+def caller_digest(access: GatewayAccess, request: web.Request) -> bytes:
+    """Who is calling: a key from the headers, else a console session (with its CSRF token on writes)."""
+    key = presented_key(request)
+    cookie = request.cookies.get(COOKIE_NAME)
+    if key is not None or cookie is None:
+        digest = access.checker.match(key)
+        if digest is None:
+            raise unauthorized(missing=key is None)
+        return digest
+    session = access.sessions.verify(cookie)
+    if session is None:
+        raise session_expired()
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, "").encode(), session.csrf.encode()
+    ):
+        raise csrf_refused()
+    return session.key_digest
+
+
+def auth_middleware(access: GatewayAccess) -> Middleware:
     @web.middleware
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in OPEN_PATHS:
-            key = presented_key(request)
-            if not checker.accepts(key):
-                raise unauthorized(missing=key is None)
+        request[ACCESS] = access
+        path = request.path
+        if path not in OPEN_PATHS and not is_console_path(path):
+            request[KEY_DIGEST] = caller_digest(access, request)
         return await handler(request)
 
     return require_key
@@ -93,4 +154,4 @@ def auth_middleware(checker: KeyChecker) -> Middleware:
 def auth_middlewares(server: ServerConfig, environ: Mapping[str, str]) -> list[Middleware]:
     """[] when no keys are configured (an open gateway), else the key check."""
     checker = KeyChecker(load_api_keys(server, environ))
-    return [auth_middleware(checker)] if checker else []
+    return [auth_middleware(GatewayAccess(checker, environ))] if checker else []

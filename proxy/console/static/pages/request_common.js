@@ -1,0 +1,29 @@
+// Pieces the Requests list and the receipt share.
+import { chip, h } from "../dom.js";
+
+const STATUS_KIND = { ok: "ok", error: "bad", partial: "warn", cancelled: "muted" };
+
+export const statusChip = (status) => chip(status || "?", STATUS_KIND[status] || "muted");
+
+export function outcomeChip(outcome) {
+  const kind = outcome === "ok" ? "ok" : outcome === "cancelled" || outcome === "hedge_lost" ? "muted" : "bad";
+  return chip(outcome || "?", kind);
+}
+
+/** {feature: "search"} -> chips "feature=search". */
+export function tagChips(tags) {
+  const entries = Object.entries(tags || {});
+  if (!entries.length) return h("span", { class: "muted" }, "–");
+  return h("span", { class: "chips" }, entries.map(([k, v]) => chip(`${k}=${v}`, "tag")));
+}
+
+/** "auto → openai/gpt-4o" when routing chose, else the model. */
+export function modelCell(record) {
+  const answered = record.model || record.model_requested || "–";
+  if (record.model_requested && record.model_requested !== answered) {
+    return h("div", { class: "model-cell" }, h("span", null, answered), h("span", { class: "slug" }, `asked: ${record.model_requested}`));
+  }
+  return h("span", null, answered);
+}
+
+export const failedAttempts = (record) => (record.attempts || []).filter((a) => a.outcome !== "ok");
