@@ -24,9 +24,6 @@ from proxy.errors import GatewayError
 
 KEYS_ENV = "SWITCHYARD_API_KEYS"
 OPEN_PATHS = frozenset({"/health"})
-# Request-scoped values the middleware leaves for handlers (aiohttp's request mapping).
-KEY_DIGEST = "switchyard.key_digest"  # SHA-256 of the caller's key, from a header or a console session
-ACCESS = "switchyard.access"  # the GatewayAccess, for the console's login exchange
 
 
 def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]:
@@ -99,6 +96,11 @@ def unauthorized(missing: bool) -> GatewayError:
         code="invalid_api_key",
         headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
     )
+
+
+# Request-scoped values the middleware leaves for handlers.
+KEY_DIGEST = web.RequestKey("key_digest", bytes)  # SHA-256 of the caller's key, from a header or a console session
+ACCESS = web.RequestKey("access", GatewayAccess)  # the keys and sessions, for the console's sign-in exchange
 
 
 def session_expired() -> GatewayError:

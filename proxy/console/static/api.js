@@ -30,7 +30,7 @@ function query(params) {
   return text ? `?${text}` : "";
 }
 
-async function failure(response) {
+async function failure(response, path) {
   let message = `${response.status} ${response.statusText}`;
   let code = null;
   let param = null;
@@ -41,7 +41,8 @@ async function failure(response) {
     // not JSON: keep the status line
   }
   const error = new ApiError(response.status, message, code, param);
-  if (response.status === 401) for (const fn of listeners) fn(error);
+  // a refused sign-in is answered by the form itself; any other 401 means the session is gone
+  if (response.status === 401 && path !== "/console/session") for (const fn of listeners) fn(error);
   return error;
 }
 
@@ -54,7 +55,7 @@ export async function call(method, path, { params, body, signal, headers } = {})
   }
   if (method !== "GET" && session.csrf) init.headers["x-switchyard-csrf"] = session.csrf;
   const response = await fetch(path + query(params), init);
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await failure(response, path);
   return response;
 }
 

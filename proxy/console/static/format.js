@@ -39,6 +39,7 @@ export function usd(v) {
 }
 
 export const pricePerM = (v) => (missing(v) ? DASH : `$${DEC2.format(v)} / 1M`);
+export const price = (v) => (missing(v) ? DASH : `$${DEC2.format(v)}`);
 
 /** 412.3 -> "412 ms", 2310 -> "2.31 s". */
 export function ms(v) {

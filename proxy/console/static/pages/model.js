@@ -15,19 +15,20 @@ function providerColumns(model) {
       cell: (p) => h("div", { class: "model-cell" }, h("strong", null, p.provider), p.upstream_model ? h("span", { class: "slug" }, p.upstream_model) : null) },
     { key: "rank", label: "Order", numeric: true, title: "Order the gateway tries providers in right now", value: (p) => p.rank ?? null, cell: (p) => (p.rank === undefined ? "–" : `#${p.rank + 1}`) },
     { key: "context", label: "Context", numeric: true, value: (p) => p.context_window ?? null,
-      cell: (p) => h("div", { class: "model-cell" }, fmt.contextWindow(p.context_window), h("span", { class: "slug" }, `max out ${fmt.compact(p.max_output_tokens)}`)) },
+      cell: (p) => h("div", { class: "model-cell" }, fmt.compact(p.context_window), h("span", { class: "slug" }, `out ${fmt.compact(p.max_output_tokens)}`)) },
     { key: "features", label: "Features", cell: () => capabilityChips(model.capabilities) },
-    { key: "api", label: "API compatibility", cell: (p) => h("div", { class: "model-cell" },
-      h("span", null, CLIENT_APIS.join(" · ")), h("span", { class: "slug" }, `upstream ${wireLabel(p.wire)}`)) },
+    { key: "api", label: "API compat.", title: "Client APIs that reach this model, and the provider's own wire format", cell: (p) => h("div", { class: "model-cell" },
+      h("span", null, CLIENT_APIS.join(", ")), h("span", { class: "slug" }, `upstream ${wireLabel(p.wire)}`)) },
     { key: "ttft", label: "TTFT", numeric: true, title: "Live time to first token (smoothed)", value: (p) => p.first_token_ms ?? null, cell: (p) => fmt.ms(p.first_token_ms) },
-    { key: "tps", label: "Throughput", numeric: true, value: (p) => p.tokens_per_s ?? null, cell: (p) => fmt.perSecond(p.tokens_per_s) },
+    { key: "tps", label: "Throughput", numeric: true, title: "Live output tokens per second", value: (p) => p.tokens_per_s ?? null, cell: (p) => fmt.perSecond(p.tokens_per_s) },
     { key: "avail", label: "Availability", value: (p) => (p.available ? 1 - (p.error_rate || 0) : -1), cell: (p) => {
       if (!p.circuit) return h("span", { class: "muted" }, p.reason || "not configured");
-      return h("span", null, chip(CIRCUIT_LABEL[p.circuit] || p.circuit, p.circuit === "closed" ? "ok" : p.circuit === "open" ? "bad" : "warn"),
+      return h("span", { class: "circuit", dataset: { circuit: p.circuit } },
+        chip(CIRCUIT_LABEL[p.circuit] || p.circuit, p.circuit === "closed" ? "ok" : p.circuit === "open" ? "bad" : "warn"),
         h("span", { class: "slug" }, ` ${fmt.pct(p.error_rate)} err · ${fmt.int(p.samples)} calls`));
     } },
-    { key: "in", label: "Input", numeric: true, value: (p) => p.pricing?.input_per_million ?? null, cell: (p) => fmt.pricePerM(p.pricing?.input_per_million) },
-    { key: "out", label: "Output", numeric: true, value: (p) => p.pricing?.output_per_million ?? null, cell: (p) => fmt.pricePerM(p.pricing?.output_per_million) },
+    { key: "in", label: "Input $/1M", numeric: true, value: (p) => p.pricing?.input_per_million ?? null, cell: (p) => fmt.price(p.pricing?.input_per_million) },
+    { key: "out", label: "Output $/1M", numeric: true, value: (p) => p.pricing?.output_per_million ?? null, cell: (p) => fmt.price(p.pricing?.output_per_million) },
   ];
 }
 

@@ -43,4 +43,4 @@ const WIRES = { openai: "OpenAI", anthropic: "Anthropic", gemini: "Gemini" };
 export const wireLabel = (wire) => WIRES[wire] || wire || "–";
 
 /** The client APIs that reach every model through this gateway, whatever the provider's own format. */
-export const CLIENT_APIS = ["Chat Completions", "Messages"];
+export const CLIENT_APIS = ["OpenAI", "Anthropic"];

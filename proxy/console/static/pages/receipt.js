@@ -52,7 +52,7 @@ function routeSection(r) {
   }
   const cands = (r.route.candidates || []).map((c, i) => ({ ...c, rank: i }));
   const answered = (c) => c.model === r.model && c.provider === r.provider;
-  const top = [...cands].sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity))[0];
+  const top = cands[0]; // the router's order: the first is the one it chose
   const columns = [
     { key: "rank", label: "#", numeric: true, value: (c) => c.rank, cell: (c) => String(c.rank + 1) },
     { key: "model", label: "Model", value: (c) => c.model, cell: (c) => h("span", null, c.model, c === top ? chip("chosen", "ok") : null, answered(c) && c !== top ? chip("answered", "warn") : null) },
@@ -62,7 +62,7 @@ function routeSection(r) {
     { key: "lat", label: "Est. latency", numeric: true, value: (c) => c.estimated_latency_ms, cell: (c) => fmt.ms(c.estimated_latency_ms) },
     { key: "score", label: "Score", numeric: true, value: (c) => c.score, cell: (c) => fmt.score(c.score) },
   ];
-  const state = { key: "score", dir: -1 };
+  const state = { key: "rank", dir: 1 };
   const holder = h("div", { class: "table-wrap" });
   const draw = () => replace(holder, sortableTable({ id: "candidates-table", columns, rows: cands, state, onSort: (n) => { Object.assign(state, n); draw(); },
     rowAttrs: (c) => ({ class: [c === top && "chosen-row"], dataset: { model: c.model, provider: c.provider } }) }));

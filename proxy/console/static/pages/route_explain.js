@@ -14,8 +14,9 @@ function compare(label, a, b, format, lowerIsBetter) {
   return `${better ? "better" : "worse"} ${label} (${format(a)} vs ${format(b)})`;
 }
 
+/** `candidates` in the router's order: the first is the one it chose (health can outrank score). */
 export function whyChosen(candidates, preference) {
-  const ranked = [...candidates].sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity));
+  const ranked = candidates;
   const [top] = ranked;
   if (!top) return "No candidate was scored.";
   const rival = ranked.find((c) => c.model !== top.model) || ranked[1];
@@ -27,6 +28,8 @@ export function whyChosen(candidates, preference) {
     compare("estimated latency", top.estimated_latency_ms, rival.estimated_latency_ms, fmt.ms, true),
   ].filter(Boolean);
   const margin = (top.score ?? 0) - (rival.score ?? 0);
-  return `${how}${top.model} via ${top.provider} scored ${fmt.score(top.score)}, ${fmt.score(margin)} above the best other model, `
-    + `${rival.model} via ${rival.provider}${reasons.length ? `: ${reasons.join(", ")}` : ""}.`;
+  const lead = margin >= 0 ? `${fmt.score(margin)} above` : `ranked ahead of`;
+  const health = top.healthy === false ? " (its provider is unhealthy, so fallback is ready)" : "";
+  return `${how}${top.model} via ${top.provider} scored ${fmt.score(top.score)}${health}, ${lead} the best other model, `
+    + `${rival.model} via ${rival.provider} (${fmt.score(rival.score)})${reasons.length ? `: ${reasons.join(", ")}` : ""}.`;
 }
