@@ -10,6 +10,7 @@ const DATETIME = new Intl.DateTimeFormat(undefined, {
 });
 const DAY_HOUR = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 const DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const HOUR_MINUTE = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
 const missing = (v) => v === null || v === undefined || Number.isNaN(v);
 export const DASH = "–";
@@ -63,6 +64,7 @@ export function toDate(v) {
 export const time = (v) => { const d = toDate(v); return d ? TIME.format(d) : DASH; };
 export const dateTime = (v) => { const d = toDate(v); return d ? DATETIME.format(d) : DASH; };
 export const dayHour = (v) => { const d = toDate(v); return d ? DAY_HOUR.format(d) : DASH; };
+export const hourMinute = (v) => { const d = toDate(v); return d ? HOUR_MINUTE.format(d) : DASH; };
 export const day = (v) => { const d = toDate(v); return d ? DAY.format(d) : DASH; };
 export const zone = () => ZONE;
 

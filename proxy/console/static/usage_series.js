@@ -21,21 +21,33 @@ export const groupName = (group, dim) => {
   return value === null || value === undefined || value === "" ? "(none)" : String(value);
 };
 
+/** Every bucket start from `since` to `until` (hours or days, aligned in UTC as the log groups them). */
+export function buckets(since, until, stepMs) {
+  const out = [];
+  for (let t = Math.floor(since.getTime() / stepMs) * stepMs; t <= until.getTime(); t += stepMs) out.push(t);
+  return out;
+}
+
 /**
  * Rows grouped by (dim, hour|day) -> series per dim value, each point (bucket, metric(row)).
- * Keeps the `top` groups by `rank(row)` summed, and folds the rest into "other" when `fold` is given.
+ * Keeps the `top` groups by `rank(row)` summed. With `zeroFill` (bucket starts in ms), a count
+ * (requests, tokens, spend) is 0 in a bucket with no row, so lines do not bridge idle hours.
  */
-export function seriesBy(rows, dim, metric, { top = 6, rank = (r) => r.requests } = {}) {
+export function seriesBy(rows, dim, metric, { top = 6, rank = (r) => r.requests, zeroFill } = {}) {
   const totals = new Map();
   for (const row of rows) {
     const name = groupName(row.group, dim);
     totals.set(name, (totals.get(name) || 0) + (rank(row) || 0));
   }
   const keep = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name]) => name);
-  return keep.map((name) => ({
-    name,
-    points: rows.filter((r) => groupName(r.group, dim) === name).map((r) => [bucketOf(r), metric(r)]).filter(([t]) => t),
-  }));
+  return keep.map((name) => {
+    const points = rows.filter((r) => groupName(r.group, dim) === name).map((r) => [bucketOf(r), metric(r)]).filter(([t]) => t);
+    if (zeroFill) {
+      const seen = new Set(points.map(([t]) => t.getTime()));
+      for (const t of zeroFill) if (!seen.has(t)) points.push([new Date(t), 0]);
+    }
+    return { name, points };
+  });
 }
 
 /** Sum the additive fields of usage rows (totals for a range). */

@@ -66,14 +66,14 @@ async function logCharts(slug, holder) {
   replace(holder,
     h("h3", null, "Last hour"),
     h("div", { class: "chart-row" },
-      barChart(bars((r) => r.ttft_ms_p50), { title: "TTFT p50", format: fmt.ms }),
-      barChart(bars(throughput), { title: "Throughput (≈ tok/s)", format: fmt.perSecond }),
-      barChart(bars(errorRate), { title: "Error rate", format: fmt.pct })),
+      barChart(bars((r) => r.ttft_ms_p50), { title: "TTFT p50", format: fmt.ms, width: 400 }),
+      barChart(bars(throughput), { title: "Throughput (≈ tok/s)", format: fmt.perSecond, width: 400 }),
+      barChart(bars(errorRate), { title: "Error rate", format: fmt.pct, width: 400 })),
     h("h3", null, "Last 24 hours, by hour"),
     h("div", { class: "chart-row" },
-      lineChart(seriesBy(day.data, "provider", (r) => r.ttft_ms_p50), { title: "TTFT p50", yFormat: fmt.ms, domain }),
-      lineChart(seriesBy(day.data, "provider", throughput), { title: "Throughput (≈ tok/s)", yFormat: fmt.perSecond, domain }),
-      lineChart(seriesBy(day.data, "provider", errorRate), { title: "Error rate", yFormat: fmt.pct, domain })));
+      lineChart(seriesBy(day.data, "provider", (r) => r.ttft_ms_p50), { title: "TTFT p50", yFormat: fmt.ms, domain, width: 400 }),
+      lineChart(seriesBy(day.data, "provider", throughput), { title: "Throughput (≈ tok/s)", yFormat: fmt.perSecond, domain, width: 400 }),
+      lineChart(seriesBy(day.data, "provider", errorRate), { title: "Error rate", yFormat: fmt.pct, domain, width: 400 })));
 }
 
 export async function renderModel(page, [slug]) {

@@ -72,7 +72,7 @@ function routeSection(r) {
     h("dl", { class: "facts" },
       h("div", null, h("dt", null, "Preference"), h("dd", null, r.route.preference || "–")),
       h("div", null, h("dt", null, "Difficulty"), h("dd", null, r.route.difficulty?.toFixed(2) ?? "–")),
-      h("div", null, h("dt", null, "Reason"), h("dd", null, h("code", null, r.route.reason || "–")))),
+      h("div", { class: "wide" }, h("dt", null, "Reason"), h("dd", null, h("code", null, r.route.reason || "–")))),
     h("p", { class: "why", id: "why-chosen" }, whyChosen(cands, r.route.preference)),
     holder,
   ];

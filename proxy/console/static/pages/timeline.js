@@ -3,7 +3,7 @@
 import { h, s } from "../dom.js";
 import * as fmt from "../format.js";
 
-const W = 640;
+const W = 1100;
 const LABEL = 130;
 const ROW = 28;
 const COLORS = { ok: "#10b981", cancelled: "#9ca3af", hedge_lost: "#9ca3af" };
@@ -11,8 +11,8 @@ const COLORS = { ok: "#10b981", cancelled: "#9ca3af", hedge_lost: "#9ca3af" };
 export function attemptTimeline(attempts, totalMs) {
   const end = Math.max(totalMs || 0, ...attempts.map((a) => (a.started_ms || 0) + (a.duration_ms || 0))) || 1;
   const H = attempts.length * ROW + 26;
-  const x = (t) => LABEL + (t / end) * (W - LABEL - 70);
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart-svg timeline", id: "attempt-timeline", role: "img", "aria-label": "attempt timeline" });
+  const x = (t) => LABEL + (t / end) * (W - LABEL - 150);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, class: "chart-svg timeline", id: "attempt-timeline", role: "img", "aria-label": "attempt timeline" });
   attempts.forEach((a, i) => {
     const y = 4 + i * ROW;
     const start = a.started_ms || 0;

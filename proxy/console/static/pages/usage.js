@@ -5,7 +5,7 @@ import { emptyState, h, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import { setQuery } from "../nav.js";
 import { sortableTable } from "../table.js";
-import { DAY_MS, HOUR_MS, errorRate, groupName, seriesBy, sumRows } from "../usage_series.js";
+import { DAY_MS, HOUR_MS, buckets, errorRate, groupName, seriesBy, sumRows } from "../usage_series.js";
 
 const RANGES = { "1h": [HOUR_MS, "hour"], "24h": [DAY_MS, "hour"], "7d": [7 * DAY_MS, "day"], "30d": [30 * DAY_MS, "day"] };
 const DIMS = ["model", "provider", "key", "api", "tag"];
@@ -72,12 +72,15 @@ export async function renderUsage(page, _params, query) {
     const rows = series.data;
     const domain = [new Date(now - span), new Date(now)];
     const rank = (r) => r.cost_usd || r.requests;
+    const zeroFill = buckets(domain[0], domain[1], bucket === "hour" ? HOUR_MS : DAY_MS);
+    const chart = (metric, title, yFormat, fill = zeroFill) =>
+      lineChart(seriesBy(rows, seriesDim, metric, { rank, zeroFill: fill }), { title, yFormat, domain, width: 600 });
     replace(body, totalsCards(totals.data),
       h("div", { class: "chart-grid" },
-        lineChart(seriesBy(rows, seriesDim, (r) => r.cost_usd, { rank }), { title: `Spend per ${bucket}`, yFormat: fmt.usd, domain }),
-        lineChart(seriesBy(rows, seriesDim, (r) => r.prompt_tokens + r.completion_tokens, { rank }), { title: `Tokens per ${bucket}`, yFormat: fmt.compact, domain }),
-        lineChart(seriesBy(rows, seriesDim, (r) => r.requests, { rank }), { title: `Requests per ${bucket}`, yFormat: fmt.int, domain }),
-        lineChart(seriesBy(rows, seriesDim, errorRate, { rank }), { title: "Error rate", yFormat: fmt.pct, domain })),
+        chart((r) => r.cost_usd, `Spend per ${bucket}`, fmt.usd),
+        chart((r) => r.prompt_tokens + r.completion_tokens, `Tokens per ${bucket}`, fmt.compact),
+        chart((r) => r.requests, `Requests per ${bucket}`, fmt.int),
+        chart(errorRate, "Error rate", fmt.pct, null)),
       h("h2", null, `By ${view.by === "tag" ? `tag ${view.tag}` : view.by}`), groupTable(totals.data, seriesDim));
   };
 
