@@ -1,0 +1,201 @@
+"""What open consoles cost the gateway: c=64 throughput with and without 5 consoles on the Requests page.
+
+    python -m bench.console_load            # ~2 min: 6 interleaved rounds, JSON in bench/results/
+    python -m bench.console_load --smoke    # seconds: checks the harness works, not that anything is fast
+
+Each console is simulated by an HTTP poller doing what the shipped page does (read from
+proxy/console/static/pages/requests.js, so the bench follows the page): GET /v1/requests with the
+page size and the look-back `since` every POLL_MS, and GET /health every 15 s. Within a round the two
+conditions run back to back in alternating order; the figure is the median over rounds of the
+per-round ratio of requests/s with consoles to without. The gateway, mock and load generator are the
+ones bench/compare.py uses, pinned the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.compare import FAST_KNOBS, ROOT, SMOKE, Harness, cpu_layout
+
+REQUESTS_PAGE = ROOT / "proxy" / "console" / "static" / "pages" / "requests.js"
+HEALTH_EVERY_S = 15.0  # app.js refreshes the header's health badge this often
+
+
+@dataclass(frozen=True)
+class ShippedPolling:
+    poll_s: float
+    lookback_s: int
+    page: int
+
+
+def shipped_polling(source: Path = REQUESTS_PAGE) -> ShippedPolling:
+    text = source.read_text()
+
+    def const(name: str) -> int:
+        match = re.search(rf"\bconst {name} = ([\d_]+);", text)
+        if match is None:
+            raise SystemExit(f"bench.console_load: {source} no longer defines {name}")
+        return int(match.group(1).replace("_", ""))
+
+    return ShippedPolling(const("POLL_MS") / 1000.0, const("LOOKBACK_S"), const("PAGE"))
+
+
+@dataclass
+class PollStats:
+    polls: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+class Consoles:
+    """N simulated consoles polling in a background thread with their own event loop."""
+
+    def __init__(self, base: str, n: int, polling: ShippedPolling) -> None:
+        self.base, self.n, self.polling = base, n, polling
+        self.stats = PollStats()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._stop: asyncio.Event | None = None
+        self._task: Any = None
+
+    async def _console(self, session: aiohttp.ClientSession, offset: float, stop: asyncio.Event) -> None:
+        await asyncio.sleep(offset)  # consoles opened at different moments do not poll in lockstep
+        newest: str | None = None
+        next_health = 0.0
+        while not stop.is_set():
+            started = time.perf_counter()
+            params: dict[str, Any] = {"limit": self.polling.page}
+            if newest:
+                t = datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp()
+                params["since"] = int(t) - self.polling.lookback_s
+            async with session.get(self.base + "/v1/requests", params=params) as resp:
+                body = await resp.read()
+                self.stats.statuses[resp.status] = self.stats.statuses.get(resp.status, 0) + 1
+                if resp.status == 200:
+                    data = json.loads(body)["data"]
+                    newest = max([newest or "", *(r["created_at"] for r in data)]) or None
+            self.stats.polls += 1
+            self.stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+            if time.monotonic() >= next_health:
+                async with session.get(self.base + "/health") as resp:
+                    await resp.read()
+                next_health = time.monotonic() + HEALTH_EVERY_S
+            try:
+                await asyncio.wait_for(stop.wait(), self.polling.poll_s)
+            except TimeoutError:
+                pass
+
+    async def _run(self) -> None:
+        self._stop = asyncio.Event()
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(self._console(session, i * self.polling.poll_s / self.n, self._stop) for i in range(self.n)))
+
+    def __enter__(self) -> Consoles:
+        self._thread.start()
+        self._task = asyncio.run_coroutine_threadsafe(self._run(), self._loop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._task.result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    polling = shipped_polling()
+    profile = SMOKE.__class__(**{**SMOKE.__dict__, "contenders": ("switchyard",)})
+    h = Harness(argparse.Namespace(mock_procs=1, aux_cpus=args.aux_cpus, gateway_cpus=args.gateway_cpus, skip=[]), profile)
+    rounds: list[dict[str, Any]] = []
+    poll_stats = PollStats()
+    try:
+        h.start_mock()
+        h.set_knobs(FAST_KNOBS)
+        h.start_contenders()
+        gateway = h.contenders.get("switchyard")
+        if gateway is None:
+            raise SystemExit(f"bench.console_load: the gateway did not start: {h.unavailable}")
+        base = gateway.url.rsplit("/v1/", 1)[0]
+        load = ["--concurrency", str(args.concurrency)]
+        h.loadgen(gateway, *load, seconds=args.slice_s)  # warm-up: pools, caches, the log file
+        for i in range(args.rounds):
+            order = ("without", "with") if i % 2 == 0 else ("with", "without")
+            result: dict[str, Any] = {}
+            for condition in order:
+                if condition == "with":
+                    with Consoles(base, args.consoles, polling) as consoles:
+                        result[condition] = h.loadgen(gateway, *load, seconds=args.slice_s)["rps"]
+                    poll_stats.polls += consoles.stats.polls
+                    poll_stats.latencies_ms += consoles.stats.latencies_ms
+                    for status, n in consoles.stats.statuses.items():
+                        poll_stats.statuses[status] = poll_stats.statuses.get(status, 0) + n
+                else:
+                    result[condition] = h.loadgen(gateway, *load, seconds=args.slice_s)["rps"]
+            result["ratio"] = result["with"] / result["without"] if result["without"] else None
+            rounds.append(result)
+            print(f"round {i + 1}/{args.rounds}: without {result['without']:.0f} req/s, with {result['with']:.0f} req/s, "
+                  f"ratio {result['ratio']:.3f}", flush=True)
+    finally:
+        h.close()
+    ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]
+    lat = sorted(poll_stats.latencies_ms)
+    return {
+        "bench": "console_load",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "concurrency": args.concurrency,
+        "consoles": args.consoles,
+        "polling": polling.__dict__,
+        "slice_s": args.slice_s,
+        "rounds": rounds,
+        "median_ratio": statistics.median(ratios) if ratios else None,
+        "throughput_drop_pct": (1 - statistics.median(ratios)) * 100 if ratios else None,
+        "polls": poll_stats.polls,
+        "poll_statuses": {str(k): v for k, v in sorted(poll_stats.statuses.items())},
+        "poll_ms_p50": lat[len(lat) // 2] if lat else None,
+        "poll_ms_max": lat[-1] if lat else None,
+    }
+
+
+def main() -> None:
+    gateway_cpus, aux_cpus = cpu_layout(os.cpu_count() or 1)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a few seconds: the harness works, nothing is measured")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--slice-s", type=float, default=8.0, help="seconds of load per condition per round")
+    parser.add_argument("--consoles", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--gateway-cpus", default=gateway_cpus)
+    parser.add_argument("--aux-cpus", default=aux_cpus)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.slice_s = 1, 2.5
+    report = run(args)
+    missing = report["poll_statuses"].get("404")
+    print(json.dumps({k: report[k] for k in ("median_ratio", "throughput_drop_pct", "polls", "poll_statuses", "poll_ms_p50")}))
+    if missing:
+        print("note: GET /v1/requests answered 404: this build has no request log, so the consoles polled nothing real")
+    if not args.smoke:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"console_load-{report['when'][:10]}.json"
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
