@@ -80,6 +80,13 @@ def script_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE" and "404 (Not Found)" not in e["message"]]
 
 
+def no_script_ran(driver: Any) -> None:
+    """The XSS payloads (tests/console_gateway.py) stayed text: none ran, no element came of them."""
+    assert driver.execute_script("return window.__xss === undefined")
+    assert not css(driver, "img[src='x']")
+    assert script_errors(driver) == []
+
+
 def save_screenshot(driver: Any, name: str) -> Path:
     """docs/console/<name>.png at 1280x800, palette-quantised so the README stays light."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -11,28 +11,20 @@ from typing import Any
 import openai
 import pytest
 
-from tests.browser import css, save_screenshot, script_errors, start_browser, wait_css, wait_until
-from tests.gateway_harness import GatewayHarness, simple_model
+from tests.browser import (
+    css,
+    no_script_ran,
+    save_screenshot,
+    script_errors,
+    start_browser,
+    wait_css,
+    wait_until,
+)
+from tests.console_gateway import FALL_BACK, MESSAGES, XSS, console_gateway
+from tests.gateway_harness import GatewayHarness
 
 KEY = "gw-browser-key-3c9e1f"
-XSS_NAME = '<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2">'
-FAST = {"ttft_ms": 5.0, "tokens_per_s": 4000.0, "chunks": 8}
-SLOW = {"ttft_ms": 60.0, "tokens_per_s": 800.0, "chunks": 8}
-MESSAGES = [{"role": "user", "content": "Say hello to the console."}]
-
-
-def console_gateway(**extra: Any) -> GatewayHarness:
-    return GatewayHarness(
-        providers={"p-fast": {"knobs": FAST}, "p-slow": {"knobs": SLOW}, "p-down": {"knobs": {**FAST, "status": 503}}},
-        models={
-            "acme/falcon": simple_model({"p-down": "falcon-d", "p-fast": "falcon-f"}, name="Falcon", quality=0.85,
-                                        prices={"p-down": (0.5, 1.5), "p-fast": (0.8, 2.4)}),
-            "acme/sparrow": simple_model({"p-fast": "sparrow-f", "p-slow": "sparrow-s"}, name="Sparrow", quality=0.6,
-                                         context_window=128000, prices={"p-fast": (0.2, 0.6), "p-slow": (0.1, 0.4)}),
-            "acme/xss": simple_model({"p-fast": "xss-f"}, name=XSS_NAME, capabilities={"tools": False, "vision": False, "json": False}),
-        },
-        **extra,
-    ).start()
+XSS_NAME = XSS
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +35,7 @@ def gateway() -> Iterator[GatewayHarness]:
         for provider in ("p-fast", "p-slow"):
             list(client.chat.completions.create(model=f"acme/sparrow:{provider}", messages=MESSAGES, stream=True))
     for _ in range(3):  # falcon falls back from p-down to p-fast until p-down's circuit opens
-        client.chat.completions.create(model="acme/falcon", messages=MESSAGES,
-                                       extra_body={"provider": {"routing": {"type": "order", "providers": ["p-down", "p-fast"]}}})
+        client.chat.completions.create(model="acme/falcon", messages=MESSAGES, extra_body=FALL_BACK)
     yield harness
     harness.stop()
 
@@ -54,12 +45,6 @@ def browser() -> Iterator[Any]:
     driver = start_browser()
     yield driver
     driver.quit()
-
-
-def no_script_ran(driver: Any) -> None:
-    assert driver.execute_script("return window.__xss === undefined")
-    assert not css(driver, "img[src='x']")
-    assert script_errors(driver) == []
 
 
 def test_models_page_lists_prices_providers_and_live_health(gateway: GatewayHarness, browser: Any) -> None:

@@ -1,0 +1,175 @@
+"""The console's log pages in a real browser: Requests (live), a receipt, Usage and the model charts.
+
+Real calls through the openai SDK first (one falling back, one `auto`, one tagged with an XSS payload),
+then each page must show them. Screenshots go to docs/console/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.browser import css, no_script_ran, save_screenshot, start_browser, wait_css, wait_until
+from tests.console_gateway import FALL_BACK, MESSAGES, XSS, console_gateway, require_request_log
+from tests.gateway_harness import GatewayHarness
+
+KEY = "gw-log-key-8a1b2c"
+POOL = {"model_routing_config": {"available_models": ["acme/falcon", "acme/sparrow"], "preference": "balanced"}}
+
+
+def call(client: openai.OpenAI, **kwargs: Any) -> str:
+    """One chat completion; its x-request-id (the log's id)."""
+    raw = client.chat.completions.with_raw_response.create(messages=MESSAGES, **kwargs)
+    raw.parse()
+    return raw.headers["x-request-id"]
+
+
+def logged(h: GatewayHarness, request_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The record, once the batching writer has put it in the log."""
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, body = h.raw("GET", f"/v1/requests/{request_id}", headers=headers)
+        if status == 200 or time.monotonic() > deadline:
+            assert status == 200, body
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[GatewayHarness]:
+    harness = console_gateway()
+    yield harness
+    harness.stop()
+
+
+@pytest.fixture(scope="module")
+def calls(gateway: GatewayHarness) -> dict[str, str]:
+    """The requests the pages must show, by kind, once each is in the log."""
+    require_request_log(gateway)
+    client = openai.OpenAI(base_url=gateway.url, api_key="unused", max_retries=0, timeout=30)
+    ids = {
+        "fallback": call(client, model="acme/falcon", extra_body=FALL_BACK, metadata={"feature": XSS}),
+        "auto": call(client, model="auto", extra_body=POOL),
+        "named": call(client, model="acme/sparrow:p-slow", stream=True, metadata={"feature": "search"}),
+    }
+    for request_id in ids.values():
+        logged(gateway, request_id)
+    return ids
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    driver = start_browser()
+    yield driver
+    driver.quit()
+
+
+def row_ids(driver: Any) -> list[str]:
+    return [r.get_attribute("data-id") for r in css(driver, "#requests-table tbody tr")]
+
+
+def test_requests_page_shows_the_calls_and_new_ones_without_a_reload(gateway: GatewayHarness, calls: dict[str, str], browser: Any) -> None:
+    browser.get(gateway.base + "/console/requests")
+    wait_until(browser, lambda d: set(calls.values()) <= set(row_ids(d)), what="the three calls on the Requests page")
+    ids = row_ids(browser)
+    assert ids.index(calls["named"]) < ids.index(calls["auto"]) < ids.index(calls["fallback"])  # newest first
+    fallback = css(browser, f"#requests-table tr[data-id='{calls['fallback']}']")[0].text
+    assert "acme/falcon" in fallback and "p-fast" in fallback and "2 (1 failed)" in fallback and "ok" in fallback
+    assert f"feature={XSS}" in fallback  # the tag, as text
+    auto = css(browser, f"#requests-table tr[data-id='{calls['auto']}']")[0].text
+    assert "asked: auto" in auto
+    save_screenshot(browser, "requests")
+
+    browser.execute_script("window.__still_here = true")
+    client = openai.OpenAI(base_url=gateway.url, api_key="unused", max_retries=0, timeout=30)
+    fresh = call(client, model="acme/sparrow:p-fast")
+    wait_until(browser, lambda d: fresh in row_ids(d), timeout=8, what="the new request to appear by itself")
+    assert row_ids(browser)[0] == fresh and browser.execute_script("return window.__still_here === true")  # no reload
+
+    field = browser.find_element("id", "filter-model")
+    field.send_keys("acme/sparrow\n")
+    browser.execute_script("document.getElementById('filter-model').dispatchEvent(new Event('change', {bubbles: true}))")
+    wait_until(browser, lambda d: calls["fallback"] not in row_ids(d) and calls["named"] in row_ids(d), what="the model filter")
+    assert "model=acme%2Fsparrow" in browser.current_url
+    no_script_ran(browser)
+
+
+def test_receipt_shows_both_attempts_and_takes_feedback(gateway: GatewayHarness, calls: dict[str, str], browser: Any) -> None:
+    browser.get(gateway.base + "/console/requests")
+    wait_css(browser, f"#requests-table tr[data-id='{calls['fallback']}'] a").click()
+    wait_css(browser, "#attempts-table")
+    assert browser.current_url.endswith(f"/console/requests/{calls['fallback']}")
+    attempts = [(r.get_attribute("data-provider"), r.get_attribute("data-outcome")) for r in css(browser, "#attempts-table tbody tr")]
+    assert attempts == [("p-down", "http_503"), ("p-fast", "ok")]
+    bars = [b.get_attribute("data-outcome") for b in css(browser, "#attempt-timeline .attempt-bar")]
+    assert bars == ["http_503", "ok"]
+    page = browser.find_element("id", "main").text
+    assert "acme/falcon via p-fast" in page and "The caller named acme/falcon" in page and f"feature={XSS}" in page
+    browser.find_element("id", "thumbs-up").click()
+    wait_css(browser, "#feedback-list", "up")
+    assert logged(gateway, calls["fallback"])["feedback"][0]["thumbs"] == "up"
+    save_screenshot(browser, "receipt")
+    no_script_ran(browser)
+
+    browser.get(gateway.base + f"/console/requests/{calls['auto']}")
+    wait_css(browser, "#candidates-table tbody tr")
+    record = logged(gateway, calls["auto"])
+    shown = {(r.get_attribute("data-model"), r.get_attribute("data-provider")) for r in css(browser, "#candidates-table tbody tr")}
+    assert shown == {(c["model"], c["provider"]) for c in record["route"]["candidates"]}
+    why = browser.find_element("id", "why-chosen").text
+    first = record["route"]["candidates"][0]
+    assert f"{first['model']} via {first['provider']}" in why and "balanced" in why
+    save_screenshot(browser, "receipt-auto")
+
+
+def test_usage_page_totals_and_charts(gateway: GatewayHarness, calls: dict[str, str], browser: Any) -> None:
+    status, _, usage = gateway.raw("GET", "/v1/usage?group_by=provider")
+    total = sum(row["requests"] for row in usage["data"])
+    browser.get(gateway.base + "/console/usage?by=provider")
+    totals = wait_css(browser, "#usage-totals")
+    wait_until(browser, lambda d: f"Requests\n{total}" in d.find_element("id", "usage-totals").text, what="request total")
+    assert "$" in totals.text and "Error rate" in totals.text
+    providers = {r.find_elements("tag name", "td")[0].text for r in css(browser, "#usage-table tbody tr")}
+    assert {"p-fast", "p-slow"} <= providers
+    assert len(css(browser, ".chart-grid svg.chart-svg")) == 4
+    save_screenshot(browser, "usage")
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "usage-by")).select_by_value("tag")
+    tag = browser.find_element("id", "usage-tag")
+    tag.send_keys("feature\t")
+    wait_until(browser, lambda d: any(XSS in r.text for r in css(d, "#usage-table tbody tr")), what="usage by tag")
+    no_script_ran(browser)
+
+
+def test_model_details_charts_come_from_the_log(gateway: GatewayHarness, calls: dict[str, str], browser: Any) -> None:
+    browser.get(gateway.base + "/console/models/acme/falcon")
+    charts = wait_css(browser, "#model-charts svg")
+    assert charts
+    text = browser.find_element("id", "model-charts").text
+    assert "p-fast" in text and "Last hour" in text and "Last 24 hours" in text
+    browser.execute_script("document.getElementById('model-charts').scrollIntoView()")
+    save_screenshot(browser, "model-charts")
+
+
+def test_with_keys_the_log_needs_a_sign_in_and_shows_the_keys_own_requests(browser: Any) -> None:
+    keyed = console_gateway(extra_config={"server": {"api_keys": [KEY]}})
+    try:
+        require_request_log(keyed, headers={"Authorization": f"Bearer {KEY}"})
+        client = openai.OpenAI(base_url=keyed.url, api_key=KEY, max_retries=0, timeout=30)
+        mine = call(client, model="acme/sparrow:p-fast")
+        logged(keyed, mine, headers={"Authorization": f"Bearer {KEY}"})
+        browser.delete_all_cookies()
+        browser.get(keyed.base + "/console/requests")
+        wait_css(browser, "#login-form")
+        assert not css(browser, "#requests-table")
+        browser.find_element("id", "login-key").send_keys(KEY + "\n")
+        wait_until(browser, lambda d: mine in row_ids(d), what="the key's request after sign-in")
+        assert KEY not in browser.page_source and browser.execute_script("return document.cookie") == ""
+    finally:
+        browser.delete_all_cookies()
+        keyed.stop()
