@@ -6,7 +6,6 @@ export const PALETTE = ["#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "
 const WIDTH = 640;
 const M = { left: 64, right: 16, top: 14, bottom: 30 };
 
-export const colorOf = (i) => PALETTE[i % PALETTE.length];
 
 /** Round numbers for an axis from 0 to at least `max`. */
 export function niceTicks(max, count = 4) {
@@ -19,9 +18,11 @@ export function niceTicks(max, count = 4) {
   return ticks;
 }
 
+const indexOf = (item, i) => (item.colorIndex ?? i) % PALETTE.length;
+
 function legend(series) {
   return h("div", { class: "legend" }, series.map((ser, i) =>
-    h("span", { class: "legend-item" }, h("span", { class: "swatch", dataset: { color: String(i % PALETTE.length) } }), ser.name)));
+    h("span", { class: "legend-item" }, h("span", { class: "swatch", dataset: { color: String(indexOf(ser, i)) } }), ser.name)));
 }
 
 function frame(title, svg, series) {
@@ -29,7 +30,7 @@ function frame(title, svg, series) {
 }
 
 /**
- * A line per series over time. series: [{name, points: [[Date, number|null], ...]}].
+ * A line per series over time. series: [{name, points: [[Date, number|null], ...], colorIndex?}].
  * Options: yFormat (number -> string), height, domain [Date, Date], title.
  */
 export function lineChart(series, { yFormat = String, height = 200, domain, title, width = WIDTH } = {}) {
@@ -57,7 +58,7 @@ export function lineChart(series, { yFormat = String, height = 200, domain, titl
   }
   series.forEach((ser, i) => {
     const pts = ser.points.filter(([, v]) => v !== null && v !== undefined).sort((a, b) => a[0] - b[0]);
-    const color = colorOf(i);
+    const color = PALETTE[indexOf(ser, i)];
     if (pts.length > 1) {
       const d = pts.map(([t, v], j) => `${j ? "L" : "M"}${x(t.getTime()).toFixed(1)},${y(v).toFixed(1)}`).join("");
       svg.append(s("path", { d, fill: "none", stroke: color, "stroke-width": 2, class: "series" }));
@@ -70,7 +71,7 @@ export function lineChart(series, { yFormat = String, height = 200, domain, titl
   return frame(title, svg, series);
 }
 
-/** Horizontal bars, one per row: [{label, value, note?}]. */
+/** Horizontal bars, one per row: [{label, value, colorIndex?}]. */
 export function barChart(rows, { format = String, title, width = WIDTH } = {}) {
   const W = width;
   if (!rows.length) return frame(title, h("div", { class: "chart-empty" }, "No data in this range yet."), []);
@@ -83,7 +84,7 @@ export function barChart(rows, { format = String, title, width = WIDTH } = {}) {
     const yTop = 4 + i * rowH;
     const width = ((row.value || 0) / max) * (W - labelW - 90);
     svg.append(s("text", { x: labelW - 8, y: yTop + 16, class: "axis", "text-anchor": "end" }, row.label));
-    svg.append(s("rect", { x: labelW, y: yTop + 4, width: Math.max(1, width), height: rowH - 10, rx: 3, fill: colorOf(row.color ?? i) },
+    svg.append(s("rect", { x: labelW, y: yTop + 4, width: Math.max(1, width), height: rowH - 10, rx: 3, fill: PALETTE[indexOf(row, i)] },
       s("title", null, `${row.label}: ${format(row.value)}`)));
     svg.append(s("text", { x: labelW + width + 6, y: yTop + 16, class: "axis value" }, row.value === null ? "–" : format(row.value)));
   });

@@ -35,8 +35,10 @@ export function usd(v) {
   if (missing(v)) return DASH;
   if (v === 0) return "$0";
   const a = Math.abs(v);
-  const digits = a >= 1 ? 2 : Math.min(8, Math.max(2, 1 - Math.floor(Math.log10(a)) + 1));
-  return `$${v.toFixed(digits)}`;
+  if (a >= 1) return `$${v.toFixed(2)}`;
+  // three significant digits for small amounts, without trailing zeros: $0.00424, $0.0005
+  const digits = Math.min(8, Math.max(2, 2 - Math.floor(Math.log10(a))));
+  return `$${v.toFixed(digits).replace(/(\.\d*?[1-9])0+$/, "$1")}`;
 }
 
 export const pricePerM = (v) => (missing(v) ? DASH : `$${DEC2.format(v)} / 1M`);

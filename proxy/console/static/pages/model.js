@@ -45,7 +45,7 @@ function header(model) {
   ];
 }
 
-async function logCharts(slug, holder) {
+async function logCharts(slug, providers, holder) {
   const now = Date.now();
   const since = (ms) => Math.floor((now - ms) / 1000);
   const [hour, day] = await Promise.all([
@@ -61,7 +61,10 @@ async function logCharts(slug, holder) {
       "Send one (the Playground can) or point a client at it; TTFT, throughput and error rate per provider appear here."));
     return;
   }
-  const bars = (metric) => hour.data.map((r, i) => ({ label: r.group.provider, value: metric(r), color: i }));
+  // one colour per provider on every chart, in the order of the comparison table
+  const colorIndex = (provider) => Math.max(0, providers.indexOf(provider));
+  const bars = (metric) => hour.data.map((r) => ({ label: r.group.provider, value: metric(r), colorIndex: colorIndex(r.group.provider) }));
+  const lines = (metric) => seriesBy(day.data, "provider", metric).map((ser) => ({ ...ser, colorIndex: colorIndex(ser.name) }));
   const domain = [new Date(now - DAY_MS), new Date(now)];
   replace(holder,
     h("h3", null, "Last hour"),
@@ -71,9 +74,9 @@ async function logCharts(slug, holder) {
       barChart(bars(errorRate), { title: "Error rate", format: fmt.pct, width: 400 })),
     h("h3", null, "Last 24 hours, by hour"),
     h("div", { class: "chart-row" },
-      lineChart(seriesBy(day.data, "provider", (r) => r.ttft_ms_p50), { title: "TTFT p50", yFormat: fmt.ms, domain, width: 400 }),
-      lineChart(seriesBy(day.data, "provider", throughput), { title: "Throughput (≈ tok/s)", yFormat: fmt.perSecond, domain, width: 400 }),
-      lineChart(seriesBy(day.data, "provider", errorRate), { title: "Error rate", yFormat: fmt.pct, domain, width: 400 })));
+      lineChart(lines((r) => r.ttft_ms_p50), { title: "TTFT p50", yFormat: fmt.ms, domain, width: 400 }),
+      lineChart(lines(throughput), { title: "Throughput (≈ tok/s)", yFormat: fmt.perSecond, domain, width: 400 }),
+      lineChart(lines(errorRate), { title: "Error rate", yFormat: fmt.pct, domain, width: 400 })));
 }
 
 export async function renderModel(page, [slug]) {
@@ -87,7 +90,7 @@ export async function renderModel(page, [slug]) {
   }));
   page.append(...header(model), h("h2", null, "Providers"), tableHolder, h("h2", null, "Speed and errors, from the request log"), charts);
   draw();
-  logCharts(model.id, charts).catch((e) => replace(charts, emptyState("Charts could not load.", e.message)));
+  logCharts(model.id, model.providers.map((p) => p.provider), charts).catch((e) => replace(charts, emptyState("Charts could not load.", e.message)));
   let stopped = false;
   const timer = setInterval(async () => {
     const next = await getJSON(`/v1/models/${model.id}`).catch(() => null);

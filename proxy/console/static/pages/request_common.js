@@ -14,7 +14,11 @@ export function outcomeChip(outcome) {
 export function tagChips(tags) {
   const entries = Object.entries(tags || {});
   if (!entries.length) return h("span", { class: "muted" }, "–");
-  return h("span", { class: "chips" }, entries.map(([k, v]) => chip(`${k}=${v}`, "tag")));
+  return h("span", { class: "chips" }, entries.map(([k, v]) => {
+    const el = chip(`${k}=${v}`, "tag");
+    el.title = `${k}=${v}`; // the full value where the chip is cut short
+    return el;
+  }));
 }
 
 /** "auto → openai/gpt-4o" when routing chose, else the model. */
