@@ -192,7 +192,7 @@ def main() -> None:
         print("note: GET /v1/requests answered 404: this build has no request log, so the consoles polled nothing real")
     if not args.smoke:
         args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"console_load-{report['when'][:10]}.json"
+        path = args.out / "console_load.json"
         path.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {path.relative_to(ROOT)}")
 
