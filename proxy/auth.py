@@ -63,8 +63,8 @@ class KeyChecker:
     def digests(self) -> list[bytes]:
         return list(self._digests)
 
-    def match(self, key: str | None) -> bytes | None:
-        """The digest of the configured key equal to `key`, or None."""
+    def digest_of(self, key: str | None) -> bytes | None:
+        """The stored digest of a configured key (what a console session stands for), or None."""
         if key is None:
             return None
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
@@ -74,7 +74,7 @@ class KeyChecker:
         return digest if matched else None
 
     def accepts(self, key: str | None) -> bool:
-        return self.match(key) is not None
+        return self.digest_of(key) is not None
 
 
 class GatewayAccess:
@@ -127,7 +127,7 @@ def caller_digest(access: GatewayAccess, request: web.Request) -> bytes:
     key = presented_key(request)
     cookie = request.cookies.get(COOKIE_NAME)
     if key is not None or cookie is None:
-        digest = access.checker.match(key)
+        digest = access.checker.digest_of(key)
         if digest is None:
             raise unauthorized(missing=key is None)
         return digest

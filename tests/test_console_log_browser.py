@@ -27,24 +27,27 @@ def newest_ids(h: GatewayHarness, headers: dict[str, str] | None) -> list[str]:
     return [r["id"] for r in body["data"]]
 
 
-def call(h: GatewayHarness, client: openai.OpenAI, headers: dict[str, str] | None = None, **kwargs: Any) -> str:
-    """One chat completion through the SDK; its id in the log, once the batching writer has stored it.
-
-    The id is the response's x-request-id where the gateway sends one; else the one new record (the
-    tests call one at a time)."""
-    before = set(newest_ids(h, headers))
-    raw = client.chat.completions.with_raw_response.create(messages=MESSAGES, **kwargs)
-    parsed = raw.parse()
-    if kwargs.get("stream"):
-        list(parsed)  # type: ignore[call-overload]
+def new_record(h: GatewayHarness, before: set[str], headers: dict[str, str] | None = None) -> str:
+    """The one record not in `before`, once the batching writer has stored it."""
     deadline = time.monotonic() + 10
     while True:
         new = [i for i in newest_ids(h, headers) if i not in before]
         if new or time.monotonic() > deadline:
             assert len(new) == 1, new
-            assert raw.headers.get("x-request-id") in (None, new[0])
             return new[0]
         time.sleep(0.05)
+
+
+def call(h: GatewayHarness, client: openai.OpenAI, headers: dict[str, str] | None = None, **kwargs: Any) -> str:
+    """One chat completion through the SDK; its id in the log (the tests call one at a time)."""
+    before = set(newest_ids(h, headers))
+    raw = client.chat.completions.with_raw_response.create(messages=MESSAGES, **kwargs)
+    parsed = raw.parse()
+    if kwargs.get("stream"):
+        list(parsed)  # type: ignore[call-overload]
+    request_id = new_record(h, before, headers)
+    assert raw.headers.get("x-request-id") in (None, request_id)
+    return request_id
 
 
 def logged(h: GatewayHarness, request_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -65,6 +68,13 @@ def calls(gateway: GatewayHarness) -> dict[str, str]:
     """The requests the pages must show, by kind, once each is in the log."""
     require_request_log(gateway)
     client = openai.OpenAI(base_url=gateway.url, api_key="unused", max_retries=0, timeout=30)
+    for n in range(6):  # some everyday traffic around them, so the pages look like a gateway at work
+        call(gateway, client, model=f"acme/sparrow:{('p-fast', 'p-slow')[n % 2]}", stream=n % 3 == 0,
+             metadata={"feature": ("chat", "search", "summarise")[n % 3]})
+    before = set(newest_ids(gateway, None))
+    with pytest.raises(openai.InternalServerError):  # one failure: p-down alone, no fallback
+        client.chat.completions.create(model="acme/falcon:p-down", messages=MESSAGES)
+    assert logged(gateway, new_record(gateway, before))["status"] == "error"
     return {
         "fallback": call(gateway, client, model="acme/falcon", extra_body=FALL_BACK, metadata={"feature": XSS}),
         "auto": call(gateway, client, model="auto", extra_body=POOL),
@@ -121,7 +131,7 @@ def test_receipt_shows_both_attempts_and_takes_feedback(gateway: GatewayHarness,
     page = browser.find_element("id", "main").text
     assert "acme/falcon via p-fast" in page and "The caller named acme/falcon" in page and f"feature={XSS}" in page
     browser.find_element("id", "thumbs-up").click()
-    wait_css(browser, "#feedback-list", "up")
+    wait_css(browser, "#feedback-list", "helpful")
     assert logged(gateway, calls["fallback"])["feedback"][0]["thumbs"] == "up"
     save_screenshot(browser, "receipt")
     no_script_ran(browser)

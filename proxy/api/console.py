@@ -114,7 +114,7 @@ async def create_session(request: web.Request) -> web.Response:
         raise GatewayError(400, "'key' must be a non-empty string: the gateway API key to sign in with.", param="key")
     if access is None:
         return no_store(session_state(None, request))
-    digest = access.checker.match(key.strip())
+    digest = access.checker.digest_of(key.strip())
     if digest is None:
         raise GatewayError(401, "That gateway API key is not valid.", param="key", code="invalid_api_key")
     token, session = access.sessions.issue(digest)

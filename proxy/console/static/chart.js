@@ -82,7 +82,7 @@ export function barChart(rows, { format = String, title, width = WIDTH } = {}) {
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, class: "chart-svg", role: "img", "aria-label": title || "bars" });
   rows.forEach((row, i) => {
     const yTop = 4 + i * rowH;
-    const width = ((row.value || 0) / max) * (W - labelW - 90);
+    const width = ((row.value || 0) / max) * (W - labelW - 100);
     svg.append(s("text", { x: labelW - 8, y: yTop + 16, class: "axis", "text-anchor": "end" }, row.label));
     svg.append(s("rect", { x: labelW, y: yTop + 4, width: Math.max(1, width), height: rowH - 10, rx: 3, fill: PALETTE[indexOf(row, i)] },
       s("title", null, `${row.label}: ${format(row.value)}`)));

@@ -53,6 +53,7 @@ export function ms(v) {
 }
 
 export const perSecond = (v) => (missing(v) ? DASH : `${NUM.format(v)} tok/s`);
+export const perSecondShort = (v) => (missing(v) ? DASH : `${compact(v)}/s`);
 export const pct = (v) => (missing(v) ? DASH : `${DEC1.format(v * 100)}%`);
 export const score = (v) => (missing(v) ? DASH : v.toFixed(3));
 

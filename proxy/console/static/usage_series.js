@@ -9,11 +9,11 @@ export const bucketOf = (row) => toDate(row.group.hour ?? row.group.day);
 
 export const errorRate = (row) => (row.requests ? row.errors / row.requests : null);
 
-/** Output tokens per second of a typical request: tokens per request over the median generation time. */
+/** Output tokens per second of a typical request, end to end (its tokens over the median duration).
+ * End to end because a non-streamed answer has no generation time of its own to divide by. */
 export function throughput(row) {
-  const generation = (row.duration_ms_p50 ?? 0) - (row.ttft_ms_p50 ?? 0);
-  if (!row.requests || !row.completion_tokens || generation <= 0) return null;
-  return row.completion_tokens / row.requests / (generation / 1000);
+  if (!row.requests || !row.completion_tokens || !(row.duration_ms_p50 > 0)) return null;
+  return row.completion_tokens / row.requests / (row.duration_ms_p50 / 1000);
 }
 
 export const groupName = (group, dim) => {

@@ -70,12 +70,12 @@ async function logCharts(slug, providers, holder) {
     h("h3", null, "Last hour"),
     h("div", { class: "chart-row" },
       barChart(bars((r) => r.ttft_ms_p50), { title: "TTFT p50", format: fmt.ms, width: 400 }),
-      barChart(bars(throughput), { title: "Throughput (≈ tok/s)", format: fmt.perSecond, width: 400 }),
+      barChart(bars(throughput), { title: "Output tok/s, end to end", format: fmt.perSecondShort, width: 400 }),
       barChart(bars(errorRate), { title: "Error rate", format: fmt.pct, width: 400 })),
     h("h3", null, "Last 24 hours, by hour"),
     h("div", { class: "chart-row" },
       lineChart(lines((r) => r.ttft_ms_p50), { title: "TTFT p50", yFormat: fmt.ms, domain, width: 400 }),
-      lineChart(lines(throughput), { title: "Throughput (≈ tok/s)", yFormat: fmt.perSecond, domain, width: 400 }),
+      lineChart(lines(throughput), { title: "Output tok/s, end to end", yFormat: fmt.perSecondShort, domain, width: 400 }),
       lineChart(lines(errorRate), { title: "Error rate", yFormat: fmt.pct, domain, width: 400 })));
 }
 

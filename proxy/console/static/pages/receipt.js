@@ -45,10 +45,17 @@ function usageCards(r) {
     card("Cost", fmt.usd(u.cost_usd), failedCost ? `${fmt.usd(failedCost)} on failed attempts` : null));
 }
 
+/** When the router's first choice is not what answered: say that fallback took over, and after what. */
+function answeredNote(r, top) {
+  if (!top || !r.model || (top.model === r.model && top.provider === r.provider)) return null;
+  const failed = failedAttempts(r).length;
+  return ` It was answered by ${r.model} via ${r.provider} after ${failed} failed attempt${failed === 1 ? "" : "s"} (see the timeline).`;
+}
+
 function routeSection(r) {
   if (!r.route) {
     return [h("h2", null, "Routing"), h("p", { class: "muted" },
-      `The caller named ${r.model_requested || "a model"}, so no model was chosen; providers were tried in their live order (see the attempts).`)];
+      `The caller named ${r.model_requested || "a model"}, so no model was chosen; its providers were tried in the order the attempts below show.`)];
   }
   const cands = (r.route.candidates || []).map((c, i) => ({ ...c, rank: i }));
   const answered = (c) => c.model === r.model && c.provider === r.provider;
@@ -73,7 +80,7 @@ function routeSection(r) {
       h("div", null, h("dt", null, "Preference"), h("dd", null, r.route.preference || "–")),
       h("div", null, h("dt", null, "Difficulty"), h("dd", null, r.route.difficulty?.toFixed(2) ?? "–")),
       h("div", { class: "wide" }, h("dt", null, "Reason"), h("dd", null, h("code", null, r.route.reason || "–")))),
-    h("p", { class: "why", id: "why-chosen" }, whyChosen(cands, r.route.preference)),
+    h("p", { class: "why", id: "why-chosen" }, whyChosen(cands, r.route.preference), answeredNote(r, top)),
     holder,
   ];
 }
@@ -96,7 +103,7 @@ function attemptsSection(r) {
 
 function feedbackSection(r, reload) {
   const list = (r.feedback || []).map((f) => h("li", null,
-    f.thumbs ? chip(f.thumbs === "up" ? "👍 up" : "👎 down", f.thumbs === "up" ? "ok" : "bad") : chip(`score ${fmt.score(f.score)}`),
+    f.thumbs ? chip(f.thumbs === "up" ? "✓ helpful" : "✗ not helpful", f.thumbs === "up" ? "ok" : "bad") : chip(`score ${fmt.score(f.score)}`),
     f.metric ? ` ${f.metric}` : "", f.comment ? h("q", null, f.comment) : null, f.created_at ? h("span", { class: "muted" }, ` ${fmt.dateTime(f.created_at)}`) : null));
   const comment = h("input", { type: "text", id: "feedback-comment", placeholder: "Comment (optional)", maxlength: 2000 });
   const message = h("span", { class: "muted", role: "status" });
@@ -112,8 +119,8 @@ function feedbackSection(r, reload) {
   return [
     h("h2", null, "Feedback"),
     list.length ? h("ul", { class: "feedback", id: "feedback-list" }, list) : h("p", { class: "muted" }, "No feedback yet. Rate this answer: routing will learn from it."),
-    h("div", { class: "toolbar" }, h("button", { type: "button", id: "thumbs-up", onclick: () => send("up") }, "👍 Helpful"),
-      h("button", { type: "button", id: "thumbs-down", onclick: () => send("down") }, "👎 Not helpful"), comment, message),
+    h("div", { class: "toolbar" }, h("button", { type: "button", id: "thumbs-up", onclick: () => send("up") }, "✓ Helpful"),
+      h("button", { type: "button", id: "thumbs-down", onclick: () => send("down") }, "✗ Not helpful"), comment, message),
   ];
 }
 
