@@ -87,10 +87,11 @@ def no_script_ran(driver: Any) -> None:
     assert script_errors(driver) == []
 
 
-def save_screenshot(driver: Any, name: str) -> Path:
+def save_screenshot(driver: Any, name: str, from_top: bool = True) -> Path:
     """docs/console/<name>.png at 1280x800, palette-quantised so the README stays light."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    driver.execute_script("window.scrollTo(0, 0)")
+    if from_top:
+        driver.execute_script("window.scrollTo(0, 0)")
     raw = driver.get_screenshot_as_png()
     path = SCREENSHOTS / f"{name}.png"
     try:
@@ -98,6 +99,6 @@ def save_screenshot(driver: Any, name: str) -> Path:
     except ImportError:
         path.write_bytes(raw)
         return path
-    image = Image.open(io.BytesIO(raw)).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    image = Image.open(io.BytesIO(raw)).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     image.save(path, optimize=True)
     return path

@@ -173,8 +173,8 @@ def test_model_details_charts_come_from_the_log(gateway: GatewayHarness, calls: 
     assert charts
     text = browser.find_element("id", "model-charts").text
     assert "p-fast" in text and "Last hour" in text and "Last 24 hours" in text
-    browser.execute_script("document.getElementById('model-charts').scrollIntoView()")
-    save_screenshot(browser, "model-charts")
+    browser.execute_script("window.scrollTo(0, document.getElementById('model-charts').offsetTop - 120)")
+    save_screenshot(browser, "model-charts", from_top=False)
 
 
 def test_with_keys_the_log_needs_a_sign_in_and_shows_the_keys_own_requests(browser: Any) -> None:

@@ -25,7 +25,7 @@ function providerColumns(model) {
       if (!p.circuit) return h("span", { class: "muted" }, p.reason || "not configured");
       return h("span", { class: "circuit", dataset: { circuit: p.circuit } },
         chip(CIRCUIT_LABEL[p.circuit] || p.circuit, p.circuit === "closed" ? "ok" : p.circuit === "open" ? "bad" : "warn"),
-        h("span", { class: "slug" }, ` ${fmt.pct(p.error_rate)} err · ${fmt.int(p.samples)} calls`));
+        h("span", { class: "slug" }, ` ${fmt.pct(p.error_rate)} errors`));
     } },
     { key: "in", label: "Input $/1M", numeric: true, value: (p) => p.pricing?.input_per_million ?? null, cell: (p) => fmt.price(p.pricing?.input_per_million) },
     { key: "out", label: "Output $/1M", numeric: true, value: (p) => p.pricing?.output_per_million ?? null, cell: (p) => fmt.price(p.pricing?.output_per_million) },

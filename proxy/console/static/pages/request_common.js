@@ -24,8 +24,10 @@ export function tagChips(tags) {
 /** "auto → openai/gpt-4o" when routing chose, else the model. */
 export function modelCell(record) {
   const answered = record.model || record.model_requested || "–";
-  if (record.model_requested && record.model_requested !== answered) {
-    return h("div", { class: "model-cell" }, h("span", null, answered), h("span", { class: "slug" }, `asked: ${record.model_requested}`));
+  const asked = record.model_requested;
+  // "auto" or an alias says something; the same model with a provider pin (model:provider) does not
+  if (asked && asked !== answered && !asked.startsWith(`${answered}:`)) {
+    return h("div", { class: "model-cell" }, h("span", null, answered), h("span", { class: "slug" }, `asked: ${asked}`));
   }
   return h("span", null, answered);
 }
