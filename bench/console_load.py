@@ -9,6 +9,11 @@ page size and the look-back `since` every POLL_MS, and GET /health every 15 s. W
 conditions run back to back in alternating order; the figure is the median over rounds of the
 per-round ratio of requests/s with consoles to without. The gateway, mock and load generator are the
 ones bench/compare.py uses, pinned the same way.
+
+On a shared machine that ratio is noisy, so the gateway's own CPU cost per poll is measured too, with
+no other load and a full newest minute in the log (each poll then returns a whole page): idle CPU
+against CPU with the consoles polling. Polls per second times that cost is the share of a core the
+consoles take, which bounds what they can take from throughput.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from bench.compare import FAST_KNOBS, ROOT, SMOKE, Harness, cpu_layout
 
@@ -116,12 +122,37 @@ class Consoles:
         self._thread.join(timeout=5)
 
 
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def isolated_poll_cost(pid: int, base: str, consoles: int, polling: ShippedPolling, seconds: float) -> dict[str, Any]:
+    """The gateway's CPU per poll: CPU with the consoles polling minus CPU idle, over as many polls."""
+    start = cpu_seconds(pid)
+    time.sleep(seconds)
+    idle = cpu_seconds(pid) - start
+    with Consoles(base, consoles, polling) as c:
+        time.sleep(polling.poll_s)  # every console has made its first (cold) poll
+        polls_before, start = c.stats.polls, cpu_seconds(pid)
+        time.sleep(seconds)
+        busy, polls = cpu_seconds(pid) - start, c.stats.polls - polls_before
+    per_poll_ms = max(0.0, busy - idle) / polls * 1000 if polls else None
+    polls_per_s = consoles / polling.poll_s
+    return {
+        "seconds": seconds, "polls": polls, "idle_cpu_s": idle, "polling_cpu_s": busy,
+        "cpu_ms_per_poll": per_poll_ms,
+        "core_share_pct": per_poll_ms * polls_per_s / 10 if per_poll_ms is not None else None,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     polling = shipped_polling()
     profile = SMOKE.__class__(**{**SMOKE.__dict__, "contenders": ("switchyard",)})
     h = Harness(argparse.Namespace(mock_procs=1, aux_cpus=args.aux_cpus, gateway_cpus=args.gateway_cpus, skip=[]), profile)
     rounds: list[dict[str, Any]] = []
     poll_stats = PollStats()
+    isolated: dict[str, Any] = {}
     try:
         h.start_mock()
         h.set_knobs(FAST_KNOBS)
@@ -131,7 +162,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"bench.console_load: the gateway did not start: {h.unavailable}")
         base = gateway.url.rsplit("/v1/", 1)[0]
         load = ["--concurrency", str(args.concurrency)]
-        h.loadgen(gateway, *load, seconds=args.slice_s)  # warm-up: pools, caches, the log file
+        h.loadgen(gateway, *load, seconds=args.slice_s)  # warm-up, and a full newest minute in the log
+        assert gateway.proc is not None
+        isolated = isolated_poll_cost(gateway.proc.pid, base, args.consoles, polling, args.slice_s)
+        print(f"isolated: {isolated['cpu_ms_per_poll']} ms CPU per poll, {args.consoles} consoles take "
+              f"{isolated['core_share_pct']}% of a core", flush=True)
         for i in range(args.rounds):
             order = ("without", "with") if i % 2 == 0 else ("with", "without")
             result: dict[str, Any] = {}
@@ -164,6 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": rounds,
         "median_ratio": statistics.median(ratios) if ratios else None,
         "throughput_drop_pct": (1 - statistics.median(ratios)) * 100 if ratios else None,
+        "isolated": isolated,
         "polls": poll_stats.polls,
         "poll_statuses": {str(k): v for k, v in sorted(poll_stats.statuses.items())},
         "poll_ms_p50": lat[len(lat) // 2] if lat else None,
@@ -175,8 +211,8 @@ def main() -> None:
     gateway_cpus, aux_cpus = cpu_layout(os.cpu_count() or 1)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds: the harness works, nothing is measured")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--slice-s", type=float, default=8.0, help="seconds of load per condition per round")
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--slice-s", type=float, default=4.0, help="seconds of load per condition per round")
     parser.add_argument("--consoles", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--gateway-cpus", default=gateway_cpus)
@@ -184,10 +220,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.smoke:
-        args.rounds, args.slice_s = 1, 2.5
+        args.rounds, args.slice_s = 1, 2.0
     report = run(args)
     missing = report["poll_statuses"].get("404")
-    print(json.dumps({k: report[k] for k in ("median_ratio", "throughput_drop_pct", "polls", "poll_statuses", "poll_ms_p50")}))
+    print(json.dumps({k: report[k] for k in ("median_ratio", "throughput_drop_pct", "polls", "poll_statuses", "poll_ms_p50", "isolated")}))
     if missing:
         print("note: GET /v1/requests answered 404: this build has no request log, so the consoles polled nothing real")
     if not args.smoke:
