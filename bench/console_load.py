@@ -128,7 +128,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def isolated_poll_cost(pid: int, base: str, consoles: int, polling: ShippedPolling, seconds: float) -> dict[str, Any]:
-    """The gateway's CPU per poll: CPU with the consoles polling minus CPU idle, over as many polls."""
+    """The gateway's CPU per poll: CPU with `consoles` polling minus CPU idle, over as many polls.
+
+    More consoles than the scenario's 5 so the process's 10 ms CPU clock sees enough polls."""
     start = cpu_seconds(pid)
     time.sleep(seconds)
     idle = cpu_seconds(pid) - start
@@ -138,12 +140,8 @@ def isolated_poll_cost(pid: int, base: str, consoles: int, polling: ShippedPolli
         time.sleep(seconds)
         busy, polls = cpu_seconds(pid) - start, c.stats.polls - polls_before
     per_poll_ms = max(0.0, busy - idle) / polls * 1000 if polls else None
-    polls_per_s = consoles / polling.poll_s
-    return {
-        "seconds": seconds, "polls": polls, "idle_cpu_s": idle, "polling_cpu_s": busy,
-        "cpu_ms_per_poll": per_poll_ms,
-        "core_share_pct": per_poll_ms * polls_per_s / 10 if per_poll_ms is not None else None,
-    }
+    return {"seconds": seconds, "consoles": consoles, "polls": polls, "idle_cpu_s": idle, "polling_cpu_s": busy,
+            "cpu_ms_per_poll": per_poll_ms}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -164,9 +162,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         load = ["--concurrency", str(args.concurrency)]
         h.loadgen(gateway, *load, seconds=args.slice_s)  # warm-up, and a full newest minute in the log
         assert gateway.proc is not None
-        isolated = isolated_poll_cost(gateway.proc.pid, base, args.consoles, polling, args.slice_s)
-        print(f"isolated: {isolated['cpu_ms_per_poll']} ms CPU per poll, {args.consoles} consoles take "
-              f"{isolated['core_share_pct']}% of a core", flush=True)
+        isolated = isolated_poll_cost(gateway.proc.pid, base, 4 * args.consoles, polling, max(args.slice_s, 10.0))
+        per_poll = isolated["cpu_ms_per_poll"]
+        if per_poll is not None:  # what the scenario's consoles take: polls per second x CPU per poll
+            isolated["core_share_pct"] = per_poll * args.consoles / polling.poll_s / 10
+            print(f"isolated: {per_poll:.2f} ms of gateway CPU per poll; {args.consoles} consoles take "
+                  f"{isolated['core_share_pct']:.2f}% of a core", flush=True)
         for i in range(args.rounds):
             order = ("without", "with") if i % 2 == 0 else ("with", "without")
             result: dict[str, Any] = {}
