@@ -62,6 +62,7 @@ def shipped_polling(source: Path = REQUESTS_PAGE) -> ShippedPolling:
 @dataclass
 class PollStats:
     polls: int = 0
+    records: int = 0  # records the polls returned: a busy log fills each page
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -92,6 +93,7 @@ class Consoles:
                 self.stats.statuses[resp.status] = self.stats.statuses.get(resp.status, 0) + 1
                 if resp.status == 200:
                     data = json.loads(body)["data"]
+                    self.stats.records += len(data)
                     newest = max([newest or "", *(r["created_at"] for r in data)]) or None
             self.stats.polls += 1
             self.stats.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -136,12 +138,13 @@ def isolated_poll_cost(pid: int, base: str, consoles: int, polling: ShippedPolli
     idle = cpu_seconds(pid) - start
     with Consoles(base, consoles, polling) as c:
         time.sleep(polling.poll_s)  # every console has made its first (cold) poll
-        polls_before, start = c.stats.polls, cpu_seconds(pid)
+        polls_before, records_before, start = c.stats.polls, c.stats.records, cpu_seconds(pid)
         time.sleep(seconds)
         busy, polls = cpu_seconds(pid) - start, c.stats.polls - polls_before
+        records = c.stats.records - records_before
     per_poll_ms = max(0.0, busy - idle) / polls * 1000 if polls else None
-    return {"seconds": seconds, "consoles": consoles, "polls": polls, "idle_cpu_s": idle, "polling_cpu_s": busy,
-            "cpu_ms_per_poll": per_poll_ms}
+    return {"seconds": seconds, "consoles": consoles, "polls": polls, "records_per_poll": records / polls if polls else None,
+            "idle_cpu_s": idle, "polling_cpu_s": busy, "cpu_ms_per_poll": per_poll_ms}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -176,6 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     with Consoles(base, args.consoles, polling) as consoles:
                         result[condition] = h.loadgen(gateway, *load, seconds=args.slice_s)["rps"]
                     poll_stats.polls += consoles.stats.polls
+                    poll_stats.records += consoles.stats.records
                     poll_stats.latencies_ms += consoles.stats.latencies_ms
                     for status, n in consoles.stats.statuses.items():
                         poll_stats.statuses[status] = poll_stats.statuses.get(status, 0) + n
@@ -202,6 +206,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "throughput_drop_pct": (1 - statistics.median(ratios)) * 100 if ratios else None,
         "isolated": isolated,
         "polls": poll_stats.polls,
+        "records_per_poll": poll_stats.records / poll_stats.polls if poll_stats.polls else None,
         "poll_statuses": {str(k): v for k, v in sorted(poll_stats.statuses.items())},
         "poll_ms_p50": lat[len(lat) // 2] if lat else None,
         "poll_ms_max": lat[-1] if lat else None,
