@@ -13,6 +13,7 @@ from typing import Any
 
 from proxy.auth import load_api_keys
 from proxy.config import ConfigError, Settings, load_settings
+from proxy.serving_mode import keyed_upstreams, should_simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,12 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         api_keys = load_api_keys(settings.server, os.environ)
+        simulated = should_simulate(settings, keyed_upstreams(settings, os.environ))
     except ConfigError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 2
     if args.command == "check-config":
         keys = f", {len(api_keys)} gateway API key(s)" if api_keys else ", no gateway API keys (open)"
-        print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers{keys}")
+        mode = ", simulated providers (no provider API key is set)" if simulated else ""
+        print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers{keys}{mode}")
         return 0
     serve(settings)
     return 0

@@ -5,63 +5,57 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from proxy.api import chat, health, messages, models, route
+from proxy.api import anthropic_messages, health, models, openai_chat, route
 from proxy.api.console import add_console_routes
+from proxy.api.frontend import FRONT_ENDS
+from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import GATEWAY
-from proxy.auth import auth_middlewares
-from proxy.catalog import Upstream, build_catalog
+from proxy.auth import GatewayAccess, key_checker
+from proxy.catalog import build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
-from proxy.middlewares import errors_middleware
+from proxy.outcome import Outcome
+from proxy.pipeline import ChatResources
 from proxy.providers.registry import adapter_for
+from proxy.request_id import install_log_filter
+from proxy.routing.model_routing import build_model_router
+from proxy.serving_mode import keyed_upstreams, should_simulate, startup_line
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
-from proxy.upstream import UpstreamPool
+from proxy.upstream.drain import Drain
+from proxy.upstream.pool import UpstreamPool
 
 log = logging.getLogger("switchyard")
 
 
-def keyed_upstreams(settings: Settings, environ: Mapping[str, str]) -> dict[str, Upstream]:
-    """Providers whose API key is in the environment, or that need none."""
-    out: dict[str, Upstream] = {}
-    for slug, provider in settings.providers.items():
-        if provider.api_key_env is None:
-            out[slug] = Upstream(provider.base_url, None)
-        elif environ.get(provider.api_key_env):
-            out[slug] = Upstream(provider.base_url, environ[provider.api_key_env])
-    return out
-
-
-def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[[web.Application], AsyncIterator[None]]:
+def gateway_context(
+    settings: Settings, environ: Mapping[str, str], on_finish: Sequence[Callable[[Outcome], None]] = ()
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         upstreams = keyed_upstreams(settings, environ)
         mocks: list[MockServer] = []
-        simulated = settings.simulate == "always" or (settings.simulate == "auto" and not any(
-            settings.providers[s].api_key_env for s in upstreams
-        ))
+        simulated = should_simulate(settings, upstreams)
         if simulated:
             upstreams, mocks = await start_simulated(settings)
-            log.warning(
-                "No provider API keys found in the environment: serving from %d built-in simulated providers (%s).",
-                len(mocks), ", ".join(upstreams),
-            )
-        adapters = {}
-        for slug in list(upstreams):
-            try:
-                adapters[slug] = adapter_for(settings.providers[slug])
-            except ImportError:
-                log.warning("provider %s speaks %s, which this build has no adapter for; left out", slug, settings.providers[slug].wire)
-                del upstreams[slug]
+        keys_on = bool(key_checker(settings.server, environ))
+        log.warning(startup_line(simulated, upstreams, keys_on))
+        adapters = {slug: adapter_for(settings.providers[slug]) for slug in upstreams}
         catalog = build_catalog(settings, upstreams, adapters)
-        scorer = build_scorer(settings, catalog)
         pool = UpstreamPool()
-        gw = Gateway(settings=settings, catalog=catalog, scorer=scorer, upstreams=pool, simulated=simulated)
-        gw.model_router = load_model_router(gw)
-        app[GATEWAY] = gw
+        chat = ChatResources(
+            catalog=catalog,
+            scorer=build_scorer(settings, catalog),
+            model_router=build_model_router(catalog),
+            upstreams=pool,
+            drain=Drain(),
+            max_attempts=settings.routing.max_attempts,
+            on_finish=tuple(on_finish),
+        )
+        app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         thresholds = tune_gc()
         try:
             yield
@@ -97,15 +91,6 @@ def tune_gc() -> tuple[int, int, int]:
     return thresholds
 
 
-def load_model_router(gw: Gateway) -> object | None:
-    """Auto routing's learned router (weights file + Rust scorer), when this build has it."""
-    try:
-        from proxy.routing.model_routing import build_model_router
-    except ImportError:
-        return None
-    return build_model_router(gw)
-
-
 async def begin_drain(app: web.Application) -> None:
     """SIGTERM: the listener is closed already; in-flight answers get `shutdown_grace_s` to finish."""
     gw = app.get(GATEWAY)
@@ -113,17 +98,32 @@ async def begin_drain(app: web.Application) -> None:
         gw.drain.begin(gw.settings.server.shutdown_grace_s)
 
 
-def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) -> web.Application:
+# One module per inbound API: its routes, and the front end that renders that path's errors.
+CHAT_APIS = ((openai_chat, "/v1/chat/completions", openai_chat.chat_completions),
+             (anthropic_messages, "/v1/messages", anthropic_messages.messages))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    on_finish: Sequence[Callable[[Outcome], None]] = (),
+) -> web.Application:
+    """`on_finish`: hooks called once with each chat request's finished Outcome (request log, metrics)."""
     environ = os.environ if environ is None else environ
-    # errors first, so a 401 from the key check leaves in OpenAI's error shape too
-    middlewares = [errors_middleware, *auth_middlewares(settings.server, environ)]
+    install_log_filter(log)
+    checker = key_checker(settings.server, environ)
+    # errors first, so a 401 from the key check leaves in the API's own error shape too
+    middlewares = [errors_middleware, *([auth_middleware(GatewayAccess(checker, environ))] if checker else [])]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
-    app.cleanup_ctx.append(gateway_context(settings, environ))
+    app.cleanup_ctx.append(gateway_context(settings, environ, on_finish))
     app.on_shutdown.append(begin_drain)
-    app.router.add_post("/v1/chat/completions", chat.chat_completions)
-    app.router.add_post("/v1/messages", messages.messages)
+    app[FRONT_ENDS] = {}
+    for module, path, handler in CHAT_APIS:
+        app.router.add_post(path, handler)
+        app[FRONT_ENDS][path] = module.FRONT_END
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from proxy.auth import GatewayAccess
 from proxy.gateway import Gateway
 
 GATEWAY = web.AppKey("gateway", Gateway)
+# (FRONT_ENDS, path -> front end, is typed by the FrontEnd protocol, so it lives beside it in api/frontend.py)
+# the gateway's id for the request being served (a UUIDv7), set by the errors middleware at arrival
+REQUEST_ID = web.RequestKey("request_id", str)
+# the configured keys and console sessions, set by the key check for the console's sign-in exchange
+ACCESS = web.RequestKey("access", GatewayAccess)

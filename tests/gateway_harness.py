@@ -18,6 +18,7 @@ from proxy.app import create_app
 from proxy.appkeys import GATEWAY
 from proxy.config import load_settings
 from proxy.gateway import Gateway
+from proxy.outcome import Outcome
 from proxy.simulated.knobs import Knobs
 from proxy.simulated.openai_mock import create_openai_mock
 from proxy.simulated.server import MockServer
@@ -36,6 +37,7 @@ class GatewayHarness:
         environ: dict[str, str] | None = None,
         factories: dict[str, MockFactory] | None = None,
         mock_host: str = "127.0.0.1",
+        on_finish: list[Callable[[Outcome], None]] | None = None,
     ) -> None:
         """`providers`: slug -> {"wire": ..., "knobs": {...}}; each gets a mock server and a key.
         `mock_host`: where the mocks listen and how the gateway addresses them (a name such as
@@ -46,6 +48,7 @@ class GatewayHarness:
         self.environ = dict(environ or {})
         self.factories = {"openai": create_openai_mock, **(factories or {})}
         self.mock_host = mock_host
+        self.on_finish = on_finish or []
         self.mocks: dict[str, MockServer] = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -80,7 +83,7 @@ class GatewayHarness:
             providers_cfg[slug] = {"wire": wire, "base_url": server.url + prefix, "api_key_env": env_name, **spec.get("config", {})}
         overrides = {"simulate": "never", "providers": providers_cfg, "models": self.models, **self.extra_config}
         settings = load_settings(None, environ={}, overrides=overrides)
-        self.app = create_app(settings, environ=self.environ)
+        self.app = create_app(settings, environ=self.environ, on_finish=self.on_finish)
         self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0, backlog=4096)

@@ -10,7 +10,7 @@ import pytest
 
 from proxy.config import Timeouts
 from proxy.errors import GatewayError
-from proxy.timeouts import request_timeouts
+from proxy.upstream.timeouts import request_timeouts
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.sse_client import assert_openai_error, post_stream

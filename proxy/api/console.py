@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from proxy.api.body import read_json_object
-from proxy.auth import ACCESS, GatewayAccess
+from proxy.appkeys import ACCESS
+from proxy.auth import GatewayAccess
 from proxy.console.session import COOKIE_NAME, SESSION_TTL_S
 from proxy.errors import GatewayError
 

@@ -15,6 +15,8 @@ async def health(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "simulated_providers": gw.simulated,
+            "simulated": gw.simulated,
+            "gateway_keys": gw.gateway_keys,
             "uptime_s": round(time.time() - gw.started_at, 3),
             "models": len(gw.catalog.live_models()),
             "circuits": gw.scorer.circuit_counts(),

@@ -10,15 +10,51 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from proxy.config import ModelConfig, ProviderConfig, Settings
 from proxy.errors import GatewayError
-from proxy.providers.base import Adapter
+
+if TYPE_CHECKING:  # the adapters sit above the catalogue; a route only holds one
+    from proxy.providers.base import Adapter
+
+USER_AGENT = "switchyard/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterTarget:
+    """What an adapter needs to know about the provider and model it is calling."""
+
+    base_url: str
+    upstream_model: str
+    api_key: str | None
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+    default_max_tokens: int = 4096
+    # what the adapter derives from this target alone (URL, auth headers), built on first use and
+    # kept with the target, which lives as long as its catalogue route
+    prepared: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class DefaultTimeouts(NamedTuple):
+    """A provider's default limits in seconds, read once from its config."""
+
+    connect_s: float
+    first_token_s: float
+    idle_s: float
+    total_s: float
+
+
+def with_user_agent(headers: Mapping[str, str]) -> dict[str, str]:
+    """The provider's extra headers with Switchyard's User-Agent first, unless they set their own."""
+    if any(name.lower() == "user-agent" for name in headers):
+        return dict(headers)
+    return {"User-Agent": USER_AGENT, **headers}
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One model served by one provider."""
+    """One model served by one provider, with what every attempt on it needs computed once, here:
+    the adapter's target (URL base, upstream id, key, headers) and the provider's default timeouts."""
 
     model: str
     provider: str
@@ -32,6 +68,20 @@ class Route:
     adapter: Adapter = field(repr=False, compare=False)
     provider_config: ProviderConfig = field(repr=False, compare=False)
     api_key: str | None = field(default=None, repr=False, compare=False)
+    target: AdapterTarget = field(init=False, repr=False, compare=False)
+    timeouts: DefaultTimeouts = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        target = AdapterTarget(
+            base_url=self.base_url,
+            upstream_model=self.upstream_id,
+            api_key=self.api_key,
+            extra_headers=with_user_agent(self.provider_config.headers),
+            default_max_tokens=min(self.max_output, 8192),
+        )
+        t = self.provider_config.timeouts
+        object.__setattr__(self, "target", target)  # frozen: set once, at construction
+        object.__setattr__(self, "timeouts", DefaultTimeouts(t.connect_s, t.first_token_s, t.idle_s, t.total_s))
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
         return round((prompt_tokens * self.input_price + completion_tokens * self.output_price) / 1e6, 10)

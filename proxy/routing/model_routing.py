@@ -1,44 +1,29 @@
-"""Model routing for `model: "auto"`: parse the request's routing config, ask the Rust Router, build candidates.
+"""Model routing for `model: "auto"`: pure functions over the catalogue, the scorer's numbers and the Rust Router.
 
-Pure functions where possible: `parse_routing_config` and `extract_prompt` read the body; `route_auto` turns
-a ranked decision into (model, provider) candidates plus the details `/v1/route` shows. Serving uses only
-the Rust scorer (`proxy._scorer.Router`) and the weights file next to this module.
+`extract_prompt` reads what the router scores from the messages; `route_auto` ranks the pool and turns
+the decision into (model, provider) candidates plus the details `/v1/route` shows. The routing ask
+itself (`AutoRouting`: pool and canonical preference) was parsed once, in `proxy.call`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from proxy._scorer import Router, Scorer
+from proxy.call import AutoRouting
+from proxy.catalog import Catalog
+from proxy.config import ModelConfig, load_settings
 from proxy.errors import GatewayError
 
-if TYPE_CHECKING:
-    from proxy._scorer import Router
-    from proxy.catalog import Catalog, Route
-    from proxy.gateway import Gateway
-    from proxy.routing.candidates import CandidatePlan
-    from proxy.routing.providers import ProviderRouting
-
 WEIGHTS_PATH = Path(__file__).with_name("router_weights.json")
-STRATEGY_HEADER = "x-switchyard-strategy"
-PREFERENCES = ("balanced", "quality", "price", "speed")
-ALIASES = {"performance": "quality", "cost": "price"}
 IMAGE_TOKENS = 765  # a 512px-tiled image at high detail in OpenAI's accounting
 MESSAGE_FRAMING_TOKENS = 4
 CANDIDATE_FIELDS = ("model", "provider", "predicted_quality", "estimated_cost_usd", "estimated_latency_ms", "score",
                     "healthy")
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingRequest:
-    """The validated routing ask: the pool (None means every live model) and the preference."""
-
-    pool: tuple[str, ...] | None
-    preference: str
-    preference_source: str = "default"  # "body" | "header" | "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,55 +45,6 @@ class AutoDecision:
     candidates: list[tuple[str, str]]  # (model, provider), in fallback order
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
-
-
-def _bad(message: str, param: str, code: str = "invalid_model_routing_config") -> GatewayError:
-    return GatewayError(400, message, param=param, code=code)
-
-
-def normalise_preference(value: Any, param: str) -> str:
-    if not isinstance(value, str) or ALIASES.get(value.strip().lower(), value.strip().lower()) not in PREFERENCES:
-        raise _bad(
-            f"{param} must be one of balanced, quality, price, speed (or the aliases performance, cost); got {value!r}.",
-            param,
-        )
-    key = value.strip().lower()
-    return ALIASES.get(key, key)
-
-
-def parse_routing_config(
-    body: Mapping[str, Any], headers: Mapping[str, str], known: Collection[str] | None = None
-) -> RoutingRequest:
-    """`model_routing_config` from the body, the strategy header as a fallback; errors name the field."""
-    cfg = body.get("model_routing_config")
-    if cfg is None:
-        cfg = {}
-    if not isinstance(cfg, Mapping):
-        raise _bad("model_routing_config must be an object.", "model_routing_config")
-
-    pool: tuple[str, ...] | None = None
-    key = "available_models" if "available_models" in cfg else "models" if "models" in cfg else None
-    if key is not None:
-        param = f"model_routing_config.{key}"
-        models = cfg[key]
-        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
-            raise _bad(f"{param} must be a list of model slugs.", param)
-        unique = tuple(dict.fromkeys(models))
-        if len(unique) < 2:
-            raise _bad(f"{param} must list at least two distinct models to route between; got {len(unique)}.", param)
-        if known is not None:
-            for i, slug in enumerate(models):
-                if slug not in known:
-                    raise _bad(f"{param}[{i}]: unknown model '{slug}'. GET /v1/models lists them.", f"{param}[{i}]",
-                               code="model_not_found")
-        pool = unique
-
-    if cfg.get("preference") is not None:
-        return RoutingRequest(pool, normalise_preference(cfg["preference"], "model_routing_config.preference"), "body")
-    header = next((v for k, v in headers.items() if k.lower() == STRATEGY_HEADER), None)
-    if header is not None:
-        return RoutingRequest(pool, normalise_preference(header, STRATEGY_HEADER), "header")
-    return RoutingRequest(pool, "balanced")
 
 
 def _part_text(content: Any) -> tuple[str, int]:
@@ -164,7 +100,7 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class CatalogSpec:
-    """A model's routing facts from the catalogue, and its offers' prices."""
+    """A model's routing facts from the (validated) catalogue, and its offers' prices."""
 
     slug: str
     quality: float
@@ -175,6 +111,13 @@ class CatalogSpec:
     json: bool
     prices: dict[str, tuple[float, float]]  # provider -> (input, output) USD per 1M tokens
     specialty: str | None = None
+
+    @classmethod
+    def from_config(cls, slug: str, cfg: ModelConfig) -> CatalogSpec:
+        caps = cfg.capabilities
+        return cls(slug=slug, quality=cfg.quality, context_window=cfg.context_window, max_output=cfg.max_output,
+                   tools=caps.tools, vision=caps.vision, json=caps.json_mode,
+                   prices={p: (o.input, o.output) for p, o in cfg.providers.items()}, specialty=cfg.specialty)
 
     def model_kwargs(self) -> dict[str, Any]:
         return {"slug": self.slug, "quality": self.quality, "context_window": self.context_window,
@@ -187,66 +130,46 @@ class CatalogSpec:
 
 
 def load_catalog_specs(slugs: Sequence[str] | None = None) -> list[CatalogSpec]:
-    """Routing facts straight from the bundled catalogue (for offline tools: the eval and the speed bench)."""
-    import yaml
-
-    doc = yaml.safe_load((Path(__file__).parents[1] / "catalog" / "catalog.yaml").read_text())
-    out = []
-    for slug, m in doc["models"].items():
-        if slugs is not None and slug not in slugs:
-            continue
-        caps = m.get("capabilities") or {}
-        out.append(CatalogSpec(
-            slug=slug, quality=float(m.get("quality", 0.5)), context_window=int(m["context_window"]),
-            max_output=int(m["max_output"]), tools=bool(caps.get("tools")), vision=bool(caps.get("vision")),
-            json=bool(caps.get("json")),
-            prices={p: (float(v["input"]), float(v["output"])) for p, v in m["providers"].items()},
-            specialty=m.get("specialty"),
-        ))
-    if slugs is not None:
-        out.sort(key=lambda s: list(slugs).index(s.slug))
-    return out
+    """Routing facts of the bundled catalogue, through the same validated settings the gateway loads
+    (for offline tools: the eval and the speed bench)."""
+    models = load_settings(None, environ={}).models
+    order = list(slugs) if slugs is not None else list(models)
+    return [CatalogSpec.from_config(slug, models[slug]) for slug in order if slug in models]
 
 
 class ModelRouter:
     """The gateway's router: the Rust Router loaded with the weights and every catalogue model."""
 
     def __init__(self, catalog: Catalog, weights: Mapping[str, Any] | None = None) -> None:
-        from proxy._scorer import Router
-
-        self.router: Router = Router(dict(weights or load_weights()))
+        self.router = Router(dict(weights or load_weights()))
         for entry in catalog.models.values():
-            cfg = entry.config
-            caps = cfg.capabilities
-            self.router.add_model(entry.slug, cfg.quality, cfg.context_window, cfg.max_output,
-                                  tools=caps.tools, vision=caps.vision, json=caps.json_mode,
-                                  specialty=cfg.specialty)
+            self.router.add_model(**CatalogSpec.from_config(entry.slug, entry.config).model_kwargs())
 
 
-def build_model_router(gw: Gateway) -> ModelRouter | None:
+def build_model_router(catalog: Catalog) -> ModelRouter | None:
     """None when the weights file is missing: `auto` then answers 400 rather than guessing."""
     if not WEIGHTS_PATH.exists():
         return None
-    return ModelRouter(gw.catalog)
+    return ModelRouter(catalog)
 
 
-def _offers(gw: Gateway, pool: Sequence[str]) -> list[tuple[str, str, float, float, float, float, bool]]:
+def _offers(catalog: Catalog, scorer: Scorer, pool: Sequence[str]) -> list[tuple[str, str, float, float, float, float, bool]]:
     offers = []
     for slug in pool:
-        for route in gw.catalog.models[slug].routes.values():
-            stats = gw.scorer.stats(slug, route.provider)
+        for route in catalog.models[slug].routes.values():
+            stats = scorer.stats(slug, route.provider)
             offers.append((slug, route.provider, route.input_price, route.output_price,
                            float(stats.get("first_token_ms") or 0.0), float(stats.get("tokens_per_s") or 0.0),
                            bool(stats.get("available", True))))
     return offers
 
 
-def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> AutoDecision:
-    """Rank the pool for this prompt; candidates are grouped by model, best first."""
-    router: ModelRouter = gw.model_router
-    pool = list(request.pool) if request.pool is not None else [m.slug for m in gw.catalog.live_models()]
-    unserved = [m for m in pool if not gw.catalog.models[m].routes]
-    servable = [m for m in pool if gw.catalog.models[m].routes]
+def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: AutoRouting, prompt: PromptInfo) -> AutoDecision:
+    """Rank the pool for this prompt (its slugs were checked against the catalogue by `parse_chat_call`);
+    candidates are grouped by model, best first."""
+    pool = list(request.pool) if request.pool is not None else [m.slug for m in catalog.live_models()]
+    unserved = [m for m in pool if not catalog.models[m].routes]
+    servable = [m for m in pool if catalog.models[m].routes]
     if not servable:
         raise GatewayError(503, "No model in the routing pool has a configured provider. Set a provider's API key "
                            "environment variable, or widen model_routing_config.available_models.",
@@ -255,7 +178,7 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
     if prompt.context:
         extra += int(router.router.features(prompt.context)["est_tokens"])
     decision = router.router.route(
-        prompt.text, _offers(gw, servable), preference=request.preference, tools=prompt.tools > 0,
+        prompt.text, _offers(catalog, scorer, servable), preference=request.preference, tools=prompt.tools > 0,
         vision=prompt.images > 0, json=prompt.json_mode, max_tokens=prompt.max_tokens, extra_input_tokens=extra,
         explain=True,
     )
@@ -292,41 +215,3 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
         "rejected": rejected,
     }
     return AutoDecision([(str(c["model"]), str(c["provider"])) for c in ranked], reason, details)
-
-
-def decide(gw: Gateway, body: Mapping[str, Any], headers: Mapping[str, str]) -> AutoDecision:
-    """Parse, then route: what both `model: auto` and `POST /v1/route` do."""
-    if gw.model_router is None:
-        raise GatewayError(400, "Automatic model routing is not available in this build.", param="model")
-    request = parse_routing_config(body, headers, known=gw.catalog.models)
-    return route_auto(gw, request, extract_prompt(body))
-
-
-def _providers_for(gw: Gateway, model: str, ranked: list[str], routing: ProviderRouting, explicit: bool) -> list[Route]:
-    """Provider order for one model: the router's order, or the request's provider routing when it set one."""
-    entry = gw.catalog.models[model]
-    if routing.kind == "order":
-        wanted = [p for p in routing.providers if p in entry.routes]
-    elif explicit:
-        wanted = [p for p in gw.scorer.rank_providers(model, routing.factor) if p in entry.routes]
-    else:
-        wanted = ranked
-    return [entry.routes[p] for p in wanted]
-
-
-def plan_auto(gw: Gateway, body: dict[str, Any], headers: Mapping[str, str], routing: ProviderRouting) -> CandidatePlan:
-    """The call site in candidates.py: the ranked (model, provider) list is the fallback order."""
-    from proxy.routing.candidates import CandidatePlan
-
-    decision = decide(gw, body, headers)
-    explicit = bool((body.get("provider") or {}).get("routing"))
-    by_model: dict[str, list[str]] = {}
-    for model, provider in decision.candidates:
-        by_model.setdefault(model, []).append(provider)
-    routes: list[Route] = []
-    for model, providers in by_model.items():
-        routes += _providers_for(gw, model, providers, routing, explicit)
-    if not routes:
-        raise GatewayError(400, "provider.routing.providers names no provider that serves a model in the routing pool.",
-                           param="provider.routing.providers", code="unknown_provider")
-    return CandidatePlan(routes, route_reason=decision.reason, details=decision.details)

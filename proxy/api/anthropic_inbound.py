@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
+from proxy.call import invalid
 from proxy.errors import GatewayError
 from proxy.providers.anthropic_wire import FINISH_TO_STOP, THINKING_BUDGETS
-
-GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
-THINKING_TYPES = ("thinking", "redacted_thinking")
+from proxy.providers.common import GATEWAY_FIELDS, THINKING_TYPES
+from proxy.streaming import sse_frame
 
 # HTTP status -> Anthropic error type, for errors this API answers with.
 STATUS_ERROR_TYPES: dict[int, str] = {
@@ -33,10 +33,6 @@ def error_type_for(status: int) -> str:
 
 def error_body(status: int, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type_for(status), "message": message}}
-
-
-def invalid(param: str, message: str) -> GatewayError:
-    return GatewayError(400, f"{param}: {message}", param=param, code="invalid_value")
 
 
 # -- request: Anthropic -> internal ------------------------------------------------------------
@@ -243,7 +239,7 @@ def to_anthropic_message(completion: dict[str, Any]) -> dict[str, Any]:
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    return sse_frame(orjson.dumps(data), event)
 
 
 class AnthropicEventEncoder:

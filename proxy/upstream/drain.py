@@ -21,10 +21,6 @@ class Drain:
         self.deadline: float | None = None
         self._timeouts: set[asyncio.Timeout] = set()
 
-    @property
-    def draining(self) -> bool:
-        return self.deadline is not None
-
     def expired(self) -> bool:
         return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
 

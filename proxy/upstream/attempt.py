@@ -9,78 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
 
 from proxy.catalog import Route
-from proxy.drain import Drain
-from proxy.providers.base import AdapterTarget, StreamTranslator, UpstreamError
+from proxy.errors import UpstreamError
+from proxy.providers.base import StreamTranslator
 from proxy.streaming import SSEEvent, SSEParser
-from proxy.upstream import USER_AGENT
-
-
-class AttemptTimeouts(NamedTuple):
-    """Limits for one request. `deadline` (event-loop time) is when the whole request must be over,
-    fallbacks included: arrival + total_s. Without one, each attempt gets total_s from its start.
-    (A named tuple, not a frozen dataclass: one is built per attempt, and this builds in one step.)"""
-
-    connect_s: float
-    first_token_s: float
-    idle_s: float
-    total_s: float
-    deadline: float | None = None
-
-    def attempt_deadline(self) -> float:
-        return self.deadline if self.deadline is not None else asyncio.get_running_loop().time() + self.total_s
-
-    def first_token_deadline(self, total_deadline: float) -> float:
-        return min(asyncio.get_running_loop().time() + self.first_token_s, total_deadline)
-
-
-_TARGETS: dict[int, tuple[Route, AdapterTarget]] = {}
-
-
-def target_for(route: Route) -> AdapterTarget:
-    """What the adapter needs about a route; built once per route (it runs on every attempt)."""
-    cached = _TARGETS.get(id(route))
-    if cached is None or cached[0] is not route:
-        target = AdapterTarget(
-            base_url=route.base_url,
-            upstream_model=route.upstream_id,
-            api_key=route.api_key,
-            extra_headers=with_user_agent(route.provider_config.headers),
-            default_max_tokens=min(route.max_output, 8192),
-        )
-        cached = _TARGETS[id(route)] = (route, target)
-    return cached[1]
-
-
-def with_user_agent(headers: Mapping[str, str]) -> dict[str, str]:
-    """The provider's extra headers with Switchyard's User-Agent first, unless they set their own."""
-    if any(name.lower() == "user-agent" for name in headers):
-        return dict(headers)
-    return {"User-Agent": USER_AGENT, **headers}
-
-
-_CLIENT_TIMEOUTS: dict[tuple[float, float | None], aiohttp.ClientTimeout] = {}
-
-
-def client_timeout(connect_s: float, idle_s: float | None = None) -> aiohttp.ClientTimeout:
-    """aiohttp's part of an attempt's limits: connect and, for streams, the idle gap between reads
-    (sock_read bounds each read). Never a total: the attempt's own asyncio timer is the one deadline
-    timer, so aiohttp schedules none. Built once per distinct pair of values."""
-    key = (connect_s, idle_s)
-    timeout = _CLIENT_TIMEOUTS.get(key)
-    if timeout is None:
-        if len(_CLIENT_TIMEOUTS) >= 256:  # overrides come from clients: keep the cache bounded
-            _CLIENT_TIMEOUTS.clear()
-        timeout = _CLIENT_TIMEOUTS[key] = aiohttp.ClientTimeout(total=None, connect=connect_s, sock_connect=connect_s,
-                                                                sock_read=idle_s)
-    return timeout
-
+from proxy.upstream.drain import Drain
+from proxy.upstream.timeouts import AttemptTimeouts, client_timeout
 
 TIMEOUT_TEXT = {
     "connect": "no connection within the connect timeout",
@@ -116,7 +56,7 @@ async def attempt_json(
     non-streaming answer arrives in one piece after the whole generation, so nothing shorter bounds
     it) and is registered with `drain`, which moves it to the grace deadline on shutdown: a
     TimeoutError leaves here only then, for the fallback loop to turn into a 503."""
-    request = route.adapter.build_request(body, target_for(route), stream=False)
+    request = route.adapter.build_request(body, route.target, stream=False)
     started = time.perf_counter()
     try:
         async with asyncio.timeout_at(t.attempt_deadline()) as timer:
@@ -187,11 +127,12 @@ async def open_stream(
     """One streaming attempt, up to its first content. Its single timer runs to the first-token
     deadline (capped by the total) and is registered with `drain` like attempt_json's; aiohttp bounds
     connect and each read (the idle gap)."""
-    request = route.adapter.build_request(body, target_for(route), stream=True)
+    request = route.adapter.build_request(body, route.target, stream=True)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
     resp: aiohttp.ClientResponse | None = None
     timer: asyncio.Timeout | None = None
+    in_stream = False  # an error after the 200: the provider's stream said it, not its status line
     try:
         # The first-token deadline runs to the first real content; keep-alives do not reset it.
         async with asyncio.timeout_at(t.first_token_deadline(deadline)) as timer:
@@ -205,6 +146,7 @@ async def open_stream(
             translator = route.adapter.stream_translator()
             reader = resp.content.iter_any().__aiter__()
             held: list[dict[str, Any]] = []
+            in_stream = True
             while True:
                 try:
                     raw = await reader.__anext__()
@@ -225,8 +167,9 @@ async def open_stream(
             if drain is not None:
                 drain.unwatch(timer)
         return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline)
-    except UpstreamError:
+    except UpstreamError as exc:
         close_failed(resp, drain, timer)
+        exc.in_stream = in_stream
         raise
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         close_failed(resp, drain, timer)

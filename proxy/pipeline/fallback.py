@@ -8,15 +8,17 @@ caller, once the answer has been fully delivered, so stream timings are real).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from proxy._scorer import Scorer
 from proxy.catalog import Route
-from proxy.errors import GatewayError
-from proxy.gateway import Gateway
-from proxy.providers.base import UpstreamError
+from proxy.errors import GatewayError, UpstreamError
+from proxy.outcome import AttemptOutcome, Outcome
 from proxy.redact import redact
+from proxy.upstream.drain import Drain
 
 T = TypeVar("T")
 
@@ -38,61 +40,89 @@ ALL_EJECTED = "all-providers-ejected"
 
 
 async def run_with_fallback(
-    gw: Gateway,
     candidates: list[Route],
     attempt: Callable[[Route], Awaitable[T]],
-    notes: dict[str, str] | None = None,
+    scorer: Scorer,
+    drain: Drain,
+    max_attempts: int,
+    outcome: Outcome,
+    notes: dict[str, str],
 ) -> tuple[T, int]:
     """Returns the first successful attempt's result and the number of attempts made.
 
-    Each attempt runs its own single timer, registered with the drain (see attempt.py); a
+    Each attempt runs its own single timer, registered with the drain (see upstream/attempt.py); a
     TimeoutError that leaves one means the shutdown's grace deadline ended it. `attempt` may be a
     plain function returning an awaitable, which keeps one coroutine frame out of every resume.
 
     Ejected providers (circuit open) are tried only after every available one; when all candidates
     are ejected the least-bad is tried anyway and `notes` (response headers) gets a degraded header.
+    Each try is added to `outcome.attempts`; the successful one is completed by the caller.
     """
     failures: list[FailedAttempt] = []
-    tries, all_ejected = order_by_availability(gw, candidates)
-    tries = tries[: gw.settings.routing.max_attempts]
-    if all_ejected and notes is not None:
+    tries, all_ejected = order_by_availability(scorer, candidates)
+    tries = tries[:max_attempts]
+    if all_ejected:
         notes[DEGRADED_HEADER] = ALL_EJECTED
-    scorer = gw.scorer
     for route in tries:
-        if gw.drain.expired():
+        if drain.expired():
             raise shutting_down(notes)
         scorer.begin(route.model, route.provider)
+        record = outcome.begin_attempt(route.model, route.provider)
+        started = time.perf_counter()
         try:
             result = await attempt(route)
         except UpstreamError as exc:
             exc.message = redact(exc.message, [route.api_key])
-            record_failure(gw, route, exc)
+            record_failure(scorer, route, exc)
+            end_attempt(record, started, attempt_result(exc), exc.status, exc.message)
             failures.append(FailedAttempt(route, exc))
             if not exc.retriable or len(tries) == 1:
                 raise upstream_to_client(exc, route, len(failures), notes) from None
             continue
         except TimeoutError:  # only the drain's deadline gets here; attempts map their own limits
             scorer.record(route.model, route.provider, "cancelled")
+            end_attempt(record, started, "cancelled", 503, "the gateway shut down")
             raise shutting_down(notes) from None
         except asyncio.CancelledError:
             scorer.record(route.model, route.provider, "cancelled")
+            end_attempt(record, started, "cancelled", None, "the client went away")
             raise
-        except GatewayError:  # the request's fault (found late), not the provider's
+        except GatewayError as exc:  # the request's fault (found late), not the provider's
             scorer.record(route.model, route.provider, "cancelled")
+            end_attempt(record, started, f"http_{exc.status}", exc.status, exc.message)
             raise
-        except BaseException:
+        except BaseException as exc:
             scorer.record(route.model, route.provider, "error")
+            end_attempt(record, started, "http_500", 500, type(exc).__name__)
             raise
         return result, len(failures) + 1
     raise exhausted(failures, notes)
 
 
-def order_by_availability(gw: Gateway, candidates: list[Route]) -> tuple[list[Route], bool]:
+def attempt_result(exc: UpstreamError) -> str:
+    """An attempt outcome's name: timeout, connect_error, stream_error or http_<status>."""
+    if exc.code == "upstream_timeout":
+        return "timeout"
+    if exc.code == "upstream_connection_error":
+        return "connect_error"
+    if exc.in_stream:
+        return "stream_error"
+    return f"http_{exc.status}"
+
+
+def end_attempt(record: AttemptOutcome, started: float, result: str, status: int | None, error: str | None) -> None:
+    record.outcome = result
+    record.status = status
+    record.error = error
+    record.duration_ms = round((time.perf_counter() - started) * 1000.0, 3)
+
+
+def order_by_availability(scorer: Scorer, candidates: list[Route]) -> tuple[list[Route], bool]:
     """Available candidates first (order kept), then ejected ones; and whether all are ejected."""
     available: list[Route] = []
     ejected: list[Route] = []
     for route in candidates:
-        (available if gw.scorer.is_available(route.model, route.provider) else ejected).append(route)
+        (available if scorer.is_available(route.model, route.provider) else ejected).append(route)
     return available + ejected, bool(candidates) and not available
 
 
@@ -105,12 +135,12 @@ def shutting_down(notes: dict[str, str] | None) -> GatewayError:
     )
 
 
-def record_failure(gw: Gateway, route: Route, exc: UpstreamError) -> None:
+def record_failure(scorer: Scorer, route: Route, exc: UpstreamError) -> None:
     if exc.status in NEUTRAL_STATUSES:
-        gw.scorer.record(route.model, route.provider, "cancelled")
+        scorer.record(route.model, route.provider, "cancelled")
         return
     retry_after_ms = exc.retry_after_s * 1000.0 if exc.retry_after_s is not None else None
-    gw.scorer.record(route.model, route.provider, "error", retry_after_ms=retry_after_ms)
+    scorer.record(route.model, route.provider, "error", retry_after_ms=retry_after_ms)
 
 
 def upstream_to_client(exc: UpstreamError, route: Route, attempts: int, notes: dict[str, str] | None = None) -> GatewayError:

@@ -2,7 +2,7 @@
 
 The sessions keep no cookies: one session serves every user of a provider, so a cookie a provider
 sets (load balancers do) must never ride along on somebody else's request. They carry no default
-headers either; the adapters send the User-Agent with each request (see `USER_AGENT`), which spares
+headers either; the adapters send the User-Agent with each request (see `proxy.catalog.USER_AGENT`), which spares
 aiohttp a merge of session headers into every request's.
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import aiohttp
-
-USER_AGENT = "switchyard/0.1"
 
 
 class UpstreamPool:

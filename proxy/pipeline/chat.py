@@ -1,0 +1,272 @@
+"""The chat pipeline: a ChatCall and the resources it needs in, an internal answer out. No HTTP here.
+
+`complete` returns a whole OpenAI-shaped `chat.completion`; `open_stream` returns a ChatStream whose
+first content has arrived, and `relay` then hands its chunks to the front end's renderer as they
+come. Both plan candidates (routing), run the fallback loop over attempts (upstream) and fill the
+request's Outcome, which they finish when the answer ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from proxy._scorer import Scorer
+from proxy.call import ChatCall
+from proxy.catalog import Catalog, Route
+from proxy.errors import GatewayError, UpstreamError, internal_error
+from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
+from proxy.pipeline.accounting import StreamTally, finish_reason_of, shape_completion
+from proxy.pipeline.fallback import run_with_fallback
+from proxy.redact import redact, redacted_traceback
+from proxy.routing.candidates import CandidatePlan, plan_candidates
+from proxy.routing.model_routing import AutoDecision, ModelRouter
+from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
+from proxy.upstream.drain import Drain
+from proxy.upstream.pool import UpstreamPool
+from proxy.upstream.stream import pump_until_deadline
+from proxy.upstream.timeouts import attempt_timeouts
+
+log = logging.getLogger("switchyard")
+
+OnFinish = Callable[[Outcome], None]
+Write = Callable[[bytes], Awaitable[None]]
+ROUTE_HEADER = "x-switchyard-route"
+# Failures of the gateway itself, not of the provider that was streaming.
+GATEWAY_CODES = frozenset({"gateway_shutting_down", "internal_error"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResources:
+    """What the pipeline needs, built once per process (see proxy.app)."""
+
+    catalog: Catalog
+    scorer: Scorer
+    model_router: ModelRouter | None
+    upstreams: UpstreamPool
+    drain: Drain
+    max_attempts: int
+    on_finish: Sequence[OnFinish] = ()
+
+
+class StreamRenderer(Protocol):
+    """A front end's framing of a stream. Chunks come with the catalogue model name and usage (with
+    cost) already set; the renderer only writes them in its wire format."""
+
+    def encode(self, chunks: list[dict[str, Any]]) -> bytes: ...
+
+    def closing(self, usage: dict[str, Any], first: dict[str, Any] | None) -> bytes:
+        """After the last upstream chunk: whatever ends a complete stream."""
+        ...
+
+    def failure(self, error: GatewayError, message: str) -> bytes:
+        """The last event of a stream that broke after content was sent."""
+        ...
+
+
+@dataclass(slots=True)
+class Completion:
+    data: dict[str, Any]  # OpenAI `chat.completion`, model and usage (with cost) set
+    route: Route
+    notes: dict[str, str]  # gateway metadata for the response headers (x-switchyard-*)
+
+
+@dataclass(slots=True)
+class ChatStream:
+    opened: OpenedStream
+    route: Route
+    notes: dict[str, str]
+    tally: StreamTally
+    attempt: AttemptOutcome
+
+
+def new_outcome(request_id: str, api: str, res: ChatResources, simulated: bool = False) -> Outcome:
+    """A request's outcome, begun at arrival (before its body is read, so a 400 is an outcome too)."""
+    return Outcome(request_id, api, simulated=simulated, hooks=res.on_finish)
+
+
+def describe(outcome: Outcome, call: ChatCall) -> None:
+    """What the checked call says about the request, for the outcome."""
+    outcome.client_request_id = call.client_request_id
+    outcome.model_requested = call.model
+    outcome.stream = call.stream
+    outcome.tags = call.tags  # read-only already
+
+
+def plan(call: ChatCall, res: ChatResources, outcome: Outcome) -> tuple[CandidatePlan, dict[str, str]]:
+    candidates = plan_candidates(call, res.catalog, res.scorer, res.model_router)
+    notes: dict[str, str] = {}
+    if candidates.decision is not None:
+        notes[ROUTE_HEADER] = candidates.decision.reason
+        outcome.route = auto_route(candidates.decision)
+    return candidates, notes
+
+
+def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[str, str]:
+    notes["x-switchyard-provider"] = route.provider
+    notes["x-switchyard-attempts"] = str(attempts)
+    notes["x-switchyard-model"] = route.model
+    return notes
+
+
+async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> Completion:
+    """A whole answer. `received_at` (event-loop time) anchors the request's total deadline."""
+    try:
+        candidates, notes = plan(call, res, outcome)
+        body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+
+        # a plain function returning the attempt's coroutine: one frame fewer on every resume
+        def attempt(route: Route) -> Awaitable[JsonAttempt]:
+            t = attempt_timeouts(route.timeouts, overrides, received_at)
+            return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain)
+
+        result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
+                                                   outcome, notes)
+    except BaseException as exc:
+        fail(outcome, exc)
+        raise
+    route = result.route
+    res.scorer.record(route.model, route.provider, "ok", first_token_ms=result.elapsed_ms)
+    data = shape_completion(result.response, route, body)
+    usage = data["usage"]
+    record = outcome.attempts[-1]
+    record.ttft_ms = record.duration_ms = round(result.elapsed_ms, 3)
+    record.status, record.cost_usd = 200, usage.get("cost_usd")
+    outcome.model, outcome.provider, outcome.usage = route.model, route.provider, usage
+    outcome.finish_reason = finish_reason_of(data)
+    outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
+    outcome.finish("ok", 200)
+    return Completion(data, route, gateway_notes(route, attempts, notes))
+
+
+async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> ChatStream:
+    """A stream whose first content has arrived (nothing is sent to the client before that, so a
+    failure until then falls back invisibly). Hand it to `relay`."""
+    try:
+        candidates, notes = plan(call, res, outcome)
+        body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+
+        def attempt(route: Route) -> Awaitable[OpenedStream]:
+            t = attempt_timeouts(route.timeouts, overrides, received_at)
+            return open_stream(upstreams.session_for(route.base_url), route, body, t, drain)
+
+        opened, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
+                                                   outcome, notes)
+    except BaseException as exc:
+        fail(outcome, exc)
+        raise
+    route = opened.route
+    outcome.model, outcome.provider = route.model, route.provider
+    record = outcome.attempts[-1]
+    record.ttft_ms, record.status = round(opened.first_token_ms, 3), 200
+    return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body), record)
+
+
+async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]], write: Write,
+                res: ChatResources, outcome: Outcome) -> None:
+    """`start` the answer (its status and headers), send the held opening chunks, then the rest as
+    they arrive; a failure ends in the renderer's error event. The stream's result goes to the scorer
+    and the outcome once: ok, partial (the provider broke the stream, or the gateway shut down), or
+    cancelled (the client left)."""
+    opened, route, tally = stream.opened, stream.route, stream.tally
+
+    def emit(chunks: list[dict[str, Any]]) -> Awaitable[None]:
+        return write(renderer.encode(tally.feed(chunks)))
+
+    scored, status = "cancelled", "cancelled"
+    failure: GatewayError | None = None
+    started = False
+    try:
+        await start()
+        started = True
+        await emit(opened.held)
+        outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
+        await pump_until_deadline(opened, emit, res.drain)
+        await write(renderer.closing(tally.final_usage(), tally.first))
+        scored, status = "ok", "ok"
+    except UpstreamError as exc:
+        scored = "cancelled" if exc.code == "gateway_shutting_down" else "error"
+        status, failure = "partial", exc
+        if started:
+            await write_quietly(write, renderer.failure(exc, failure_message(exc, route)))
+    except ConnectionError:
+        pass  # the client went away: recorded as cancelled, the upstream closed below
+    except Exception as exc:  # a bug must still end the stream visibly, and be logged once
+        log.error("stream relay failed for %s via %s: %s", route.model, route.provider,
+                  redacted_traceback(exc, [route.api_key]))
+        internal = internal_error("Internal gateway error while relaying the stream.")
+        internal.__cause__ = exc
+        status, failure = "partial", internal
+        if started:
+            await write_quietly(write, renderer.failure(internal, internal.message))
+    finally:
+        opened.close()
+        record_stream(res.scorer, stream, scored)
+        end_stream(outcome, stream, status, failure)
+
+
+async def write_quietly(write: Write, data: bytes) -> None:
+    """The last words of a broken stream; a client that left meanwhile hears nothing, as it asked."""
+    try:
+        await write(data)
+    except ConnectionError:
+        pass
+
+
+def failure_message(exc: GatewayError, route: Route) -> str:
+    message = redact(exc.message, [route.api_key])
+    if exc.code in GATEWAY_CODES:
+        return message
+    return f"Provider '{route.provider}' failed mid-stream: {message} The answer above is incomplete."
+
+
+def record_stream(scorer: Scorer, stream: ChatStream, scored: str) -> None:
+    opened, route = stream.opened, stream.route
+    if scored != "ok":
+        scorer.record(route.model, route.provider, scored)
+        return
+    elapsed = time.perf_counter() - opened.first_token_at
+    tally = stream.tally
+    completion = (tally.usage or {}).get("completion_tokens") or max(1, tally.completion_chars // 4)
+    tokens_per_s = completion / elapsed if elapsed > 0.001 else None
+    scorer.record(route.model, route.provider, "ok", first_token_ms=opened.first_token_ms, tokens_per_s=tokens_per_s)
+
+
+def end_stream(outcome: Outcome, stream: ChatStream, status: str, failure: GatewayError | None) -> None:
+    tally, record = stream.tally, stream.attempt
+    usage = tally.final_usage()
+    record.duration_ms = round((time.perf_counter() - stream.opened.started) * 1000.0, 3)
+    record.cost_usd = usage.get("cost_usd")
+    if status == "cancelled":
+        record.outcome = "cancelled"
+    elif failure is not None and failure.code != "internal_error":
+        record.outcome, record.error = "stream_error", failure.message
+    outcome.usage, outcome.finish_reason = usage, tally.finish_reason
+    if failure is not None:
+        outcome.finish("partial", 200, failure.message, failure.code)
+    else:
+        outcome.finish("ok" if status == "ok" else "cancelled", 200)
+
+
+def fail(outcome: Outcome, exc: BaseException) -> None:
+    """Finish the outcome of a request that ends without an answer."""
+    if isinstance(exc, GatewayError):
+        outcome.finish("error", exc.status, exc.message, exc.code)
+    elif isinstance(exc, asyncio.CancelledError):
+        outcome.finish("cancelled", 499, "the client went away")
+    else:
+        outcome.finish("error", 500, "internal error", "internal_error")
+
+
+def auto_route(decision: AutoDecision) -> AutoRoute:
+    details = decision.details
+    candidates = [RouteCandidate(str(c["model"]), str(c["provider"]), float(c["predicted_quality"]),
+                                 float(c["estimated_cost_usd"]), float(c["estimated_latency_ms"]), float(c["score"]))
+                  for c in details.get("candidates", ())]
+    features = details.get("features", {})
+    return AutoRoute(str(details.get("preference")), float(features.get("difficulty", 0.0)), decision.reason,
+                     candidates, features)
