@@ -6,8 +6,8 @@
 Each console is simulated by an HTTP poller doing what the shipped page does (read from
 proxy/console/static/pages/requests.js, so the bench follows the page): GET /v1/requests with the
 page size and the look-back `since` every POLL_MS, and GET /health every 15 s. Within a round the two
-conditions run back to back in alternating order; the figure is the median over rounds of the
-per-round ratio of requests/s with consoles to without. The gateway, mock and load generator are the
+conditions run as ABBA (or BAAB) slices; the figure is the median over rounds of the per-round ratio
+of requests/s with consoles to without. The gateway, mock and load generator are the
 ones bench/compare.py uses, pinned the same way.
 
 On a shared machine that ratio is noisy, so the gateway's own CPU cost per poll is measured too, with
@@ -65,6 +65,13 @@ class PollStats:
     records: int = 0  # records the polls returned: a busy log fills each page
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, other: PollStats) -> None:
+        self.polls += other.polls
+        self.records += other.records
+        self.latencies_ms += other.latencies_ms
+        for status, n in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
 
 
 class Consoles:
@@ -172,19 +179,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"isolated: {per_poll:.2f} ms of gateway CPU per poll; {args.consoles} consoles take "
                   f"{isolated['core_share_pct']:.2f}% of a core", flush=True)
         for i in range(args.rounds):
-            order = ("without", "with") if i % 2 == 0 else ("with", "without")
-            result: dict[str, Any] = {}
+            # ABBA (then BAAB): a machine getting busier or quieter within a round hits both alike
+            order = ("without", "with", "with", "without") if i % 2 == 0 else ("with", "without", "without", "with")
+            rps: dict[str, list[float]] = {"without": [], "with": []}
             for condition in order:
                 if condition == "with":
                     with Consoles(base, args.consoles, polling) as consoles:
-                        result[condition] = h.loadgen(gateway, *load, seconds=args.slice_s)["rps"]
-                    poll_stats.polls += consoles.stats.polls
-                    poll_stats.records += consoles.stats.records
-                    poll_stats.latencies_ms += consoles.stats.latencies_ms
-                    for status, n in consoles.stats.statuses.items():
-                        poll_stats.statuses[status] = poll_stats.statuses.get(status, 0) + n
+                        rps[condition].append(h.loadgen(gateway, *load, seconds=args.slice_s)["rps"])
+                    poll_stats.add(consoles.stats)
                 else:
-                    result[condition] = h.loadgen(gateway, *load, seconds=args.slice_s)["rps"]
+                    rps[condition].append(h.loadgen(gateway, *load, seconds=args.slice_s)["rps"])
+            result = {k: statistics.fmean(v) for k, v in rps.items()}
             result["ratio"] = result["with"] / result["without"] if result["without"] else None
             rounds.append(result)
             print(f"round {i + 1}/{args.rounds}: without {result['without']:.0f} req/s, with {result['with']:.0f} req/s, "
@@ -217,8 +222,8 @@ def main() -> None:
     gateway_cpus, aux_cpus = cpu_layout(os.cpu_count() or 1)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds: the harness works, nothing is measured")
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--slice-s", type=float, default=4.0, help="seconds of load per condition per round")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--slice-s", type=float, default=3.0, help="seconds of load per slice (4 slices a round)")
     parser.add_argument("--consoles", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--gateway-cpus", default=gateway_cpus)
@@ -226,7 +231,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.smoke:
-        args.rounds, args.slice_s = 1, 2.0
+        args.rounds, args.slice_s = 1, 1.0
     report = run(args)
     missing = report["poll_statuses"].get("404")
     print(json.dumps({k: report[k] for k in ("median_ratio", "throughput_drop_pct", "polls", "poll_statuses", "poll_ms_p50", "isolated")}))
