@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any
 
 from proxy.auth import load_api_keys
@@ -42,7 +43,7 @@ def run_worker(settings: Settings, sock: socket.socket | None, worker: int) -> N
 
     uvloop.install()
     logging.basicConfig(level=settings.server.log_level.upper(), format=f"%(asctime)s switchyard[{worker}] %(levelname)s %(message)s")
-    app = create_app(settings)
+    app = create_app(settings, worker=worker)
     print(
         f"switchyard worker {worker}: listening on http://{settings.server.host}:{settings.server.port} "
         f"(pid {os.getpid()})",
@@ -73,6 +74,13 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     workers = settings.server.workers
+    # Metrics from every worker in one scrape: prometheus-client's multiprocess mode, set up before any
+    # worker imports it (a directory of memory-mapped sample files, emptied at start). One worker needs
+    # it only when the environment asks for it.
+    from proxy.metrics import MULTIPROC_ENV, prepare_multiprocess_dir, worker_exited
+
+    if workers > 1 or os.environ.get(MULTIPROC_ENV):
+        prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="switchyard-metrics-"))
     if workers == 1:
         run_worker(settings, None, 0)
         return
@@ -101,6 +109,9 @@ def serve(settings: Settings) -> None:
             proc.terminate()
         for proc in procs:
             proc.join()
+    for proc in procs:
+        if proc.pid is not None:
+            worker_exited(proc.pid)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from proxy.auth import GatewayAccess, key_checker
 from proxy.catalog import build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
+from proxy.observability import install_request_log, log_outcome
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
 from proxy.providers.registry import adapter_for
@@ -54,6 +55,7 @@ def gateway_context(
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
+            bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
         thresholds = tune_gc()
@@ -108,6 +110,7 @@ def create_app(
     *,
     environ: Mapping[str, str] | None = None,
     on_finish: Sequence[Callable[[Outcome], None]] = (),
+    worker: int = 0,
 ) -> web.Application:
     """`on_finish`: hooks called once with each chat request's finished Outcome (request log, metrics)."""
     environ = os.environ if environ is None else environ
@@ -118,7 +121,8 @@ def create_app(
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
-    app.cleanup_ctx.append(gateway_context(settings, environ, on_finish))
+    install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
+    app.cleanup_ctx.append(gateway_context(settings, environ, (*on_finish, log_outcome(app))))
     app.on_shutdown.append(begin_drain)
     app[FRONT_ENDS] = {}
     for module, path, handler in CHAT_APIS:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.auth import GatewayAccess
+from proxy.auth import GatewayAccess, Identity
 from proxy.gateway import Gateway
+from proxy.metrics import Metrics
+from proxy.store import Store
 
 GATEWAY = web.AppKey("gateway", Gateway)
+STORE = web.AppKey("store", Store)
+METRICS = web.AppKey("metrics", Metrics)
 # (FRONT_ENDS, path -> front end, is typed by the FrontEnd protocol, so it lives beside it in api/frontend.py)
 # the gateway's id for the request being served (a UUIDv7), set by the errors middleware at arrival
 REQUEST_ID = web.RequestKey("request_id", str)
+# who sent the request being served (key name, admin or not), set by the key check
+IDENTITY = web.RequestKey("identity", Identity)
 # the configured keys and console sessions, set by the key check for the console's sign-in exchange
 ACCESS = web.RequestKey("access", GatewayAccess)

@@ -27,8 +27,8 @@ from proxy._scorer import scorer_defaults
 
 CATALOG_PATH = Path(__file__).parent / "catalog" / "catalog.yaml"
 ENV_PREFIX = "SWITCHYARD_"
-# Read directly by their users, not settings paths (SWITCHYARD_API_KEYS: proxy.auth).
-ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "API_KEYS"})
+# Read directly by their users, not settings paths (SWITCHYARD_API_KEYS, SWITCHYARD_ADMIN_KEYS: proxy.auth).
+ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "API_KEYS", ENV_PREFIX + "ADMIN_KEYS"})
 WireFormat = Literal["openai", "anthropic", "gemini"]
 SCORER_DEFAULTS = scorer_defaults()  # written once, in Rust (ScorerConfig's Default)
 
@@ -78,6 +78,8 @@ class ModelProviderConfig(Strict):
     id: str = Field(min_length=1)
     input: float = Field(ge=0, description="USD per 1M input tokens")
     output: float = Field(ge=0, description="USD per 1M output tokens")
+    cached_input: float | None = Field(None, ge=0, description="USD per 1M prompt tokens read from cache (default: input)")
+    cache_write: float | None = Field(None, ge=0, description="USD per 1M prompt tokens written to cache (default: input)")
     context_window: int | None = Field(None, gt=0)
     max_output: int | None = Field(None, gt=0)
 
@@ -97,15 +99,59 @@ class ModelConfig(Strict):
     providers: dict[str, ModelProviderConfig] = Field(min_length=1)
 
 
+class NamedKey(Strict):
+    """A gateway key with the name the request log, usage and metrics know it by."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    key: SecretStr
+
+
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
-    api_keys: list[SecretStr] = Field(default_factory=list)
+    api_keys: list[NamedKey | SecretStr] = Field(default_factory=list)
     api_keys_file: str | None = None
+    admin_keys: list[NamedKey | SecretStr] = Field(
+        default_factory=list, description="keys that also read every key's records, usage and /metrics")
     log_level: str = "info"
+    access_log: bool = True
+    metrics: bool = Field(True, description="record Prometheus metrics and serve /metrics")
+    metrics_listen: str | None = Field(None, description="host:port serving /metrics without auth, for scrapers")
     shutdown_grace_s: float = Field(10.0, ge=0)
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("must be host:port, for example 127.0.0.1:9464")
+        return value
+
+
+class StoreConfig(Strict):
+    data_dir: str = "./switchyard-data"
+    url: SecretStr | None = Field(None, description="postgresql://... for replicas; SQLite in data_dir when unset")
+    responses_ttl_days: float = Field(30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it unset for SQLite in store.data_dir)")
+        return value
+
+
+class LogConfig(Strict):
+    enabled: bool = True
+    retention_days: float = Field(30.0, ge=0, description="0 keeps records forever")
+    bodies: bool = Field(False, description="store messages and answers (secrets redacted, capped)")
+    body_max_bytes: int = Field(32_768, gt=0)
+    queue_max: int = Field(10_000, ge=1)
+    batch_rows: int = Field(500, ge=1)
+    batch_interval_ms: float = Field(200.0, gt=0)
 
 
 class RoutingConfig(Strict):
@@ -121,6 +167,8 @@ class Settings(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     simulate: Literal["auto", "always", "never"] = "auto"
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
 

@@ -65,6 +65,7 @@ class Outcome:
     started_at: float = field(default_factory=time.time)  # Unix seconds, for the log
     started: float = field(default_factory=time.perf_counter)  # for durations
     client_request_id: str | None = None
+    key: str | None = None  # the caller's gateway key name (never the key); None when keys are off
     model_requested: str | None = None
     stream: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -80,6 +81,7 @@ class Outcome:
     usage: dict[str, Any] | None = None  # prompt/completion/total tokens and cost_usd
     simulated: bool = False
     attempts: list[AttemptOutcome] = field(default_factory=list)
+    bodies: dict[str, Any] | None = None  # log.bodies: messages and answer, redacted and capped
     route: AutoRoute | None = None
     hooks: Sequence[Callable[[Outcome], None]] = ()
 

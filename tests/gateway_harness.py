@@ -7,6 +7,7 @@ from the test's thread exactly as a user's program would.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -81,7 +82,9 @@ class GatewayHarness:
             env_name = f"TEST_{slug.upper().replace('-', '_')}_KEY"
             self.environ[env_name] = key
             providers_cfg[slug] = {"wire": wire, "base_url": server.url + prefix, "api_key_env": env_name, **spec.get("config", {})}
-        overrides = {"simulate": "never", "providers": providers_cfg, "models": self.models, **self.extra_config}
+        # each gateway logs to its own throwaway SQLite file, never the working directory's
+        store = {"data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}
+        overrides = {"simulate": "never", "store": store, "providers": providers_cfg, "models": self.models, **self.extra_config}
         settings = load_settings(None, environ={}, overrides=overrides)
         self.app = create_app(settings, environ=self.environ, on_finish=self.on_finish)
         self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)

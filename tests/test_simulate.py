@@ -40,9 +40,10 @@ def test_startup_line_says_simulating_and_whether_keys_are_on() -> None:
     assert "SIMULATING" not in live and "keys ON" in live and "sk-live" not in live
 
 
-async def test_simulated_answers_and_health_say_so(aiohttp_client, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+async def test_simulated_answers_and_health_say_so(aiohttp_client, caplog: pytest.LogCaptureFixture, tmp_path) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.WARNING, logger="switchyard")
-    client: TestClient = await aiohttp_client(create_app(load_settings(None, environ={}), environ={}))
+    settings = load_settings(None, environ={}, overrides={"store": {"data_dir": str(tmp_path)}})
+    client: TestClient = await aiohttp_client(create_app(settings, environ={}))
     assert sum("SIMULATING" in r.getMessage() for r in caplog.records) == 1
     health = await (await client.get("/health")).json()
     assert health["simulated"] is True and health["gateway_keys"] is False
@@ -55,8 +56,8 @@ async def test_simulated_answers_and_health_say_so(aiohttp_client, caplog: pytes
     assert resp.status == 400 and resp.headers["x-switchyard-simulated"] == "true"
 
 
-async def test_live_answers_carry_no_simulated_header(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
-    settings = load_settings(None, environ={}, overrides={"simulate": "never"})
+async def test_live_answers_carry_no_simulated_header(aiohttp_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(None, environ={}, overrides={"simulate": "never", "store": {"data_dir": str(tmp_path)}})
     client: TestClient = await aiohttp_client(create_app(settings, environ={"OPENAI_API_KEY": "sk-unused"}))
     resp = await client.get("/health")
     assert (await resp.json())["simulated"] is False and "x-switchyard-simulated" not in resp.headers

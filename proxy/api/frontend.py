@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from proxy.api.body import read_json_object
-from proxy.appkeys import GATEWAY, REQUEST_ID
+from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
 from proxy.call import ChatCall, parse_chat_call
 from proxy.errors import GatewayError
 from proxy.outcome import Outcome
@@ -73,6 +73,7 @@ async def read_chat_call(
     gw = request.app[GATEWAY]
     received_at = asyncio.get_running_loop().time()
     outcome = new_outcome(request[REQUEST_ID], api, gw.chat, gw.simulated)
+    outcome.key = request[IDENTITY].key_name if IDENTITY in request else None
     try:
         body = await read_json_object(request, gw.settings.server.max_body_bytes)
         if translate is not None:

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from proxy.appkeys import GATEWAY
+from proxy.appkeys import GATEWAY, STORE
 
 
 async def health(request: web.Request) -> web.Response:
@@ -21,5 +21,6 @@ async def health(request: web.Request) -> web.Response:
             "models": len(gw.catalog.live_models()),
             "circuits": gw.scorer.circuit_counts(),
             "in_flight": gw.in_flight,
+            "log": request.app[STORE].status,
         }
     )

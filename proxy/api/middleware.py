@@ -16,8 +16,8 @@ from aiohttp.typedefs import Handler, Middleware
 
 from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
 from proxy.api.openai_chat import FRONT_END as OPENAI
-from proxy.appkeys import ACCESS, GATEWAY, REQUEST_ID
-from proxy.auth import KEYS_ENV, GatewayAccess, presented_key
+from proxy.appkeys import ACCESS, GATEWAY, IDENTITY, REQUEST_ID
+from proxy.auth import KEYS_ENV, OPEN, GatewayAccess, Identity, presented_key
 from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
@@ -91,21 +91,24 @@ def is_console_path(path: str) -> bool:
     return path == "/console" or path.startswith("/console/")
 
 
-def check_caller(access: GatewayAccess, request: web.Request) -> None:
-    """A key from the headers, else a console session cookie (with its CSRF token on writes)."""
+def caller_identity(access: GatewayAccess, request: web.Request) -> Identity:
+    """Who is calling: a key from the headers, else a console session (with its CSRF token on writes)."""
     key = presented_key(request.headers)
     cookie = request.cookies.get(COOKIE_NAME)
     if key is not None or cookie is None:
-        if not access.checker.accepts(key):
+        identity = access.checker.identify(key)
+        if identity is None:
             raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))
-        return
+        return identity
     session = access.sessions.verify(cookie)
-    if session is None or not access.checker.knows_digest(session.key_digest):
+    identity = access.checker.identity_of_digest(session.key_digest) if session else None
+    if session is None or identity is None:
         raise session_expired()
     if request.method not in SAFE_METHODS and not hmac.compare_digest(
         request.headers.get(CSRF_HEADER, "").encode(), session.csrf.encode()
     ):
         raise csrf_refused()
+    return identity
 
 
 def auth_middleware(access: GatewayAccess) -> Middleware:
@@ -113,7 +116,12 @@ def auth_middleware(access: GatewayAccess) -> Middleware:
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
         request[ACCESS] = access
         if request.path not in OPEN_PATHS and not is_console_path(request.path):
-            check_caller(access, request)
+            request[IDENTITY] = caller_identity(access, request)
         return await handler(request)
 
     return require_key
+
+
+def identity_of(request: web.Request) -> Identity:
+    """The caller's key name and rights; OPEN (sees everything) when the gateway has no keys."""
+    return request.get(IDENTITY, OPEN)

@@ -68,6 +68,8 @@ class Route:
     adapter: Adapter = field(repr=False, compare=False)
     provider_config: ProviderConfig = field(repr=False, compare=False)
     api_key: str | None = field(default=None, repr=False, compare=False)
+    cached_input_price: float | None = None  # None: the vendor has no cache discount, so input_price
+    cache_write_price: float | None = None
     target: AdapterTarget = field(init=False, repr=False, compare=False)
     timeouts: DefaultTimeouts = field(init=False, repr=False, compare=False)
 
@@ -83,8 +85,16 @@ class Route:
         object.__setattr__(self, "target", target)  # frozen: set once, at construction
         object.__setattr__(self, "timeouts", DefaultTimeouts(t.connect_s, t.first_token_s, t.idle_s, t.total_s))
 
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return round((prompt_tokens * self.input_price + completion_tokens * self.output_price) / 1e6, 10)
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0, cache_write_tokens: int = 0) -> float:
+        """`prompt_tokens` counts every prompt token, cached ones included (OpenAI's convention); cache
+        reads and writes are priced at their own rates and the rest at the input price."""
+        cached = min(max(cached_tokens, 0), prompt_tokens)
+        written = min(max(cache_write_tokens, 0), prompt_tokens - cached)
+        fresh = prompt_tokens - cached - written
+        read_price = self.input_price if self.cached_input_price is None else self.cached_input_price
+        write_price = self.input_price if self.cache_write_price is None else self.cache_write_price
+        total = fresh * self.input_price + cached * read_price + written * write_price + completion_tokens * self.output_price
+        return round(total / 1e6, 10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +190,8 @@ def build_catalog(settings: Settings, upstreams: Mapping[str, Upstream], adapter
                 adapter=adapters[provider_slug],
                 provider_config=provider,
                 api_key=upstream.api_key,
+                cached_input_price=offer.cached_input,
+                cache_write_price=offer.cache_write,
             )
         models[slug] = ModelEntry(slug=slug, config=cfg, routes=routes, unconfigured=tuple(missing))
     return Catalog(models)

@@ -16,9 +16,23 @@ def estimate_usage(body: dict[str, Any], completion_chars: int) -> dict[str, Any
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion, "estimated": True}
 
 
+def cached_tokens(usage: dict[str, Any]) -> tuple[int, int]:
+    """(cache reads, cache writes) inside an OpenAI-shaped usage's prompt_tokens."""
+    details = usage.get("prompt_tokens_details") or {}
+    read = int(details.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0)
+    return read, int(usage.get("cache_creation_input_tokens") or 0)
+
+
 def with_cost(usage: dict[str, Any], route: Route) -> dict[str, Any]:
-    usage["cost_usd"] = route.cost_usd(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    read, written = cached_tokens(usage)
+    usage["cost_usd"] = route.cost_usd(
+        int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), read, written)
     return usage
+
+
+def answer_text(choices: list[dict[str, Any]], part: str = "message") -> str:
+    """The content of a completion's choices ("message") or of a stream chunk's ("delta")."""
+    return "".join((c.get(part) or {}).get("content") or "" for c in choices)
 
 
 def content_chars(chunk: dict[str, Any]) -> int:
@@ -56,11 +70,12 @@ class StreamTally:
     """What a stream said so far, read from each chunk before the front end frames it: the model name
     set to the catalogue's, usage with cost, characters of content, the finish reason, the first chunk."""
 
-    __slots__ = ("route", "body", "usage", "completion_chars", "finish_reason", "first")
+    __slots__ = ("route", "body", "usage", "completion_chars", "finish_reason", "first", "text")
 
-    def __init__(self, route: Route, body: dict[str, Any]) -> None:
+    def __init__(self, route: Route, body: dict[str, Any], keep_text: bool = False) -> None:
         self.route = route
         self.body = body
+        self.text: list[str] | None = [] if keep_text else None  # the answer's text, for log.bodies only
         self.usage: dict[str, Any] | None = None
         self.completion_chars = 0
         self.finish_reason: str | None = None
@@ -78,6 +93,8 @@ class StreamTally:
             choices = chunk.get("choices")
             if choices:
                 self.completion_chars += content_chars(chunk)
+                if self.text is not None:
+                    self.text.append(answer_text(choices, "delta"))
                 reason = choices[0].get("finish_reason")
                 if reason:
                     self.finish_reason = reason

@@ -20,11 +20,12 @@ from proxy.call import ChatCall
 from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
-from proxy.pipeline.accounting import StreamTally, finish_reason_of, shape_completion
+from proxy.pipeline.accounting import StreamTally, answer_text, finish_reason_of, shape_completion
 from proxy.pipeline.fallback import run_with_fallback
 from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
 from proxy.routing.model_routing import AutoDecision, ModelRouter
+from proxy.store.bodies import captured_bodies
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.upstream.drain import Drain
 from proxy.upstream.pool import UpstreamPool
@@ -51,6 +52,7 @@ class ChatResources:
     drain: Drain
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
+    bodies_max_bytes: int = 0  # log.bodies: keep messages and answers (redacted, capped) on the outcome; 0: never
 
 
 class StreamRenderer(Protocol):
@@ -82,6 +84,7 @@ class ChatStream:
     notes: dict[str, str]
     tally: StreamTally
     attempt: AttemptOutcome
+    bodies_max_bytes: int = 0
 
 
 def new_outcome(request_id: str, api: str, res: ChatResources, simulated: bool = False) -> Outcome:
@@ -138,6 +141,9 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
     record.status, record.cost_usd = 200, usage.get("cost_usd")
     outcome.model, outcome.provider, outcome.usage = route.model, route.provider, usage
     outcome.finish_reason = finish_reason_of(data)
+    if res.bodies_max_bytes:
+        outcome.bodies = captured_bodies(body.get("messages"), answer_text(data.get("choices") or []),
+                                         res.bodies_max_bytes, [route.api_key])
     outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
     outcome.finish("ok", 200)
     return Completion(data, route, gateway_notes(route, attempts, notes))
@@ -163,7 +169,8 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
     outcome.model, outcome.provider = route.model, route.provider
     record = outcome.attempts[-1]
     record.ttft_ms, record.status = round(opened.first_token_ms, 3), 200
-    return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body), record)
+    return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body, keep_text=res.bodies_max_bytes > 0), record,
+                      res.bodies_max_bytes)
 
 
 async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]], write: Write,
@@ -246,6 +253,9 @@ def end_stream(outcome: Outcome, stream: ChatStream, status: str, failure: Gatew
     elif failure is not None and failure.code != "internal_error":
         record.outcome, record.error = "stream_error", failure.message
     outcome.usage, outcome.finish_reason = usage, tally.finish_reason
+    if tally.text is not None:
+        outcome.bodies = captured_bodies(tally.body.get("messages"), "".join(tally.text), stream.bodies_max_bytes,
+                                         [stream.route.api_key])
     if failure is not None:
         outcome.finish("partial", 200, failure.message, failure.code)
     else:

@@ -128,9 +128,10 @@ def plan_content(body: dict[str, Any], knobs: Knobs) -> tuple[list[dict[str, Any
     return blocks, pieces, stop, len(words) * knobs.tokens_per_chunk
 
 
-def usage_block(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def usage_block(input_tokens: int, output_tokens: int, cache_read: int = 0) -> dict[str, Any]:
+    """Anthropic reports cache reads beside input_tokens, not inside them."""
     return {"input_tokens": input_tokens, "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": cache_read}
 
 
 async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse:
@@ -159,7 +160,7 @@ async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse
     input_tokens = estimate_tokens(orjson.dumps(body["messages"]).decode())
     message = {
         "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": body["model"],
-        "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage_block(input_tokens, output_tokens),
+        "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage_block(input_tokens, output_tokens, knobs.cached_prompt_tokens),
     }
     if body.get("stream"):
         ctx.counters.streams += 1

@@ -22,6 +22,7 @@ class Knobs:
     drop_after_chunks: int | None = None  # close the connection after N content chunks (mid-stream)
     stream_error_after_chunks: int | None = None  # send an in-stream error event after N content chunks
     keepalive_every_ms: float = 0.0  # send SSE keep-alive comments while waiting for the first token
+    cached_prompt_tokens: int = 0  # prompt tokens reported as read from the provider's prompt cache
     api_key: str | None = None  # when set, requests must carry this key in the wire format's auth header
     seed: int | None = None
 

@@ -112,18 +112,20 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
         "created": created,
         "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": usage_block(prompt_tokens, completion_tokens),
+        "usage": usage_block(prompt_tokens, completion_tokens, knobs.cached_prompt_tokens),
         "system_fingerprint": "fp_mock",
     }
     return json_response(payload, headers={"x-request-id": f"req_{uuid.uuid4().hex[:24]}", "openai-processing-ms": str(int(knobs.ttft_ms))})
 
 
-def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def usage_block(prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> dict[str, Any]:
+    """OpenAI counts cached tokens inside prompt_tokens."""
+    prompt_tokens += cached_tokens
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
 
@@ -204,7 +206,7 @@ async def stream_answer(
     await resp.write(chunk({}, finish))
     if include_usage:
         tail = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "system_fingerprint": "fp_mock", "choices": [], "usage": usage_block(prompt_tokens, completion_tokens)}
+                "system_fingerprint": "fp_mock", "choices": [], "usage": usage_block(prompt_tokens, completion_tokens, knobs.cached_prompt_tokens)}
         await resp.write(b"data: " + orjson.dumps(tail) + b"\n\n")
     await resp.write(b"data: [DONE]\n\n")
     await resp.write_eof()
