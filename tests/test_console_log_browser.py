@@ -13,11 +13,12 @@ from typing import Any
 import openai
 import pytest
 
+from proxy.auth import key_name
 from tests.browser import css, no_script_ran, save_screenshot, start_browser, wait_css, wait_until
 from tests.console_gateway import FALL_BACK, MESSAGES, XSS, console_gateway, require_request_log
 from tests.gateway_harness import GatewayHarness
 
-KEY = "gw-log-key-8a1b2c"
+KEY, OTHER_KEY, ADMIN_KEY = "gw-log-key-8a1b2c", "gw-log-other-4d5e6f", "gw-log-admin-7a8b9c"
 POOL = {"model_routing_config": {"available_models": ["acme/falcon", "acme/sparrow"], "preference": "balanced"}}
 
 
@@ -177,19 +178,40 @@ def test_model_details_charts_come_from_the_log(gateway: GatewayHarness, calls: 
     save_screenshot(browser, "model-charts", from_top=False)
 
 
-def test_with_keys_the_log_needs_a_sign_in_and_shows_the_keys_own_requests(browser: Any) -> None:
-    keyed = console_gateway(extra_config={"server": {"api_keys": [KEY]}})
+def sign_in(browser: Any, key: str) -> None:
+    wait_css(browser, "#login-form")
+    field = browser.find_element("id", "login-key")
+    field.clear()
+    field.send_keys(key + "\n")
+
+
+def test_with_keys_a_key_sees_its_own_requests_and_an_admin_sees_all(browser: Any) -> None:
+    keyed = console_gateway(extra_config={"server": {"api_keys": [KEY, OTHER_KEY], "admin_keys": [ADMIN_KEY]}})
     try:
-        require_request_log(keyed, headers={"Authorization": f"Bearer {KEY}"})
-        client = openai.OpenAI(base_url=keyed.url, api_key=KEY, max_retries=0, timeout=30)
-        mine = call(keyed, client, headers={"Authorization": f"Bearer {KEY}"}, model="acme/sparrow:p-fast")
+        mine_h, other_h = {"Authorization": f"Bearer {KEY}"}, {"Authorization": f"Bearer {OTHER_KEY}"}
+        require_request_log(keyed, headers=mine_h)
+        mine = call(keyed, openai.OpenAI(base_url=keyed.url, api_key=KEY, max_retries=0, timeout=30), mine_h, model="acme/sparrow:p-fast")
+        other = call(keyed, openai.OpenAI(base_url=keyed.url, api_key=OTHER_KEY, max_retries=0, timeout=30), other_h,
+                     model="acme/falcon", extra_body=FALL_BACK)
         browser.delete_all_cookies()
         browser.get(keyed.base + "/console/requests")
         wait_css(browser, "#login-form")
-        assert not css(browser, "#requests-table")
-        browser.find_element("id", "login-key").send_keys(KEY + "\n")
-        wait_until(browser, lambda d: mine in row_ids(d), what="the key's request after sign-in")
+        assert not css(browser, "#requests-table")  # nothing without a key
+        sign_in(browser, KEY)
+        wait_until(browser, lambda d: mine in row_ids(d), what="the key's own request after sign-in")
+        assert other not in row_ids(browser)
+        assert wait_css(browser, "#who").text == key_name(KEY)
+        assert browser.find_element("id", "filter-key").get_attribute("disabled") is not None
         assert KEY not in browser.page_source and browser.execute_script("return document.cookie") == ""
+        browser.get(keyed.base + f"/console/requests/{other}")  # another key's receipt is not found
+        wait_css(browser, ".empty", "No request with this id")
+
+        browser.find_element("id", "sign-out").click()
+        sign_in(browser, ADMIN_KEY)
+        browser.get(keyed.base + "/console/requests")
+        wait_until(browser, lambda d: {mine, other} <= set(row_ids(d)), what="every key's requests for the admin")
+        assert wait_css(browser, "#who").text == f"{key_name(ADMIN_KEY)} · admin"
+        no_script_ran(browser)
     finally:
         browser.delete_all_cookies()
         keyed.stop()

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from proxy.api.console import PAGE_PATHS, STATIC_DIR
+from proxy.auth import key_name
 from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SESSION_TTL_S, ConsoleSessions
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
@@ -132,7 +133,7 @@ def test_keys_on_the_console_shell_is_open_but_the_api_is_not(keyed: GatewayHarn
     assert keyed.raw("GET", "/console/models")[0] == 200
     assert keyed.raw("GET", "/console/static/app.js")[0] == 200
     status, _, state = keyed.raw("GET", "/console/session")
-    assert state == {"keys_required": True, "signed_in": False, "csrf": None, "expires_at": None}
+    assert state == {"keys_required": True, "signed_in": False, "key": None, "admin": False, "csrf": None, "expires_at": None}
     assert keyed.raw("GET", "/v1/models")[0] == 401
 
 
@@ -146,6 +147,7 @@ def test_sign_in_sets_an_httponly_strict_cookie_that_carries_no_key(keyed: Gatew
     assert status == 200 and models["data"][0]["id"] == "test/alpha"
     status, _, state = keyed.raw("GET", "/console/session", headers={"Cookie": cookie})
     assert state["signed_in"] is True and state["csrf"] == csrf and state["expires_at"].endswith("Z")
+    assert state["key"] == key_name(KEY) and state["admin"] is False  # the key's name, never the key
 
 
 def test_wrong_or_malformed_keys_are_refused_by_field(keyed: GatewayHarness) -> None:

@@ -19,7 +19,7 @@ from aiohttp import web
 from proxy.api.body import read_json_object
 from proxy.appkeys import ACCESS
 from proxy.auth import GatewayAccess
-from proxy.console.session import COOKIE_NAME, SESSION_TTL_S
+from proxy.console.session import COOKIE_NAME, SESSION_TTL_S, Session
 from proxy.errors import GatewayError
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "console" / "static"
@@ -83,15 +83,16 @@ class ConsoleFiles:
         return serve_file(request, file)
 
 
-def session_state(access: GatewayAccess | None, request: web.Request) -> dict[str, Any]:
-    if access is None:
-        return {"keys_required": False, "signed_in": False, "csrf": None, "expires_at": None}
-    session = access.sessions.verify(request.cookies.get(COOKIE_NAME))
+def session_payload(access: GatewayAccess | None, session: Session | None) -> dict[str, Any]:
+    """What the console knows of its sign-in: keys on or not, who it is signed in as, its CSRF token."""
+    if access is None:  # an open gateway: everyone sees everything
+        return {"keys_required": False, "signed_in": False, "key": None, "admin": True, "csrf": None, "expires_at": None}
+    identity = access.checker.identity_of_digest(session.key_digest) if session else None
+    if session is None or identity is None:
+        return {"keys_required": True, "signed_in": False, "key": None, "admin": False, "csrf": None, "expires_at": None}
     return {
-        "keys_required": True,
-        "signed_in": session is not None,
-        "csrf": session.csrf if session else None,
-        "expires_at": datetime.fromtimestamp(session.expires_at, UTC).isoformat().replace("+00:00", "Z") if session else None,
+        "keys_required": True, "signed_in": True, "key": identity.key_name, "admin": identity.admin, "csrf": session.csrf,
+        "expires_at": datetime.fromtimestamp(session.expires_at, UTC).isoformat().replace("+00:00", "Z"),
     }
 
 
@@ -101,7 +102,9 @@ def no_store(payload: dict[str, Any], status: int = 200) -> web.Response:
 
 async def get_session(request: web.Request) -> web.Response:
     """Whether keys are on, whether this browser is signed in, and the CSRF token for its writes."""
-    return no_store(session_state(request.get(ACCESS), request))
+    access = request.get(ACCESS)
+    session = access.sessions.verify(request.cookies.get(COOKIE_NAME)) if access else None
+    return no_store(session_payload(access, session))
 
 
 async def create_session(request: web.Request) -> web.Response:
@@ -114,15 +117,12 @@ async def create_session(request: web.Request) -> web.Response:
     if not isinstance(key, str) or not key.strip():
         raise GatewayError(400, "'key' must be a non-empty string: the gateway API key to sign in with.", param="key")
     if access is None:
-        return no_store(session_state(None, request))
+        return no_store(session_payload(None, None))
     digest = access.checker.digest_of(key.strip())
     if digest is None:
         raise GatewayError(401, "That gateway API key is not valid.", param="key", code="invalid_api_key")
     token, session = access.sessions.issue(digest)
-    response = no_store({
-        "keys_required": True, "signed_in": True, "csrf": session.csrf,
-        "expires_at": datetime.fromtimestamp(session.expires_at, UTC).isoformat().replace("+00:00", "Z"),
-    })
+    response = no_store(session_payload(access, session))
     secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
     response.set_cookie(COOKIE_NAME, token, max_age=SESSION_TTL_S, path="/", httponly=True, samesite="Strict", secure=secure)
     return response
@@ -130,7 +130,7 @@ async def create_session(request: web.Request) -> web.Response:
 
 async def delete_session(request: web.Request) -> web.Response:
     """Sign out: the browser forgets the cookie (a copied cookie still lapses at its expiry)."""
-    response = no_store(session_state(None, request) | {"keys_required": request.get(ACCESS) is not None})
+    response = no_store(session_payload(request.get(ACCESS), None))
     response.del_cookie(COOKIE_NAME, path="/")
     return response
 

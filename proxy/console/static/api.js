@@ -10,7 +10,7 @@ export class ApiError extends Error {
   }
 }
 
-const session = { keysRequired: false, signedIn: false, csrf: null };
+const session = { keysRequired: false, signedIn: false, key: null, admin: true, csrf: null };
 const listeners = new Set();
 
 export const currentSession = () => ({ ...session });
@@ -80,6 +80,8 @@ export async function getOptional(path, params, options = {}) {
 function remember(state) {
   session.keysRequired = Boolean(state.keys_required);
   session.signedIn = Boolean(state.signed_in);
+  session.key = state.key || null;
+  session.admin = Boolean(state.admin);
   session.csrf = state.csrf || null;
   return currentSession();
 }
@@ -94,5 +96,5 @@ export async function signIn(key) {
 
 export async function signOut() {
   await call("DELETE", "/console/session");
-  return remember({ keys_required: session.keysRequired, signed_in: false, csrf: null });
+  return remember({ keys_required: session.keysRequired, signed_in: false, key: null, admin: false, csrf: null });
 }

@@ -72,10 +72,16 @@ onUnauthorized(async () => {
   updateHeader();
   renderLogin(main, () => { updateHeader(); render(); });
 });
+window.addEventListener("console:signed-in", updateHeader);
 
 function updateHeader() {
   const session = currentSession();
-  document.getElementById("sign-out").hidden = !(session.keysRequired && session.signedIn);
+  const signedIn = session.keysRequired && session.signedIn;
+  document.getElementById("sign-out").hidden = !signedIn;
+  const who = document.getElementById("who");
+  who.hidden = !signedIn;
+  who.textContent = signedIn ? `${session.key}${session.admin ? " · admin" : ""}` : "";
+  who.title = session.admin ? "An admin key: every key's requests and usage" : "This key's own requests and usage";
 }
 
 async function showHealth() {

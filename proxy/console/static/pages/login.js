@@ -22,6 +22,7 @@ export function renderLogin(main, onSignedIn) {
     try {
       await signIn(input.value);
       input.value = "";
+      window.dispatchEvent(new Event("console:signed-in"));
       onSignedIn();
     } catch (error) {
       message.textContent = error.message || String(error);

@@ -1,5 +1,5 @@
 // Requests: the log, newest first, kept live by a cheap poll every 2 s while the tab is visible.
-import { ApiError, getJSON } from "../api.js";
+import { ApiError, currentSession, getJSON } from "../api.js";
 import { emptyState, h, navLink, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import { navigate, setQuery } from "../nav.js";
@@ -127,7 +127,14 @@ export async function renderRequests(page, _params, query) {
       return h("select", { id: "filter-status", name: "status" }, ["", "ok", "error", "partial", "cancelled"].map((s) =>
         h("option", { value: s, selected: s === filters.status }, s || "any status")));
     }
-    return h("input", { type: "search", ...attrs, list: f === "model" ? "model-options" : null });
+    const input = h("input", { type: "search", ...attrs, list: f === "model" ? "model-options" : null });
+    const session = currentSession();
+    if (f === "key" && session.keysRequired && !session.admin) { // an ordinary key sees its own requests only
+      input.value = session.key || "";
+      input.disabled = true;
+      input.title = "This key sees only its own requests; an admin key sees every key's.";
+    }
+    return input;
   });
   const form = h("form", { class: "toolbar", id: "request-filters", onsubmit: (e) => e.preventDefault() }, inputs, live, pause);
   form.addEventListener("change", async () => {
