@@ -104,7 +104,7 @@ function attemptsSection(r) {
 function feedbackSection(r, reload) {
   const list = (r.feedback || []).map((f) => h("li", null,
     f.thumbs ? chip(f.thumbs === "up" ? "✓ helpful" : "✗ not helpful", f.thumbs === "up" ? "ok" : "bad") : chip(`score ${fmt.score(f.score)}`),
-    f.metric ? ` ${f.metric}` : "", f.comment ? h("q", null, f.comment) : null, f.created_at ? h("span", { class: "muted" }, ` ${fmt.dateTime(f.created_at)}`) : null));
+    f.metric && !(f.thumbs && f.metric === "helpful") ? ` ${f.metric}` : "", f.comment ? h("q", null, f.comment) : null, f.created_at ? h("span", { class: "muted" }, ` ${fmt.dateTime(f.created_at)}`) : null));
   const comment = h("input", { type: "text", id: "feedback-comment", placeholder: "Comment (optional)", maxlength: 2000 });
   const message = h("span", { class: "muted", role: "status" });
   const send = async (thumbs) => {
