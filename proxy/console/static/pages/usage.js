@@ -21,7 +21,7 @@ function totalsCards(rows) {
     card("Spend", fmt.usd(t.cost_usd), t.failed_attempts_cost_usd ? `incl. ${fmt.usd(t.failed_attempts_cost_usd)} on failed attempts` : null),
     card("Tokens", fmt.compact(t.prompt_tokens + t.completion_tokens), `${fmt.compact(t.prompt_tokens)} in · ${fmt.compact(t.completion_tokens)} out`),
     card("Requests", fmt.int(t.requests)),
-    card("Error rate", fmt.pct(t.requests ? t.errors / t.requests : null), `${fmt.int(t.errors)} errors`));
+    card("Error rate", fmt.pct(t.requests ? t.errors / t.requests : null), `${fmt.int(t.errors)} error${t.errors === 1 ? "" : "s"}`));
 }
 
 function groupTable(rows, dim) {
