@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from proxy.api import anthropic_messages, health, models, openai_chat, route
+from proxy.api import anthropic_messages, count_tokens, health, models, openai_chat, route
 from proxy.api.console import add_console_routes
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
@@ -128,6 +128,8 @@ def create_app(
     for module, path, handler in CHAT_APIS:
         app.router.add_post(path, handler)
         app[FRONT_ENDS][path] = module.FRONT_END
+    app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
+    app[FRONT_ENDS]["/v1/messages/count_tokens"] = anthropic_messages.FRONT_END
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)

@@ -4,9 +4,11 @@ Every front end (OpenAI chat completions, Anthropic messages, ...) reads its own
 internal OpenAI-shaped body, then calls `parse_chat_call` once. Everything downstream (pipeline,
 routing, transport) reads the ChatCall, never the raw body's gateway fields or headers again.
 
-A check lives here and only here; each raises a 400 naming the field path. To check another field,
-add a function to `FIELD_CHECKS` (top-level field name -> check(value, param)): it runs only when the
-request sets that field, so the common request pays one dict test per entry.
+Checks happen here and only here; each raises a 400 naming the field path. The OpenAI fields'
+checks are in `proxy.call_checks` (one function a field, to the depth OpenAI defines it); the
+gateway's own fields are read below. To check another field, add a function to a `FIELD_CHECKS`
+(top-level field name -> check(value, param)): it runs only when the request sets that field, so the
+common request pays one dict test per entry.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, NamedTuple
 
 from multidict import istr
 
+from proxy.call_checks import check_fields, check_message_count, invalid
 from proxy.errors import GatewayError
 from proxy.schemas import validate_chat_request
 
@@ -35,11 +38,6 @@ MAX_TIMEOUT_S = 3600.0
 MAX_TAGS = 32
 MAX_TAG_CHARS = 256
 MAX_CLIENT_ID_CHARS = 200
-
-
-def invalid(param: str, message: str, code: str = "invalid_value") -> GatewayError:
-    """A 400 that names the field: `param: message`."""
-    return GatewayError(400, f"{param}: {message}", param=param, code=code)
 
 
 # -- provider routing ------------------------------------------------------------------------------
@@ -282,7 +280,9 @@ def parse_chat_call(
     known_models: Mapping[str, Any] | None = None,
 ) -> ChatCall:
     """Check `body` (OpenAI-shaped) and the gateway's headers once; a 400 naming the field if wrong."""
+    check_message_count(body)  # before anything walks the messages
     params = validate_chat_request(body)
+    check_fields(body)
     for name, check in FIELD_CHECKS.items():
         if name in body:
             check(body[name], name)

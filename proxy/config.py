@@ -90,6 +90,8 @@ Specialty = Literal["code", "math", "reasoning", "extraction", "translation", "c
 
 class ModelConfig(Strict):
     name: str = ""
+    aliases: list[str] = Field(
+        default_factory=list, description="other names clients send for this model (provider ids resolve without one)")
     quality: float = Field(0.5, ge=0, le=1)
     specialty: Specialty | None = Field(
         None, description="a specialist's task: `auto` discounts its predicted quality on other prompts")
@@ -171,6 +173,16 @@ class Settings(Strict):
     log: LogConfig = Field(default_factory=LogConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _aliases_unique(self) -> Settings:
+        owner: dict[str, str] = {slug: slug for slug in self.models}
+        for slug, model in self.models.items():
+            for i, alias in enumerate(model.aliases):
+                if owner.get(alias, slug) != slug:
+                    raise ValueError(f"models.{slug}.aliases[{i}]: {alias!r} already names {owner[alias]}; an alias names one model")
+                owner[alias] = slug
+        return self
 
     @model_validator(mode="after")
     def _providers_exist(self) -> Settings:

@@ -73,6 +73,8 @@ class UpstreamError(GatewayError):
         super().__init__(status, message, param=param, code=code, type=type, retriable=retriable,
                          retry_after_s=retry_after_s)
         self.in_stream = False  # raised by an open stream's events rather than by an HTTP status
+        # a timeout the client set below the provider's default: the provider's health is not at stake
+        self.caused_by_client = False
 
 
 def internal_error(message: str = "Internal gateway error.") -> GatewayError:

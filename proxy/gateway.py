@@ -9,6 +9,7 @@ from proxy._scorer import Scorer
 from proxy.catalog import Catalog
 from proxy.config import Settings
 from proxy.pipeline import ChatResources
+from proxy.routing.model_fit import token_counter
 from proxy.routing.model_routing import ModelRouter
 from proxy.upstream.drain import Drain
 from proxy.upstream.pool import UpstreamPool
@@ -42,6 +43,10 @@ class Gateway:
     @property
     def model_router(self) -> ModelRouter | None:
         return self.chat.model_router
+
+    def count_tokens(self, text: str) -> int:
+        """The gateway's token estimate (see `model_fit.token_counter`)."""
+        return token_counter(self.model_router)(text)
 
 
 def build_scorer(settings: Settings, catalog: Catalog) -> Scorer:

@@ -85,7 +85,9 @@ class GatewayHarness:
         # each gateway logs to its own throwaway SQLite file, never the working directory's
         store = {"data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}
         overrides = {"simulate": "never", "store": store, "providers": providers_cfg, "models": self.models, **self.extra_config}
-        settings = load_settings(None, environ={}, overrides=overrides)
+        await self._serve(load_settings(None, environ={}, overrides=overrides))
+
+    async def _serve(self, settings: Any) -> None:
         self.app = create_app(settings, environ=self.environ, on_finish=self.on_finish)
         self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
@@ -143,6 +145,18 @@ class GatewayHarness:
                 return r.status, dict(r.headers), payload
 
         return self.call(go())  # type: ignore[no-any-return]
+
+
+class SimulatedGateway(GatewayHarness):
+    """`switchyard serve` with no provider keys: the bundled catalogue, every provider simulated
+    (all three wire formats), as a newcomer's first run sees it."""
+
+    def __init__(self, extra_config: dict[str, Any] | None = None) -> None:
+        super().__init__(providers={}, models={}, extra_config=extra_config)
+
+    async def _start(self) -> None:
+        store = {"data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}
+        await self._serve(load_settings(None, environ={}, overrides={"simulate": "always", "store": store, **self.extra_config}))
 
 
 def simple_model(providers: dict[str, str], **extra: Any) -> dict[str, Any]:

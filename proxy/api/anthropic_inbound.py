@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from proxy.api.anthropic_checks import check_messages_request
 from proxy.call import invalid
 from proxy.errors import GatewayError
 from proxy.providers.anthropic_wire import FINISH_TO_STOP, THINKING_BUDGETS
@@ -151,6 +152,7 @@ def to_internal_request(body: dict[str, Any]) -> dict[str, Any]:
         raise GatewayError(400, "max_tokens: Field required (a positive integer)", param="max_tokens", code="missing_required_parameter")
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise GatewayError(400, "messages: at least one message is required", param="messages", code="missing_required_parameter")
+    check_messages_request(body)
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system:

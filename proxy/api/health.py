@@ -20,7 +20,7 @@ async def health(request: web.Request) -> web.Response:
             "uptime_s": round(time.time() - gw.started_at, 3),
             "models": len(gw.catalog.live_models()),
             "circuits": gw.scorer.circuit_counts(),
-            "in_flight": gw.in_flight,
+            "in_flight": gw.in_flight - 1,  # requests other than this one
             "log": request.app[STORE].status,
         }
     )

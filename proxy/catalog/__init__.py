@@ -117,24 +117,35 @@ class Upstream:
     api_key: str | None
 
 
+def unambiguous(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """name -> slug, leaving out any name that two different models claim."""
+    out: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for name, slug in pairs:
+        if out.get(name, slug) != slug:
+            ambiguous.add(name)
+        out[name] = slug
+    for name in ambiguous:
+        del out[name]
+    return out
+
+
 class Catalog:
     def __init__(self, models: dict[str, ModelEntry]) -> None:
         self.models = models
-        self._short_names: dict[str, str] = {}
-        ambiguous: set[str] = set()
-        for slug in models:
-            short = slug.split("/", 1)[-1]
-            if short in self._short_names:
-                ambiguous.add(short)
-            self._short_names[short] = slug
-        for short in ambiguous:
-            del self._short_names[short]
+        self._short_names = unambiguous([(slug.split("/", 1)[-1], slug) for slug in models])
+        # other names a client may send: catalogue aliases first, then each provider's own model id
+        self._aliases = {alias: m.slug for m in models.values() for alias in m.config.aliases}
+        native = unambiguous([(offer.id, m.slug) for m in models.values() for offer in m.config.providers.values()])
+        for name, slug in native.items():
+            self._aliases.setdefault(name, slug)
 
     def live_models(self) -> list[ModelEntry]:
         return [m for m in self.models.values() if m.routes]
 
     def resolve(self, name: str) -> tuple[ModelEntry, str | None]:
-        """`vendor/model`, a unique bare model name, or either with `:provider` pinned."""
+        """`vendor/model`, a unique bare model name, an alias or a provider's own id for the model
+        (`claude-sonnet-4-20250514`), or any of them with `:provider` pinned."""
         entry = self._lookup(name)
         if entry is not None:
             return entry, None
@@ -155,12 +166,14 @@ class Catalog:
 
     def _lookup(self, name: str) -> ModelEntry | None:
         entry = self.models.get(name)
-        if entry is None and name in self._short_names:
-            entry = self.models[self._short_names[name]]
+        if entry is None:
+            slug = self._short_names.get(name) or self._aliases.get(name)
+            entry = self.models[slug] if slug is not None else None
         return entry
 
     def unknown_model(self, name: str, param: str = "model") -> GatewayError:
-        close = difflib.get_close_matches(name, list(self.models) + list(self._short_names), n=3, cutoff=0.5)
+        names = list(self.models) + list(self._short_names) + list(self._aliases)
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else " GET /v1/models lists them."
         return GatewayError(404, f"The model '{name}' does not exist.{hint}", param=param, code="model_not_found")
 

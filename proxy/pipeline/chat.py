@@ -22,8 +22,10 @@ from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
 from proxy.pipeline.accounting import StreamTally, answer_text, finish_reason_of, shape_completion
 from proxy.pipeline.fallback import run_with_fallback
+from proxy.pipeline.fanout import fan_out, single_choice
 from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
+from proxy.routing.model_fit import N_WIRES, choice_count
 from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.store.bodies import captured_bodies
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
@@ -122,10 +124,17 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
         candidates, notes = plan(call, res, outcome)
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
 
+        n = choice_count(body)
+        headers_within_s = overrides.first_token_s  # the request's own first-token limit, if it set one
+
         # a plain function returning the attempt's coroutine: one frame fewer on every resume
         def attempt(route: Route) -> Awaitable[JsonAttempt]:
             t = attempt_timeouts(route.timeouts, overrides, received_at)
-            return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain)
+            session = upstreams.session_for(route.base_url)
+            if n > 1 and route.wire not in N_WIRES:  # no `n` in this API: n attempts in parallel, merged
+                one = single_choice(body)
+                return fan_out(n, lambda: attempt_json(session, route, one, t, drain, headers_within_s))
+            return attempt_json(session, route, body, t, drain, headers_within_s)
 
         result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
                                                    outcome, notes)
@@ -196,7 +205,7 @@ async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[]
         await write(renderer.closing(tally.final_usage(), tally.first))
         scored, status = "ok", "ok"
     except UpstreamError as exc:
-        scored = "cancelled" if exc.code == "gateway_shutting_down" else "error"
+        scored = "cancelled" if exc.code == "gateway_shutting_down" or exc.caused_by_client else "error"
         status, failure = "partial", exc
         if started:
             await write_quietly(write, renderer.failure(exc, failure_message(exc, route)))

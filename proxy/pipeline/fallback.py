@@ -91,8 +91,8 @@ async def run_with_fallback(
             scorer.record(route.model, route.provider, "cancelled")
             end_attempt(record, started, f"http_{exc.status}", exc.status, exc.message)
             raise
-        except BaseException as exc:
-            scorer.record(route.model, route.provider, "error")
+        except BaseException as exc:  # the gateway's own bug (a translation that failed): not the provider's doing
+            scorer.record(route.model, route.provider, "cancelled")
             end_attempt(record, started, "http_500", 500, type(exc).__name__)
             raise
         return result, len(failures) + 1
@@ -136,7 +136,9 @@ def shutting_down(notes: dict[str, str] | None) -> GatewayError:
 
 
 def record_failure(scorer: Scorer, route: Route, exc: UpstreamError) -> None:
-    if exc.status in NEUTRAL_STATUSES:
+    """Only what the provider caused counts against it: not the client's own input (400, 404, 413,
+    422) nor a deadline the client set below the provider's default."""
+    if exc.status in NEUTRAL_STATUSES or exc.caused_by_client:
         scorer.record(route.model, route.provider, "cancelled")
         return
     retry_after_ms = exc.retry_after_s * 1000.0 if exc.retry_after_s is not None else None

@@ -7,6 +7,9 @@ assistant message of the next turn and they are sent upstream verbatim, so signa
 A single `reasoning_content` with a `reasoning_signature` is accepted too; unsigned reasoning is
 dropped, as Anthropic would reject it. Streams carry `reasoning_content` deltas as the thinking
 arrives, then one `thinking_blocks` delta with the complete block when it closes.
+
+`response_format` travels as a forced tool (see `anthropic_structured`); its call comes back here as
+the answer's text, streamed as it arrives.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, ClassVar
 import orjson
 
 from proxy.providers.anthropic_request import to_anthropic_request
+from proxy.providers.anthropic_structured import STRUCTURED_TOOLS, WRAPPED_TOOL, structured_text
 from proxy.providers.anthropic_wire import (
     API_VERSION,
     ERROR_TYPES,
@@ -66,6 +70,7 @@ def finish_reason(stop_reason: Any) -> str | None:
 
 def to_openai_message(content: list[dict[str, Any]]) -> dict[str, Any]:
     texts: list[str] = []
+    structured: str | None = None
     reasoning: list[str] = []
     thinking: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
@@ -77,9 +82,13 @@ def to_openai_message(content: list[dict[str, Any]]) -> dict[str, Any]:
             thinking.append(block)
             if kind == "thinking":
                 reasoning.append(block.get("thinking") or "")
+        elif kind == "tool_use" and block.get("name") in STRUCTURED_TOOLS:
+            structured = structured_text(block.get("name"), block.get("input"))
         elif kind == "tool_use":
             args = orjson.dumps(block.get("input") or {}).decode()
             calls.append({"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": args}})
+    if structured is not None:  # the structured answer is the reply; text beside it was preamble
+        texts = [structured]
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
@@ -90,6 +99,11 @@ def to_openai_message(content: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def to_openai_completion(data: dict[str, Any]) -> dict[str, Any]:
+    message = to_openai_message(data.get("content") or [])
+    finish = finish_reason(data.get("stop_reason")) or "stop"
+    structured = any(b.get("name") in STRUCTURED_TOOLS for b in data.get("content") or [] if isinstance(b, dict))
+    if finish == "tool_calls" and structured and not message.get("tool_calls"):  # only the structured answer's tool
+        finish = "stop"
     return {
         "id": str(data.get("id") or f"msg_{uuid.uuid4().hex[:24]}"),
         "object": "chat.completion",
@@ -97,9 +111,9 @@ def to_openai_completion(data: dict[str, Any]) -> dict[str, Any]:
         "model": data.get("model", ""),
         "choices": [{
             "index": 0,
-            "message": to_openai_message(data.get("content") or []),
+            "message": message,
             "logprobs": None,
-            "finish_reason": finish_reason(data.get("stop_reason")) or "stop",
+            "finish_reason": finish,
         }],
         "usage": to_openai_usage(data.get("usage") or {}),
     }
@@ -159,6 +173,7 @@ class AnthropicStreamTranslator:
         self.raw_usage: dict[str, Any] = {}
         self.blocks: dict[int, dict[str, Any]] = {}  # Anthropic block index -> block so far
         self.tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool_calls index
+        self.structured: dict[int, str] = {}  # block index -> partial JSON of a structured answer's tool
         self.stop_reason: str | None = None
         self._done = False
 
@@ -210,6 +225,9 @@ class AnthropicStreamTranslator:
     def on_block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
         kind = block.get("type")
         self.blocks[index] = dict(block)
+        if kind == "tool_use" and block.get("name") in STRUCTURED_TOOLS:
+            self.structured[index] = ""
+            return []
         if kind == "tool_use":
             position = self.tool_index[index] = len(self.tool_index)
             call = {"index": position, "id": block.get("id"), "type": "function",
@@ -228,6 +246,8 @@ class AnthropicStreamTranslator:
             return [self.chunk({"content": delta.get("text") or ""})] if delta.get("text") else []
         if kind == "input_json_delta":
             partial = delta.get("partial_json") or ""
+            if index in self.structured:
+                return self.on_structured_delta(index, partial)
             if not partial or index not in self.tool_index:
                 return []
             return [self.chunk({"tool_calls": [{"index": self.tool_index[index], "function": {"arguments": partial}}]})]
@@ -239,8 +259,21 @@ class AnthropicStreamTranslator:
             block["signature"] = block.get("signature", "") + (delta.get("signature") or "")
         return []
 
+    def on_structured_delta(self, index: int, partial: str) -> list[dict[str, Any]]:
+        """An object answer streams as content as it comes; a wrapped one waits for its block's end."""
+        if self.blocks[index].get("name") == WRAPPED_TOOL:
+            self.structured[index] += partial
+            return []
+        return [self.chunk({"content": partial})] if partial else []
+
     def on_block_stop(self, index: int) -> list[dict[str, Any]]:
         block = self.blocks.get(index) or {}
+        if block.get("name") == WRAPPED_TOOL and index in self.structured:
+            try:
+                tool_input = orjson.loads(self.structured[index] or "{}")
+            except orjson.JSONDecodeError:
+                raise UpstreamError(502, "Anthropic sent a structured answer that is not JSON.", code="bad_upstream_stream") from None
+            return [self.chunk({"content": structured_text(WRAPPED_TOOL, tool_input)})]
         if block.get("type") in THINKING_TYPES:
             return [self.chunk({"thinking_blocks": [block]})]
         return []
@@ -251,7 +284,10 @@ class AnthropicStreamTranslator:
         if stop is None:
             return []
         self.stop_reason = str(stop)
-        return [self.chunk({}, finish_reason(stop))]
+        finish = finish_reason(stop)
+        if finish == "tool_calls" and self.structured and not self.tool_index:  # only the structured answer's tool
+            finish = "stop"
+        return [self.chunk({}, finish)]
 
     def finish(self) -> list[dict[str, Any]]:
         if self._done:

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from proxy.providers.anthropic_structured import apply_structured_output, requested_schema
 from proxy.providers.anthropic_wire import (
     THINKING_BUDGETS,
     Message,
@@ -178,6 +179,9 @@ def to_anthropic_request(body: dict[str, Any], target: AdapterTarget, *, stream:
         choice = to_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
         if choice is not None:
             out["tool_choice"] = choice
+    schema = requested_schema(body.get("response_format"))
+    if schema is not None:
+        apply_structured_output(out, schema, thinking=isinstance(thinking, dict) and thinking.get("type") == "enabled")  # type: ignore[arg-type]
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)

@@ -8,6 +8,7 @@ from proxy._scorer import Scorer
 from proxy.call import ChatCall, ProviderRouting
 from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError
+from proxy.routing.model_fit import able_routes, check_fits_model, token_counter
 from proxy.routing.model_routing import AutoDecision, ModelRouter, extract_prompt, route_auto
 from proxy.routing.providers import order_providers
 
@@ -23,6 +24,7 @@ def plan_candidates(call: ChatCall, catalog: Catalog, scorer: Scorer, router: Mo
     if call.auto is not None:
         return plan_auto(call, catalog, scorer, router)
     entry, pin = catalog.resolve(call.model)
+    check_fits_model(entry.slug, entry.config, call.body, token_counter(router))
     providers = order_providers(
         entry.slug,
         known=entry.config.providers,
@@ -31,7 +33,7 @@ def plan_candidates(call: ChatCall, catalog: Catalog, scorer: Scorer, router: Mo
         routing=call.provider_routing,
         rank=scorer.rank_providers,
     )
-    return CandidatePlan([entry.routes[p] for p in providers])
+    return CandidatePlan(able_routes([entry.routes[p] for p in providers], call.body, call.stream))
 
 
 def decide_auto(call: ChatCall, catalog: Catalog, scorer: Scorer, router: ModelRouter | None) -> AutoDecision:
@@ -55,7 +57,7 @@ def plan_auto(call: ChatCall, catalog: Catalog, scorer: Scorer, router: ModelRou
     if not routes:
         raise GatewayError(400, "provider.routing.providers names no provider that serves a model in the routing pool.",
                            param="provider.routing.providers", code="unknown_provider")
-    return CandidatePlan(routes, decision)
+    return CandidatePlan(able_routes(routes, call.body, call.stream), decision)
 
 
 def providers_for(catalog: Catalog, scorer: Scorer, model: str, ranked: list[str], routing: ProviderRouting,

@@ -7,6 +7,10 @@ import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import orjson
+
+from proxy.simulated.schema_instance import instance_for
+
 
 @dataclass
 class Knobs:
@@ -98,29 +102,16 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def sample_arguments(schema: dict[str, Any]) -> dict[str, Any]:
-    """Arguments that satisfy a JSON schema's required properties, for simulated tool calls."""
-    props = schema.get("properties") or {}
-    required = schema.get("required") or list(props)[:1]
-    out: dict[str, Any] = {}
-    for name in required:
-        kind = (props.get(name) or {}).get("type", "string")
-        enum = (props.get(name) or {}).get("enum")
-        if enum:
-            out[name] = enum[0]
-        elif kind == "integer":
-            out[name] = 1
-        elif kind == "number":
-            out[name] = 1.5
-        elif kind == "boolean":
-            out[name] = True
-        elif kind == "array":
-            out[name] = []
-        elif kind == "object":
-            out[name] = {}
-        else:
-            out[name] = f"sample {name}"
-    return out
+def sample_arguments(schema: Any) -> dict[str, Any]:
+    """Tool-call arguments that validate against the tool's JSON schema (an object, as tools take)."""
+    value = instance_for(schema if isinstance(schema, dict) and schema else {"type": "object"})
+    return value if isinstance(value, dict) else {}
+
+
+def json_answer(schema: Any | None, answer: str) -> str:
+    """Structured output: a JSON text valid against `schema`, or a JSON object when there is none."""
+    value = {"answer": answer} if schema is None else instance_for(schema)
+    return orjson.dumps(value).decode()
 
 
 def split_text(text: str, parts: int) -> list[str]:

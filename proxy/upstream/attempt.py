@@ -30,14 +30,26 @@ TIMEOUT_TEXT = {
 }
 
 
-def transport_error(route: Route, exc: BaseException, phase: str | None = None) -> UpstreamError:
-    """A connection failure or timeout as a retriable UpstreamError; `phase` names the timeout."""
+def client_set_lower(route: Route, t: AttemptTimeouts | None, phase: str) -> bool:
+    """Whether the limit that ran out in `phase` is one the client set below the provider's default:
+    then the client cut the attempt short, and the provider's health is not at stake."""
+    if t is None:
+        return False
+    field = f"{phase}_s"
+    return bool(getattr(t, field) < getattr(route.timeouts, field))
+
+
+def transport_error(route: Route, exc: BaseException, phase: str | None = None, t: AttemptTimeouts | None = None) -> UpstreamError:
+    """A connection failure or timeout as a retriable UpstreamError; `phase` names the timeout and `t`
+    holds the attempt's limits (to tell a client's own deadline from the provider's)."""
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         if phase is None:
             phase = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "idle" if isinstance(
                 exc, aiohttp.SocketTimeoutError) else "total"
-        return UpstreamError(504, f"Provider '{route.provider}' timed out: {TIMEOUT_TEXT[phase]}.", type="timeout_error",
-                             code="upstream_timeout", retriable=True)
+        error = UpstreamError(504, f"Provider '{route.provider}' timed out: {TIMEOUT_TEXT[phase]}.", type="timeout_error",
+                              code="upstream_timeout", retriable=True)
+        error.caused_by_client = client_set_lower(route, t, phase)
+        return error
     name = type(exc).__name__
     return UpstreamError(502, f"Provider '{route.provider}' connection failed ({name}).", code="upstream_connection_error", retriable=True)
 
@@ -50,22 +62,33 @@ class JsonAttempt:
 
 
 async def attempt_json(
-    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None
+    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
+    headers_within_s: float | None = None,
 ) -> JsonAttempt:
     """One non-streaming attempt. Its single timer runs to the request's total deadline (a
     non-streaming answer arrives in one piece after the whole generation, so nothing shorter bounds
     it) and is registered with `drain`, which moves it to the grace deadline on shutdown: a
-    TimeoutError leaves here only then, for the fallback loop to turn into a 503."""
+    TimeoutError leaves here only then, for the fallback loop to turn into a 503.
+
+    `headers_within_s`, the request's own first-token limit, bounds the wait for the response headers
+    instead (most providers send them with the finished answer): on expiry the next candidate is
+    tried. Without it, the provider's default first-token limit (meant for streams) does not apply."""
     request = route.adapter.build_request(body, route.target, stream=False)
     started = time.perf_counter()
+    deadline = t.attempt_deadline()
+    answered = False
+    first = min(asyncio.get_running_loop().time() + headers_within_s, deadline) if headers_within_s else deadline
     try:
-        async with asyncio.timeout_at(t.attempt_deadline()) as timer:
+        async with asyncio.timeout_at(first) as timer:
             if drain is not None:
                 drain.watch(timer)
             try:
                 # awaited, not `async with`: one coroutine frame fewer for every resume inside aiohttp
                 resp = await session.post(request.url, data=request.body, headers=request.headers,
                                           timeout=client_timeout(t.connect_s))
+                answered = True
+                if first != deadline and not (drain is not None and drain.capped(timer)):
+                    timer.reschedule(deadline)  # the headers are in: the total limit bounds the body
                 try:
                     payload = await resp.read()
                 finally:
@@ -77,8 +100,9 @@ async def attempt_json(
         if type(exc) is TimeoutError:  # our timer, not aiohttp's connect timeout
             if drain is not None and drain.capped(timer):
                 raise
-            raise transport_error(route, exc, "total") from None
-        raise transport_error(route, exc) from None
+            phase = "first_token" if not answered and asyncio.get_running_loop().time() < deadline else "total"
+            raise transport_error(route, exc, phase, t) from None
+        raise transport_error(route, exc, None, t) from None
     status = resp.status
     if status >= 400:
         raise route.adapter.parse_error(status, payload, resp.headers)
@@ -109,6 +133,7 @@ class OpenedStream:
     first_token_at: float
     reader: AsyncIterator[bytes]
     deadline: float  # event-loop time by which the relay must have finished (the total timeout)
+    limits: AttemptTimeouts | None = None  # the attempt's limits, the client's overrides applied
     closed: bool = field(default=False)
 
     @property
@@ -166,7 +191,7 @@ async def open_stream(
                     break
             if drain is not None:
                 drain.unwatch(timer)
-        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline)
+        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline, t)
     except UpstreamError as exc:
         close_failed(resp, drain, timer)
         exc.in_stream = in_stream
@@ -178,7 +203,7 @@ async def open_stream(
             if drain is not None and timer is not None and drain.capped(timer):
                 raise  # the shutdown's grace deadline: the fallback loop answers 503
             phase = "total" if asyncio.get_running_loop().time() >= deadline else "first_token"
-        raise transport_error(route, exc, phase) from None
+        raise transport_error(route, exc, phase, t) from None
     except BaseException:
         close_failed(resp, drain, timer)
         raise

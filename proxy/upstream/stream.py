@@ -34,7 +34,7 @@ async def pump_until_deadline(opened: OpenedStream, emit: Emit, drain: Drain) ->
     except TimeoutError as exc:
         if drain.expired():
             raise shutdown_error() from None
-        raise transport_error(opened.route, exc, "total") from None
+        raise transport_error(opened.route, exc, "total", opened.limits) from None
 
 
 async def pump(opened: OpenedStream, emit: Emit) -> None:
@@ -46,7 +46,7 @@ async def pump(opened: OpenedStream, emit: Emit) -> None:
         except StopAsyncIteration:
             raw = None
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
-            raise transport_error(opened.route, exc) from None
+            raise transport_error(opened.route, exc, None, opened.limits) from None
         if raw is None:
             chunks = [c for ev in parser.close() if isinstance(ev, SSEEvent) for c in translator.feed(ev)]
             chunks += translator.finish()

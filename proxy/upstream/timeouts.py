@@ -2,7 +2,8 @@
 
 - connect: opening the TCP/TLS connection to the provider;
 - first token: from sending the request to the first real content (keep-alives do not count); on
-  expiry the next candidate is tried, since the client has seen nothing yet;
+  expiry the next candidate is tried, since the client has seen nothing yet. On a non-streaming
+  request, only a limit the request sets applies, to the response headers (see `attempt_json`);
 - idle: the longest gap between two reads of a stream (a non-streaming answer is bounded by total only);
 - total: from the request's arrival at the gateway to the answer's last byte, fallbacks included.
 """
