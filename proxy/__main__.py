@@ -1,4 +1,5 @@
-"""The `switchyard` command: `switchyard serve [--config FILE] [--host H] [--port P] [--workers N]`."""
+"""The `switchyard` command: `switchyard serve [--config FILE] [--host H] [--port P] [--workers N]`,
+`switchyard check-config`, and `switchyard keys create|list|revoke --url URL --admin-key KEY`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from proxy.auth import load_api_keys
 from proxy.config import ConfigError, Settings, load_settings
+from proxy.keys_cli import add_keys_parser, run_keys
 from proxy.serving_mode import keyed_upstreams, should_simulate
 
 
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="processes sharing the port with SO_REUSEPORT (default 1)")
     check = sub.add_parser("check-config", help="validate the configuration and print a summary")
     check.add_argument("--config")
+    add_keys_parser(sub)
     return parser
 
 
@@ -116,6 +119,8 @@ def serve(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "keys":
+        return run_keys(args)  # talks to a running gateway: no local settings needed
     try:
         settings = load_settings(args.config, overrides=cli_overrides(args) if args.command == "serve" else None)
     except ConfigError as exc:

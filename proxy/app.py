@@ -9,25 +9,35 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from proxy.api import anthropic_messages, count_tokens, health, models, openai_chat, route
+from proxy.api import anthropic_messages, count_tokens, health, keys, models, openai_chat, route
 from proxy.api.console import add_console_routes
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
-from proxy.appkeys import GATEWAY
+from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, METRICS, STORE
 from proxy.auth import GatewayAccess, key_checker
+from proxy.cache import MemoryStore
 from proxy.catalog import build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
+from proxy.keys.enforce import Enforcer
+from proxy.keys.gate import KeyGate
+from proxy.keys.registry import KeyRegistry
+from proxy.keys.service import KeyService
 from proxy.observability import install_request_log, log_outcome
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
+from proxy.pipeline.cached import AnswerCache
 from proxy.providers.registry import adapter_for
 from proxy.request_id import install_log_filter
+from proxy.routing.hedging import Hedging
 from proxy.routing.model_routing import build_model_router
 from proxy.serving_mode import keyed_upstreams, should_simulate, startup_line
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
+from proxy.state.circuits import SharedCircuits
+from proxy.state.shared import SharedState
 from proxy.upstream.drain import Drain
+from proxy.upstream.keys import build_upstream_keys
 from proxy.upstream.pool import UpstreamPool
 
 log = logging.getLogger("switchyard")
@@ -42,26 +52,38 @@ def gateway_context(
         simulated = should_simulate(settings, upstreams)
         if simulated:
             upstreams, mocks = await start_simulated(settings)
-        keys_on = bool(key_checker(settings.server, environ))
+        keys_on = bool(key_checker(settings.server, environ)) or app[KEYS].registry.any
         log.warning(startup_line(simulated, upstreams, keys_on))
         adapters = {slug: adapter_for(settings.providers[slug]) for slug in upstreams}
         catalog = build_catalog(settings, upstreams, adapters)
         pool = UpstreamPool()
+        key_service = app[KEYS]
+        scorer = build_scorer(settings, catalog)
+        # provider health shared with the other replicas (when state.redis_url is set)
+        circuits = SharedCircuits(key_service.state, scorer, settings.state.sync_interval_ms / 1000)
         chat = ChatResources(
             catalog=catalog,
-            scorer=build_scorer(settings, catalog),
+            scorer=scorer,
             model_router=build_model_router(catalog),
             upstreams=pool,
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
+            hedging=Hedging(settings.routing.hedge, catalog, scorer),
+            cache=AnswerCache(MemoryStore(settings.cache.max_bytes), settings.cache),
+            upstream_keys=build_upstream_keys(settings, environ) if not simulated else None,
+            probe_gate=circuits.probe_gate if key_service.state.shared else None,
             bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
+        key_service.gate = KeyGate(key_service.enforcer, catalog)
+        app[CIRCUITS] = circuits
+        circuits.start()
         thresholds = tune_gc()
         try:
             yield
         finally:
+            await circuits.close()
             gc.set_threshold(*thresholds)
             gc.unfreeze()
             await pool.close()
@@ -100,6 +122,34 @@ async def begin_drain(app: web.Application) -> None:
         gw.drain.begin(gw.settings.server.shutdown_grace_s)
 
 
+def build_key_service(settings: Settings) -> KeyService:
+    """Virtual keys and the shared state their limits live in (opened by keys_context)."""
+    state = SharedState(settings.state, workers=settings.server.workers)
+    registry = KeyRegistry(settings.state.key_sync_ms)
+    # a slot or reservation whose request never settles (its replica died) lives this long
+    lease_s = max((p.timeouts.total_s for p in settings.providers.values()), default=600.0) + 30.0
+    return KeyService(registry, Enforcer(registry, state, settings.state.window_s, lease_s), state)
+
+
+async def keys_context(app: web.Application) -> AsyncIterator[None]:
+    """After the store opens: start the shared state, then load the keys and follow their changes."""
+    service = app[KEYS]
+    state, registry = service.state, service.registry
+    state.subscribe(registry.on_event)
+    registry.on_spend = lambda rec: state.sync_spent(rec.id, rec.spend_period, rec.spend_nusd)
+    await state.start()
+    backend = app[STORE].backend
+    service.backend = service.enforcer.spend.backend = backend
+    service.enforcer.on_refused = app[METRICS].refused
+    await registry.start(backend)
+    try:
+        yield
+    finally:
+        await registry.close()
+        await service.enforcer.drain()
+        await state.close()
+
+
 # One module per inbound API: its routes, and the front end that renders that path's errors.
 CHAT_APIS = ((openai_chat, "/v1/chat/completions", openai_chat.chat_completions),
              (anthropic_messages, "/v1/messages", anthropic_messages.messages))
@@ -116,12 +166,16 @@ def create_app(
     environ = os.environ if environ is None else environ
     install_log_filter(log)
     checker = key_checker(settings.server, environ)
-    # errors first, so a 401 from the key check leaves in the API's own error shape too
-    middlewares = [errors_middleware, *([auth_middleware(GatewayAccess(checker, environ))] if checker else [])]
+    key_service = build_key_service(settings)
+    # errors first, so a 401 from the key check leaves in the API's own error shape too; the key check
+    # is always on the path, since issuing the first virtual key turns it on
+    middlewares = [errors_middleware, auth_middleware(GatewayAccess(checker, environ), key_service.registry)]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
+    app[KEYS] = key_service
     install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
+    app.cleanup_ctx.append(keys_context)
     app.cleanup_ctx.append(gateway_context(settings, environ, (*on_finish, log_outcome(app))))
     app.on_shutdown.append(begin_drain)
     app[FRONT_ENDS] = {}
@@ -134,5 +188,6 @@ def create_app(
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)
+    keys.add_routes(app)
     add_console_routes(app)
     return app

@@ -9,8 +9,8 @@ time taken nor an early exit says how close a guess was. The presented key is ne
 Every key has a name (the request log, usage and visibility use it, never the key): `{name, key}`
 entries name themselves; a bare key is `key-` plus the first 8 hex digits of its SHA-256. Admin keys
 (`server.admin_keys`, SWITCHYARD_ADMIN_KEYS) are gateway keys that also see every key's records.
-
-The check itself runs in `proxy.api.middleware`, which records the caller's `Identity`.
+Virtual keys (issued by the keys API, `proxy.keys`) are looked up beside these. The check itself
+runs in `proxy.api.middleware`, which records the caller's `Identity`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import SecretStr
 
@@ -32,10 +33,20 @@ ADMIN_KEYS_ENV = "SWITCHYARD_ADMIN_KEYS"
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a request is: its key's name, and whether it may see every key's records."""
+    """Who a request is: its key's name, whether it may see every key's records, and for a virtual
+    key (issued by the keys API, with limits) its id."""
 
     key_name: str | None
     admin: bool
+    key_id: str | None = None
+
+
+# Looks a presented secret up among the virtual keys (proxy.keys), and says whether any exist.
+class VirtualKeys(Protocol):
+    @property
+    def any(self) -> bool: ...
+
+    def identity(self, secret: str) -> Identity | None: ...
 
 
 # No gateway keys configured (a local demo): every request may see everything.
@@ -161,5 +172,5 @@ class GatewayAccess:
 
 
 def key_checker(server: ServerConfig, environ: Mapping[str, str]) -> KeyChecker:
-    """The configured keys' checker; false when none are configured (an open gateway)."""
+    """The configured keys' checker (admin keys included); false when none are configured."""
     return KeyChecker(load_gateway_keys(server, environ))

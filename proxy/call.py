@@ -199,6 +199,97 @@ def parse_timeouts(body: Mapping[str, Any], headers: Mapping[str, str]) -> Timeo
     return TimeoutOverrides(*values)
 
 
+# -- hedging ---------------------------------------------------------------------------------------
+
+HEDGE_HEADER = istr("x-switchyard-hedge")
+
+
+class HedgeAsk(NamedTuple):
+    """A request's own hedging: off, or on after `delay` ("p95", ms, or None for the config's delay)."""
+
+    enabled: bool
+    delay: str | float | None = None
+
+
+HEDGE_OFF = HedgeAsk(False)
+
+
+def hedge_delay(raw: Any, param: str) -> str | float:
+    if raw == "p95":
+        return "p95"
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise invalid(param, f'expected "p95" or a number of milliseconds, got {str(raw)[:40]!r}.')
+    try:
+        value = float(raw)
+    except ValueError:
+        raise invalid(param, f'expected "p95" or a number of milliseconds, got {str(raw)[:40]!r}.') from None
+    if not 0 < value <= MAX_TIMEOUT_S * 1000:  # also false for NaN
+        raise invalid(param, f"must be between 0 and {MAX_TIMEOUT_S * 1000:.0f} ms, got {value}.")
+    return value
+
+
+def parse_hedge(body: Mapping[str, Any], headers: Mapping[str, str]) -> HedgeAsk | None:
+    """`switchyard.hedge` (false, true, or {"delay": "p95" | ms}), else `x-switchyard-hedge: off | p95 | <ms>`;
+    None follows the config."""
+    section = body.get("switchyard")
+    if isinstance(section, dict) and "hedge" in section:
+        raw = section["hedge"]
+        if raw is False:
+            return HEDGE_OFF
+        if raw is True:
+            return HedgeAsk(True)
+        if not isinstance(raw, dict) or set(raw) - {"delay"}:
+            raise invalid("switchyard.hedge", 'expected false, true or {"delay": "p95" | milliseconds}.')
+        return HedgeAsk(True, hedge_delay(raw["delay"], "switchyard.hedge.delay") if "delay" in raw else None)
+    header = headers.get(HEDGE_HEADER)
+    if header is None:
+        return None
+    value = header.strip().lower()
+    if value == "off":
+        return HEDGE_OFF
+    return HedgeAsk(True, hedge_delay(value, "x-switchyard-hedge"))
+
+
+# -- the answer cache ------------------------------------------------------------------------------
+
+CACHE_HEADER = istr("x-switchyard-cache")
+CACHE_MODES = ("use", "refresh", "skip")
+MAX_CACHE_TTL_S = 30 * 86400.0
+
+
+class CacheAsk(NamedTuple):
+    """A request's own cache use: "use" (read, then fill on a miss), "refresh" (fill, never read) or
+    "skip"; `ttl_s` None keeps the config's."""
+
+    mode: str
+    ttl_s: float | None = None
+
+
+def parse_cache(body: Mapping[str, Any], headers: Mapping[str, str]) -> CacheAsk | None:
+    """`x-switchyard-cache: use | refresh | skip` and `switchyard.cache` ({"ttl_s": n} or false); None
+    follows the config."""
+    header = headers.get(CACHE_HEADER)
+    mode: str | None = None
+    if header is not None:
+        mode = header.strip().lower()
+        if mode not in CACHE_MODES:
+            raise invalid("x-switchyard-cache", f"expected one of {', '.join(CACHE_MODES)}, got {header[:40]!r}.")
+    section = body.get("switchyard")
+    raw = section.get("cache") if isinstance(section, dict) else None
+    if raw is None:
+        return CacheAsk(mode) if mode is not None else None
+    if raw is False:
+        return CacheAsk("skip")
+    if raw is True:
+        return CacheAsk(mode or "use")
+    if not isinstance(raw, dict) or set(raw) - {"ttl_s"}:
+        raise invalid("switchyard.cache", 'expected false, true or {"ttl_s": seconds}.')
+    ttl = raw.get("ttl_s")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_CACHE_TTL_S):
+        raise invalid("switchyard.cache.ttl_s", f"expected seconds in (0, {MAX_CACHE_TTL_S:.0f}], got {str(ttl)[:40]!r}.")
+    return CacheAsk(mode or "use", float(ttl) if ttl is not None else None)
+
+
 # -- tags -------------------------------------------------------------------------------------------
 
 NO_TAGS: Mapping[str, str] = MappingProxyType({})
@@ -263,6 +354,9 @@ class ChatCall(NamedTuple):
     tags: Mapping[str, str]
     request_id: str
     client_request_id: str | None
+    hedge: HedgeAsk | None  # the request's own hedging ask; None follows the config
+    cache: CacheAsk | None  # the request's own cache use; None follows the config
+    tenant: str  # whose cache entries this request may read: its key's name ("" with keys off)
     api: str  # the front end it came in by: "openai_chat", "anthropic_messages", ...
 
     @property
@@ -278,6 +372,7 @@ def parse_chat_call(
     api: str = "openai_chat",
     default_factor: str = "latency",
     known_models: Mapping[str, Any] | None = None,
+    tenant: str = "",
 ) -> ChatCall:
     """Check `body` (OpenAI-shaped) and the gateway's headers once; a 400 naming the field if wrong."""
     check_message_count(body)  # before anything walks the messages
@@ -300,5 +395,8 @@ def parse_chat_call(
         tags=parse_tags(body, headers),
         request_id=request_id,
         client_request_id=client_id[:MAX_CLIENT_ID_CHARS] if client_id else None,
+        hedge=parse_hedge(body, headers) if "switchyard" in body or HEDGE_HEADER in headers else None,
+        cache=parse_cache(body, headers) if "switchyard" in body or CACHE_HEADER in headers else None,
+        tenant=tenant,
         api=api,
     )

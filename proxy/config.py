@@ -48,11 +48,21 @@ class Timeouts(Strict):
     total_s: float = Field(600.0, gt=0)
 
 
+class UpstreamKeyConfig(Strict):
+    """One of a provider's API keys, with the caps the provider gives it (per replica)."""
+
+    env: str = Field(min_length=1, description="the environment variable holding the key")
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+
+
 class ProviderConfig(Strict):
     name: str = ""
     wire: WireFormat = "openai"
     base_url: str
     api_key_env: str | None = None
+    api_keys: list[UpstreamKeyConfig] = Field(
+        default_factory=list, description="several keys used in turn, each under its optional rpm/tpm caps")
     auth_header: str | None = None  # default per wire: Authorization / x-api-key / x-goog-api-key
     auth_scheme: str = "Bearer"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -88,6 +98,23 @@ class ModelProviderConfig(Strict):
 Specialty = Literal["code", "math", "reasoning", "extraction", "translation", "creative", "chitchat"]
 
 
+class HedgeConfig(Strict):
+    """`routing.hedge` (and per model `models.<slug>.hedge`): start the next candidate as well when the
+    first has produced no content after `delay` (the provider's live p95 TTFT, or a fixed ms)."""
+
+    enabled: bool = False
+    delay: Literal["p95"] | float = Field("p95", description='"p95" or milliseconds')
+    max_extra: int = Field(1, ge=1, le=3, description="hedged attempts per request at most")
+    budget_share: float = Field(0.05, gt=0, le=1, description="hedges per request, over a sliding window")
+
+    @field_validator("delay")
+    @classmethod
+    def _positive_ms(cls, value: str | float) -> str | float:
+        if not isinstance(value, str) and not 0 < value <= 3_600_000:
+            raise ValueError("must be \"p95\" or a number of milliseconds in (0, 3600000]")
+        return value
+
+
 class ModelConfig(Strict):
     name: str = ""
     aliases: list[str] = Field(
@@ -99,6 +126,7 @@ class ModelConfig(Strict):
     max_output: int = Field(gt=0)
     capabilities: Capabilities = Field(default_factory=Capabilities)
     providers: dict[str, ModelProviderConfig] = Field(min_length=1)
+    hedge: HedgeConfig | None = None  # this model's own hedging; None follows routing.hedge
 
 
 class NamedKey(Strict):
@@ -156,6 +184,24 @@ class LogConfig(Strict):
     batch_interval_ms: float = Field(200.0, gt=0)
 
 
+class StateConfig(Strict):
+    """Live state shared by replicas: rate limits, budgets, revocations and provider health."""
+
+    redis_url: SecretStr | None = Field(None, description="redis://host:port/db; in-process state when unset")
+    on_redis_down: Literal["local", "closed"] = Field(
+        "local", description="local: each replica enforces limit / known replicas; closed: limited keys get a 503")
+    window_s: float = Field(60.0, gt=0, le=3600, description="the RPM/TPM sliding window (60 s: per minute)")
+    sync_interval_ms: float = Field(100.0, gt=0, description="heartbeat and reconnect probe interval")
+    key_sync_ms: float = Field(500.0, gt=0, description="how often each replica re-reads key changes from the store")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL (leave it unset for in-process state)")
+        return value
+
+
 class RoutingConfig(Strict):
     default_factor: Literal["latency", "price", "throughput"] = "latency"
     ewma_alpha: float = Field(SCORER_DEFAULTS["ewma_alpha"], gt=0, le=1)
@@ -163,14 +209,26 @@ class RoutingConfig(Strict):
     cooldown_s: float = Field(SCORER_DEFAULTS["cooldown_ms"] / 1000.0, gt=0)
     max_cooldown_s: float = Field(SCORER_DEFAULTS["max_cooldown_ms"] / 1000.0, gt=0)
     max_attempts: int = Field(6, ge=1)
+    hedge: HedgeConfig = Field(default_factory=HedgeConfig)
+
+
+class CacheConfig(Strict):
+    """`cache`: the exact-match answer cache (off unless enabled here or asked for by a request)."""
+
+    enabled: bool = False
+    ttl_s: float = Field(3600.0, gt=0, le=30 * 86400)
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="in-memory cache size cap")
+    namespace: str | None = Field(None, min_length=1, description="share entries across keys under this name")
 
 
 class Settings(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     simulate: Literal["auto", "always", "never"] = "auto"
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
 

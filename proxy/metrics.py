@@ -81,6 +81,12 @@ class Metrics:
                                        ("preference", "model"), registry=r)
         self.cost = Counter("switchyard_cost_usd", "Upstream spend in USD (failed attempts included).",
                             ("model", "provider"), registry=r)
+        self.hedges = Counter("switchyard_hedges", "Hedged requests: won (a hedge answered), lost (the first "
+                              "attempt answered anyway), skipped_budget (wanted, over budget).", ("outcome",), registry=r)
+        self.cache_lookups = Counter("switchyard_cache_lookups", "Answer cache lookups by result (hit, miss).",
+                                     ("result",), registry=r)
+        self.cost_saved = Counter("switchyard_cost_saved_usd", "Upstream spend avoided by answer cache hits, in USD.",
+                                  ("model", "provider"), registry=r)
         self.log_dropped = Counter("switchyard_log_dropped", "Request log records dropped (queue full or database away).",
                                    registry=r)
         self.in_flight = Gauge("switchyard_in_flight", "Requests being answered.", ("worker",),
@@ -89,6 +95,14 @@ class Metrics:
                                      ("worker",), multiprocess_mode="livesum", registry=r)
         self.circuit_state = Gauge("switchyard_circuit_state", "Circuit per model and provider: 0 closed, 1 half-open, 2 open.",
                                    ("provider", "model", "worker"), multiprocess_mode="livesum", registry=r)
+        self.limits_divisor = Gauge(
+            "switchyard_limits_divisor", "What each key limit is divided by on this worker (1: shared exactly "
+            "through Redis; N: in-process, limit / N workers or known replicas).", ("worker",),
+            multiprocess_mode="livemax", registry=r)
+        self.state_redis_up = Gauge("switchyard_state_redis_up", "1 when the shared state's Redis answers, 0 when "
+                                    "down, absent without Redis.", ("worker",), multiprocess_mode="livemin", registry=r)
+        self.key_refusals = Counter("switchyard_key_refusals", "Requests a virtual key's limits refused, by reason "
+                                    "(rpm, tpm, max_parallel, budget, limits_unavailable).", ("reason",), registry=r)
         self._children: dict[tuple[Any, ...], Any] = {}
         # tallies since the last flush: (metric, label values) -> (bucket counts, [sum]) or a counter's amount
         self._histograms: dict[tuple[Any, tuple[str, ...]], tuple[list[int], list[float]]] = {}
@@ -156,6 +170,12 @@ class Metrics:
             self._inc(self.fallbacks, (), len(rec.attempts) - 1)
         if rec.route is not None and rec.model is not None:
             self._inc(self.route_decisions, (rec.route.preference, rec.model))
+        if rec.hedge is not None:
+            self._inc(self.hedges, (rec.hedge,))
+        if rec.cache is not None:
+            self._inc(self.cache_lookups, (rec.cache,))
+            if rec.cost_saved_usd:
+                self._inc(self.cost_saved, (response_model, provider), rec.cost_saved_usd)
 
     def dropped(self, n: int) -> None:
         self._inc(self.log_dropped, (), n)
@@ -166,6 +186,14 @@ class Metrics:
         self._child(self.log_queue_depth, self.worker).set(log_queue_depth)
         for model, provider, state in circuits:
             self._child(self.circuit_state, provider, model, self.worker).set(CIRCUIT_VALUES.get(state, 0))
+
+    def refused(self, reason: str) -> None:
+        self._child(self.key_refusals, reason).inc()
+
+    def refresh_limits(self, divisor: int, redis_up: bool | None) -> None:
+        self._child(self.limits_divisor, self.worker).set(divisor)
+        if redis_up is not None:
+            self._child(self.state_redis_up, self.worker).set(1 if redis_up else 0)
 
     def exposition(self) -> tuple[bytes, str]:
         """The scrape body and its content type: every worker's samples in multiprocess mode."""

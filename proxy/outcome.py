@@ -17,7 +17,7 @@ from typing import Any, Literal
 log = logging.getLogger("switchyard")
 
 Status = Literal["ok", "error", "cancelled", "partial"]
-# ok | http_<code> | timeout | connect_error | stream_error | cancelled
+# ok | http_<code> | timeout | connect_error | stream_error | cancelled | hedge_lost
 AttemptResult = str
 
 
@@ -35,6 +35,7 @@ class AttemptOutcome:
     ttft_ms: float | None = None
     duration_ms: float | None = None
     cost_usd: float | None = None
+    cost_estimated: bool = False  # cost_usd is an estimate (a hedge's loser: prompt + output received)
 
 
 @dataclass(slots=True)
@@ -83,6 +84,9 @@ class Outcome:
     attempts: list[AttemptOutcome] = field(default_factory=list)
     bodies: dict[str, Any] | None = None  # log.bodies: messages and answer, redacted and capped
     route: AutoRoute | None = None
+    hedge: str | None = None  # won | lost (a hedge was started) | skipped_budget (one was wanted); else None
+    cache: str | None = None  # hit | miss when the exact-match cache was consulted
+    cost_saved_usd: float | None = None  # a cache hit: what the answer cost when it was first made
     hooks: Sequence[Callable[[Outcome], None]] = ()
 
     @property

@@ -6,6 +6,7 @@ import pytest
 
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.pg_cluster import PostgresCluster
+from tests.redis_server import RedisServer
 
 FAST = {"ttft_ms": 5.0, "tokens_per_s": 5000.0, "chunks": 6}
 
@@ -33,3 +34,11 @@ def postgres() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster().init()
     yield cluster
     cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One throwaway redis-server for the session; tests that kill it use their own."""
+    server = RedisServer().start()
+    yield server
+    server.destroy()

@@ -21,6 +21,7 @@ from proxy.api.anthropic_inbound import (
     to_internal_request,
 )
 from proxy.api.frontend import answer_headers, read_chat_call
+from proxy.api.key_limits import enter_key_limits
 from proxy.api.openai_chat import SSE_HEADERS, end_stream
 from proxy.appkeys import GATEWAY
 from proxy.errors import GatewayError
@@ -63,13 +64,14 @@ class EventRenderer:
 async def messages(request: web.Request) -> web.StreamResponse:
     res = request.app[GATEWAY].chat
     arrival = await read_chat_call(request, NAME, to_internal_request)
+    limits = await enter_key_limits(request, arrival, "anthropic")
     call, outcome, received_at = arrival.call, arrival.outcome, arrival.received_at
     if not call.stream:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(to_anthropic_message(done.data)), content_type="application/json",
-                            headers=done.notes)  # the middleware adds the request id
+                            headers={**done.notes, **limits})  # the middleware adds the request id
     stream = await open_chat_stream(call, res, outcome, received_at)
-    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **answer_headers(request)})
+    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
     renderer = EventRenderer(stream.route.model)
     await relay(stream, renderer, lambda: resp.prepare(request), resp.write, res, outcome)
     await end_stream(resp)

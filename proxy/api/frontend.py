@@ -15,6 +15,7 @@ from aiohttp import web
 
 from proxy.api.body import read_json_object
 from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
+from proxy.auth import OPEN, Identity
 from proxy.call import ChatCall, parse_chat_call
 from proxy.errors import GatewayError
 from proxy.outcome import Outcome
@@ -39,6 +40,11 @@ FRONT_ENDS = web.AppKey("front_ends", dict[str, FrontEnd])
 
 def front_end_for(request: web.Request, default: FrontEnd) -> FrontEnd:
     return request.app[FRONT_ENDS].get(request.path, default)
+
+
+def identity_of(request: web.Request) -> Identity:
+    """The caller's identity (set by the key check); OPEN, which may see everything, on an open gateway."""
+    return request.get(IDENTITY, OPEN)
 
 
 def request_id(request: web.Request) -> str:
@@ -79,7 +85,8 @@ async def read_chat_call(
         if translate is not None:
             body = translate(body)
         call = parse_chat_call(body, request.headers, request_id=outcome.request_id, api=api,
-                               default_factor=gw.settings.routing.default_factor, known_models=gw.catalog.models)
+                               default_factor=gw.settings.routing.default_factor, known_models=gw.catalog.models,
+                               tenant=outcome.key or "")  # the cache's scope: the caller's key name
     except BaseException as exc:
         fail(outcome, exc)
         raise

@@ -15,9 +15,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
+from proxy.api.frontend import identity_of as identity_of  # re-exported: where other modules look for it
 from proxy.api.openai_chat import FRONT_END as OPENAI
 from proxy.appkeys import ACCESS, GATEWAY, IDENTITY, REQUEST_ID
-from proxy.auth import KEYS_ENV, OPEN, GatewayAccess, Identity, presented_key
+from proxy.auth import KEYS_ENV, GatewayAccess, Identity, VirtualKeys, presented_key
 from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
@@ -67,10 +68,11 @@ OPEN_PATHS = frozenset({"/health"})
 
 
 def unauthorized(missing: bool, front_end: FrontEnd) -> GatewayError:
-    what = "No gateway API key was sent" if missing else "The gateway API key is not valid"
+    what = "No gateway API key was sent" if missing else "The gateway API key is not valid (or was revoked)"
     return GatewayError(
         401,
-        f"{what}. {front_end.key_hint} with a key from the gateway's server.api_keys, server.api_keys_file or {KEYS_ENV}.",
+        f"{what}. {front_end.key_hint} with a key issued by POST /v1/keys or one from the gateway's "
+        f"server.api_keys, server.api_keys_file or {KEYS_ENV}.",
         code="invalid_api_key",
         headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
     )
@@ -91,15 +93,8 @@ def is_console_path(path: str) -> bool:
     return path == "/console" or path.startswith("/console/")
 
 
-def caller_identity(access: GatewayAccess, request: web.Request) -> Identity:
-    """Who is calling: a key from the headers, else a console session (with its CSRF token on writes)."""
-    key = presented_key(request.headers)
-    cookie = request.cookies.get(COOKIE_NAME)
-    if key is not None or cookie is None:
-        identity = access.checker.identify(key)
-        if identity is None:
-            raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))
-        return identity
+def session_identity(access: GatewayAccess, request: web.Request, cookie: str) -> Identity:
+    """The identity a console session cookie stands for (with its CSRF token on writes)."""
     session = access.sessions.verify(cookie)
     identity = access.checker.identity_of_digest(session.key_digest) if session else None
     if session is None or identity is None:
@@ -111,17 +106,29 @@ def caller_identity(access: GatewayAccess, request: web.Request) -> Identity:
     return identity
 
 
-def auth_middleware(access: GatewayAccess) -> Middleware:
+def auth_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None) -> Middleware:
+    """Static keys first, then virtual keys; a console session cookie stands for a static key. The gateway
+    is open only while neither kind exists: the first virtual key issued turns the check on without a restart."""
+    checker = access.checker
+
     @web.middleware
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request[ACCESS] = access
+        if checker:
+            request[ACCESS] = access
         if request.path not in OPEN_PATHS and not is_console_path(request.path):
-            request[IDENTITY] = caller_identity(access, request)
+            key = presented_key(request.headers)
+            cookie = request.cookies.get(COOKIE_NAME)
+            if key is None and cookie is not None and checker:
+                request[IDENTITY] = session_identity(access, request, cookie)
+                return await handler(request)
+            identity = checker.identify(key)
+            if identity is None and key is not None and virtual is not None:
+                identity = virtual.identity(key)
+            if identity is not None:
+                request[IDENTITY] = identity
+            elif checker or (virtual is not None and virtual.any):
+                raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))
         return await handler(request)
 
     return require_key
 
-
-def identity_of(request: web.Request) -> Identity:
-    """The caller's key name and rights; OPEN (sees everything) when the gateway has no keys."""
-    return request.get(IDENTITY, OPEN)

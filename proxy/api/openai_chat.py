@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from proxy.api.frontend import answer_headers, read_chat_call
+from proxy.api.key_limits import enter_key_limits
 from proxy.appkeys import GATEWAY
 from proxy.errors import GatewayError
 from proxy.pipeline import complete, open_chat_stream, relay
@@ -86,13 +87,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     """The handler and the pipeline's call are one coroutine chain: no task, no queue in between."""
     res = request.app[GATEWAY].chat
     arrival = await read_chat_call(request, NAME)
+    limits = await enter_key_limits(request, arrival, "openai")
     call, outcome, received_at = arrival.call, arrival.outcome, arrival.received_at
     if not call.stream:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(done.data), content_type="application/json",
-                            headers=done.notes)  # the middleware adds the request id
+                            headers={**done.notes, **limits})  # the middleware adds the request id
     stream = await open_chat_stream(call, res, outcome, received_at)
-    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **answer_headers(request)})
+    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
     await relay(stream, ChunkRenderer(call.include_usage), lambda: resp.prepare(request), resp.write, res, outcome)
     await end_stream(resp)
     return resp

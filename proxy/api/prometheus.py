@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.api.middleware import identity_of
-from proxy.appkeys import GATEWAY, METRICS, STORE
+from proxy.api.frontend import identity_of
+from proxy.appkeys import GATEWAY, KEYS, METRICS, STORE
 from proxy.errors import GatewayError
 
 SOURCE = web.AppKey("metrics_source", web.Application)  # the gateway app a metrics-only listener reads
@@ -29,6 +29,9 @@ def refresh_gauges(app: web.Application) -> None:
     metrics, store, gw = app[METRICS], app[STORE], app.get(GATEWAY)
     circuits = ((s["model"], s["provider"], s["circuit"]) for s in gw.scorer.all_stats()) if gw is not None else ()
     metrics.refresh(gw.in_flight if gw is not None else 0, store.writer.depth, circuits)
+    keys = app.get(KEYS)
+    if keys is not None:
+        metrics.refresh_limits(keys.state.divisor, keys.state.redis_up if keys.state.shared else None)
 
 
 def exposition(app: web.Application) -> web.Response:

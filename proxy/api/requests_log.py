@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.api.middleware import identity_of
+from proxy.api.frontend import identity_of
 from proxy.appkeys import STORE
 from proxy.auth import Identity
 from proxy.errors import GatewayError

@@ -15,21 +15,43 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from proxy._scorer import Scorer
 from proxy.call import ChatCall
 from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError, UpstreamError, internal_error
 from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
-from proxy.pipeline.accounting import StreamTally, answer_text, finish_reason_of, shape_completion
-from proxy.pipeline.fallback import run_with_fallback
+from proxy.pipeline.accounting import (
+    StreamTally,
+    answer_text,
+    estimate_usage,
+    finish_reason_of,
+    shape_completion,
+)
+from proxy.pipeline.cached import (
+    CACHE_HEADER,
+    AnswerCache,
+    CacheUse,
+    ReplayStream,
+    account_hit,
+    cache_use,
+    fill_completion,
+    fill_stream,
+    lookup,
+    replay,
+)
+from proxy.pipeline.fallback import ProbeGate, run_with_fallback
 from proxy.pipeline.fanout import fan_out, single_choice
 from proxy.redact import redact, redacted_traceback
 from proxy.routing.candidates import CandidatePlan, plan_candidates
+from proxy.routing.hedging import HedgePlan, Hedging
 from proxy.routing.model_fit import N_WIRES, choice_count
 from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.store.bodies import captured_bodies
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
 from proxy.upstream.drain import Drain
+from proxy.upstream.keys import UpstreamKeys
 from proxy.upstream.pool import UpstreamPool
 from proxy.upstream.stream import pump_until_deadline
 from proxy.upstream.timeouts import attempt_timeouts
@@ -54,7 +76,11 @@ class ChatResources:
     drain: Drain
     max_attempts: int
     on_finish: Sequence[OnFinish] = ()
+    upstream_keys: UpstreamKeys | None = None  # providers with several API keys, used in turn
+    probe_gate: ProbeGate | None = None  # replicas sharing provider health: who probes a half-open one
     bodies_max_bytes: int = 0  # log.bodies: keep messages and answers (redacted, capped) on the outcome; 0: never
+    hedging: Hedging | None = None
+    cache: AnswerCache | None = None
 
 
 class StreamRenderer(Protocol):
@@ -87,6 +113,8 @@ class ChatStream:
     tally: StreamTally
     attempt: AttemptOutcome
     bodies_max_bytes: int = 0
+    cache_use: CacheUse | None = None
+    captured: list[bytes] | None = None  # the relayed batches, serialised, when the answer is to be cached
 
 
 def new_outcome(request_id: str, api: str, res: ChatResources, simulated: bool = False) -> Outcome:
@@ -111,6 +139,25 @@ def plan(call: ChatCall, res: ChatResources, outcome: Outcome) -> tuple[Candidat
     return candidates, notes
 
 
+def hedge_plan(call: ChatCall, res: ChatResources, candidates: CandidatePlan) -> HedgePlan | None:
+    if res.hedging is None or not candidates.candidates:
+        return None
+    return res.hedging.plan(candidates.candidates[0].model, call.hedge)
+
+
+def price_hedge_losers(outcome: Outcome, body: dict[str, Any], res: ChatResources) -> None:
+    """A hedge's loser was cancelled before its first token: its cost is the prompt's, estimated."""
+    prompt_tokens: int | None = None
+    for record in outcome.attempts:
+        if record.outcome != "hedge_lost":
+            continue
+        if prompt_tokens is None:
+            prompt_tokens = int(estimate_usage(body, 0)["prompt_tokens"])
+        route = res.catalog.models[record.model].routes.get(record.provider)
+        record.cost_usd = route.cost_usd(prompt_tokens, 0) if route is not None else None
+        record.cost_estimated = True
+
+
 def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[str, str]:
     notes["x-switchyard-provider"] = route.provider
     notes["x-switchyard-attempts"] = str(attempts)
@@ -120,9 +167,22 @@ def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[st
 
 async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> Completion:
     """A whole answer. `received_at` (event-loop time) anchors the request's total deadline."""
+    use = cache_use(call, res.cache)
+    if use is not None and res.cache is not None:
+        hit = await lookup(res.cache, use, res.catalog)
+        if hit is not None:
+            answer, route = hit
+            notes: dict[str, str] = {}
+            account_hit(outcome, answer, notes)
+            outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
+            outcome.finish("ok", 200)
+            return Completion(answer.as_completion(), route, notes)
     try:
         candidates, notes = plan(call, res, outcome)
+        if use is not None:
+            notes[CACHE_HEADER] = outcome.cache = "miss"
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+        keys = res.upstream_keys
 
         n = choice_count(body)
         headers_within_s = overrides.first_token_s  # the request's own first-token limit, if it set one
@@ -134,18 +194,23 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
             if n > 1 and route.wire not in N_WIRES:  # no `n` in this API: n attempts in parallel, merged
                 one = single_choice(body)
                 return fan_out(n, lambda: attempt_json(session, route, one, t, drain, headers_within_s))
-            return attempt_json(session, route, body, t, drain, headers_within_s)
+            if keys is None or route.provider not in keys.rings:
+                return attempt_json(session, route, body, t, drain, headers_within_s)
+            return keys.call(route, body,
+                             lambda target: attempt_json(session, route, body, t, drain, headers_within_s, target))
 
-        result, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                                   outcome, notes)
+        won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
+                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates), res.probe_gate)
     except BaseException as exc:
         fail(outcome, exc)
         raise
+    result, record, attempts = won.result, won.record, won.attempts
+    if outcome.hedge is not None:
+        price_hedge_losers(outcome, body, res)
     route = result.route
     res.scorer.record(route.model, route.provider, "ok", first_token_ms=result.elapsed_ms)
     data = shape_completion(result.response, route, body)
     usage = data["usage"]
-    record = outcome.attempts[-1]
     record.ttft_ms = record.duration_ms = round(result.elapsed_ms, 3)
     record.status, record.cost_usd = 200, usage.get("cost_usd")
     outcome.model, outcome.provider, outcome.usage = route.model, route.provider, usage
@@ -154,44 +219,70 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
         outcome.bodies = captured_bodies(body.get("messages"), answer_text(data.get("choices") or []),
                                          res.bodies_max_bytes, [route.api_key])
     outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
+    if use is not None and res.cache is not None:
+        await fill_completion(res.cache, use, data, route, outcome.finish_reason)
     outcome.finish("ok", 200)
     return Completion(data, route, gateway_notes(route, attempts, notes))
 
 
-async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> ChatStream:
+async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
+                           received_at: float) -> ChatStream | ReplayStream:
     """A stream whose first content has arrived (nothing is sent to the client before that, so a
-    failure until then falls back invisibly). Hand it to `relay`."""
+    failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`."""
+    use = cache_use(call, res.cache)
+    if use is not None and res.cache is not None:
+        hit = await lookup(res.cache, use, res.catalog)
+        if hit is not None:
+            answer, route = hit
+            notes: dict[str, str] = {}
+            account_hit(outcome, answer, notes)
+            return ReplayStream(answer, route, notes)
     try:
         candidates, notes = plan(call, res, outcome)
+        if use is not None:
+            notes[CACHE_HEADER] = outcome.cache = "miss"
         body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
+        keys = res.upstream_keys
 
         def attempt(route: Route) -> Awaitable[OpenedStream]:
             t = attempt_timeouts(route.timeouts, overrides, received_at)
-            return open_stream(upstreams.session_for(route.base_url), route, body, t, drain)
+            session = upstreams.session_for(route.base_url)
+            if keys is None or route.provider not in keys.rings:
+                return open_stream(session, route, body, t, drain)
+            return keys.call(route, body, lambda target: open_stream(session, route, body, t, drain, target))
 
-        opened, attempts = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                                   outcome, notes)
+        won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
+                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates), res.probe_gate)
     except BaseException as exc:
         fail(outcome, exc)
         raise
+    opened, record, attempts = won.result, won.record, won.attempts
+    if outcome.hedge is not None:
+        price_hedge_losers(outcome, body, res)
     route = opened.route
     outcome.model, outcome.provider = route.model, route.provider
-    record = outcome.attempts[-1]
     record.ttft_ms, record.status = round(opened.first_token_ms, 3), 200
-    return ChatStream(opened, route, gateway_notes(route, attempts, notes), StreamTally(route, body, keep_text=res.bodies_max_bytes > 0), record,
-                      res.bodies_max_bytes)
+    return ChatStream(opened, route, gateway_notes(route, attempts, notes),
+                      StreamTally(route, body, keep_text=res.bodies_max_bytes > 0), record, res.bodies_max_bytes,
+                      use, [] if use is not None else None)
 
 
-async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]], write: Write,
-                res: ChatResources, outcome: Outcome) -> None:
+async def relay(stream: ChatStream | ReplayStream, renderer: StreamRenderer, start: Callable[[], Awaitable[Any]],
+                write: Write, res: ChatResources, outcome: Outcome) -> None:
     """`start` the answer (its status and headers), send the held opening chunks, then the rest as
     they arrive; a failure ends in the renderer's error event. The stream's result goes to the scorer
     and the outcome once: ok, partial (the provider broke the stream, or the gateway shut down), or
-    cancelled (the client left)."""
-    opened, route, tally = stream.opened, stream.route, stream.tally
+    cancelled (the client left). A complete answer fills the cache if the request uses it."""
+    if isinstance(stream, ReplayStream):
+        await replay(stream, renderer, start, write, outcome)
+        return
+    opened, route, tally, captured = stream.opened, stream.route, stream.tally, stream.captured
 
     def emit(chunks: list[dict[str, Any]]) -> Awaitable[None]:
-        return write(renderer.encode(tally.feed(chunks)))
+        tally.feed(chunks)
+        if captured is not None:  # before the renderer, which may drop fields the client did not ask for
+            captured.append(orjson.dumps(chunks))
+        return write(renderer.encode(chunks))
 
     scored, status = "cancelled", "cancelled"
     failure: GatewayError | None = None
@@ -204,6 +295,8 @@ async def relay(stream: ChatStream, renderer: StreamRenderer, start: Callable[[]
         await pump_until_deadline(opened, emit, res.drain)
         await write(renderer.closing(tally.final_usage(), tally.first))
         scored, status = "ok", "ok"
+        if stream.cache_use is not None and captured is not None and res.cache is not None:
+            await fill_stream(res.cache, stream.cache_use, captured, route, tally.final_usage(), tally.finish_reason)
     except UpstreamError as exc:
         scored = "cancelled" if exc.code == "gateway_shutting_down" or exc.caused_by_client else "error"
         status, failure = "partial", exc

@@ -11,16 +11,19 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from proxy._scorer import Scorer
 from proxy.catalog import Route
 from proxy.errors import GatewayError, UpstreamError
 from proxy.outcome import AttemptOutcome, Outcome
 from proxy.redact import redact
+from proxy.routing.hedging import HedgePlan, HedgeResult, Hedging
 from proxy.upstream.drain import Drain
 
 T = TypeVar("T")
+# (model, provider) -> None to go ahead, or an awaitable saying whether this replica may probe it
+ProbeGate = Callable[[str, str], Awaitable[bool] | None]
 
 # Upstream answers that are the caller's fault say nothing about the provider's health.
 NEUTRAL_STATUSES = frozenset({400, 404, 413, 422})
@@ -39,6 +42,15 @@ DEGRADED_HEADER = "x-switchyard-degraded"
 ALL_EJECTED = "all-providers-ejected"
 
 
+@dataclass(slots=True)
+class Won(Generic[T]):
+    """The answer's attempt: its result, its record in the outcome, and how many attempts were started."""
+
+    result: T
+    record: AttemptOutcome
+    attempts: int
+
+
 async def run_with_fallback(
     candidates: list[Route],
     attempt: Callable[[Route], Awaitable[T]],
@@ -47,8 +59,11 @@ async def run_with_fallback(
     max_attempts: int,
     outcome: Outcome,
     notes: dict[str, str],
-) -> tuple[T, int]:
-    """Returns the first successful attempt's result and the number of attempts made.
+    hedging: Hedging | None = None,
+    hedge: HedgePlan | None = None,
+    probe_gate: ProbeGate | None = None,
+) -> Won[T]:
+    """The first successful attempt, with its record and the number of attempts made.
 
     Each attempt runs its own single timer, registered with the drain (see upstream/attempt.py); a
     TimeoutError that leaves one means the shutdown's grace deadline ended it. `attempt` may be a
@@ -56,47 +71,185 @@ async def run_with_fallback(
 
     Ejected providers (circuit open) are tried only after every available one; when all candidates
     are ejected the least-bad is tried anyway and `notes` (response headers) gets a degraded header.
-    Each try is added to `outcome.attempts`; the successful one is completed by the caller.
+    Each try is added to `outcome.attempts`; the successful one is completed by the caller. With a
+    `hedge` plan (and a second candidate) the attempts race instead: see `run_hedged`.
+    `probe_gate` (replicas sharing provider health) may hold back a half-open provider whose probe
+    another replica has taken.
     """
     failures: list[FailedAttempt] = []
     tries, all_ejected = order_by_availability(scorer, candidates)
     tries = tries[:max_attempts]
     if all_ejected:
         notes[DEGRADED_HEADER] = ALL_EJECTED
+    if hedge is not None and hedging is not None and len(tries) > 1:
+        return await run_hedged(tries, attempt, scorer, drain, outcome, notes, hedging, hedge)
     for route in tries:
         if drain.expired():
             raise shutting_down(notes)
+        if probe_gate is not None:
+            contested = probe_gate(route.model, route.provider)
+            if contested is not None and not await contested and route is not tries[-1]:
+                continue  # another replica is probing this provider: try the next candidate
         scorer.begin(route.model, route.provider)
         record = outcome.begin_attempt(route.model, route.provider)
         started = time.perf_counter()
         try:
             result = await attempt(route)
-        except UpstreamError as exc:
-            exc.message = redact(exc.message, [route.api_key])
-            record_failure(scorer, route, exc)
-            end_attempt(record, started, attempt_result(exc), exc.status, exc.message)
-            failures.append(FailedAttempt(route, exc))
-            if not exc.retriable or len(tries) == 1:
-                raise upstream_to_client(exc, route, len(failures), notes) from None
-            continue
-        except TimeoutError:  # only the drain's deadline gets here; attempts map their own limits
-            scorer.record(route.model, route.provider, "cancelled")
-            end_attempt(record, started, "cancelled", 503, "the gateway shut down")
-            raise shutting_down(notes) from None
-        except asyncio.CancelledError:
-            scorer.record(route.model, route.provider, "cancelled")
-            end_attempt(record, started, "cancelled", None, "the client went away")
-            raise
-        except GatewayError as exc:  # the request's fault (found late), not the provider's
-            scorer.record(route.model, route.provider, "cancelled")
-            end_attempt(record, started, f"http_{exc.status}", exc.status, exc.message)
-            raise
-        except BaseException as exc:  # the gateway's own bug (a translation that failed): not the provider's doing
-            scorer.record(route.model, route.provider, "cancelled")
-            end_attempt(record, started, "http_500", 500, type(exc).__name__)
-            raise
-        return result, len(failures) + 1
+        except BaseException as exc:
+            fatal = settle_failure(exc, route, record, started, scorer, failures, len(tries) == 1, notes, hedging)
+            if fatal is None:
+                continue
+            if fatal is exc:
+                raise
+            raise fatal from None
+        return Won(result, record, len(failures) + 1)
     raise exhausted(failures, notes)
+
+
+def settle_failure(exc: BaseException, route: Route, record: AttemptOutcome, started: float, scorer: Scorer,
+                   failures: list[FailedAttempt], single: bool, notes: dict[str, str],
+                   hedging: Hedging | None) -> BaseException | None:
+    """Score and record a failed attempt; the exception the request must end with, or None to go on.
+
+    Retriable upstream failures go on (unless `single`); a TimeoutError is the drain's deadline (a
+    503); the client leaving, a late 400 (the request's fault) and gateway bugs end the request."""
+    if isinstance(exc, UpstreamError):
+        exc.message = redact(exc.message, [route.api_key])
+        record_failure(scorer, route, exc)
+        if exc.status == 429 and hedging is not None:
+            hedging.on_rate_limited(route, exc.retry_after_s)
+        end_attempt(record, started, attempt_result(exc), exc.status, exc.message)
+        failures.append(FailedAttempt(route, exc))
+        if not exc.retriable or single:
+            return upstream_to_client(exc, route, len(failures), notes)
+        return None
+    if isinstance(exc, TimeoutError):  # only the drain's deadline gets here; attempts map their own limits
+        scorer.record(route.model, route.provider, "cancelled")
+        end_attempt(record, started, "cancelled", 503, "the gateway shut down")
+        return shutting_down(notes)
+    if isinstance(exc, asyncio.CancelledError):
+        scorer.record(route.model, route.provider, "cancelled")
+        end_attempt(record, started, "cancelled", None, "the client went away")
+        return exc
+    if isinstance(exc, GatewayError):  # the request's fault (found late), not the provider's
+        scorer.record(route.model, route.provider, "cancelled")
+        end_attempt(record, started, f"http_{exc.status}", exc.status, exc.message)
+        return exc
+    # the gateway's own bug (a translation that failed): not the provider's doing
+    scorer.record(route.model, route.provider, "cancelled")
+    end_attempt(record, started, "http_500", 500, type(exc).__name__)
+    return exc
+
+
+@dataclass(slots=True)
+class Racer:
+    route: Route
+    record: AttemptOutcome
+    started: float
+    task: asyncio.Future[Any]
+
+
+async def run_hedged(tries: list[Route], attempt: Callable[[Route], Awaitable[T]], scorer: Scorer, drain: Drain,
+                     outcome: Outcome, notes: dict[str, str], hedging: Hedging, hedge: HedgePlan) -> Won[T]:
+    """Attempts as racing tasks. The lead runs alone until it produces content (its awaitable returns)
+    or the hedge delay passes with budget left; then the next candidate the policy allows starts too.
+    The first to produce content wins; the others are cancelled at once (their connections close) and
+    recorded as `hedge_lost`, censored in the TTFT quantile and never counted against their provider.
+    A failure leaves the others racing; with none left, the next candidate starts (plain fallback)."""
+    queue = list(tries)
+    failures: list[FailedAttempt] = []
+    racers: list[Racer] = []
+    launched = extra = 0
+    lead: Racer | None = None
+    deadline: float | None = None
+
+    def launch(route: Route) -> Racer:
+        nonlocal launched
+        scorer.begin(route.model, route.provider)
+        racer = Racer(route, outcome.begin_attempt(route.model, route.provider), time.perf_counter(),
+                      asyncio.ensure_future(attempt(route)))
+        racers.append(racer)
+        launched += 1
+        return racer
+
+    try:
+        while True:
+            if not racers:
+                if not queue:
+                    raise exhausted(failures, notes)
+                if drain.expired():
+                    raise shutting_down(notes)
+                lead = launch(queue.pop(0))
+                delay = hedging.delay_ms(hedge, lead.route) if extra < hedge.max_extra else None
+                deadline = None if delay is None else lead.started + delay / 1000.0
+            timeout = None if deadline is None or not queue else max(0.0, deadline - time.perf_counter())
+            done, _ = await asyncio.wait([r.task for r in racers], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                deadline = None  # one hedge per lead; a further one waits for the next lead
+                target = next((r for r in queue if hedging.may_hedge_to(r)), None)
+                if target is None:
+                    continue
+                if not hedging.budget.take():
+                    hedging.count("skipped_budget")
+                    outcome.hedge = "skipped_budget"
+                    continue
+                queue.remove(target)
+                launch(target)
+                extra += 1
+                continue
+            for racer in [r for r in racers if r.task in done]:
+                racers.remove(racer)
+                exc = racer.task.exception()
+                if exc is None:
+                    lose(racers, scorer)
+                    if extra:
+                        # "won": a hedge produced the answer; "lost": the lead did, though hedged
+                        verdict: HedgeResult = "lost" if racer is lead else "won"
+                        hedging.count(verdict)
+                        outcome.hedge = verdict
+                    return Won(racer.task.result(), racer.record, launched)
+                fatal = settle_failure(exc, racer.route, racer.record, racer.started, scorer, failures, False, notes,
+                                       hedging)
+                if fatal is not None:
+                    abandon(racers, scorer, "another attempt failed the request")
+                    if fatal is exc:
+                        raise exc
+                    raise fatal from None
+    except asyncio.CancelledError:
+        abandon(racers, scorer, "the client went away")
+        raise
+
+
+def lose(racers: list[Racer], scorer: Scorer) -> None:
+    """Cancel the racers that did not win: `hedge_lost`, censored at their wait, no verdict on health."""
+    for racer in racers:
+        waited = (time.perf_counter() - racer.started) * 1000.0
+        stop(racer)
+        scorer.record(racer.route.model, racer.route.provider, "cancelled", waited_ms=waited)
+        end_attempt(racer.record, racer.started, "hedge_lost", None, None)
+    racers.clear()
+
+
+def abandon(racers: list[Racer], scorer: Scorer, why: str) -> None:
+    for racer in racers:
+        stop(racer)
+        scorer.record(racer.route.model, racer.route.provider, "cancelled")
+        end_attempt(racer.record, racer.started, "cancelled", None, why)
+    racers.clear()
+
+
+def stop(racer: Racer) -> None:
+    """Cancel the attempt now; if it had already produced content, close what it opened."""
+    racer.task.cancel()
+    racer.task.add_done_callback(release_result)
+
+
+def release_result(task: asyncio.Future[Any]) -> None:
+    if task.cancelled() or task.exception() is not None:
+        return  # the exception is retrieved: a cancelled racer's failure is of no interest
+    close = getattr(task.result(), "close", None)
+    if close is not None:
+        close()
 
 
 def attempt_result(exc: UpstreamError) -> str:

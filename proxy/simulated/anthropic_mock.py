@@ -198,8 +198,8 @@ async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse
     }
     if body.get("stream"):
         ctx.counters.streams += 1
-        return await stream_message(ctx, request, message, pieces)
-    await sleep_ms(knobs.ttft_ms)
+        return await stream_message(ctx, request, message, pieces, plan.ttft_ms)
+    await sleep_ms(plan.ttft_ms)
     return json_response(message, headers={"request-id": request_id()})
 
 
@@ -227,7 +227,8 @@ def block_events(index: int, block: dict[str, Any], pieces: list[str]) -> list[t
     return out
 
 
-async def stream_message(ctx: MockContext, request: web.Request, message: dict[str, Any], pieces: list[list[str]]) -> web.StreamResponse:
+async def stream_message(ctx: MockContext, request: web.Request, message: dict[str, Any], pieces: list[list[str]],
+                         ttft_ms: float) -> web.StreamResponse:
     knobs = ctx.knobs
     resp = web.StreamResponse(status=200, headers={
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "request-id": request_id()})
@@ -238,11 +239,11 @@ async def stream_message(ctx: MockContext, request: web.Request, message: dict[s
     await resp.write(sse("ping", {"type": "ping"}))
     waited = 0.0
     if knobs.keepalive_every_ms > 0:  # Anthropic keeps a quiet stream alive with ping events
-        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+        while waited + knobs.keepalive_every_ms < ttft_ms:
             await sleep_ms(knobs.keepalive_every_ms)
             waited += knobs.keepalive_every_ms
             await resp.write(sse("ping", {"type": "ping"}))
-    await sleep_ms(knobs.ttft_ms - waited)
+    await sleep_ms(ttft_ms - waited)
 
     events = [e for i, block in enumerate(message["content"]) for e in block_events(i, block, pieces[i])]
     sent = 0

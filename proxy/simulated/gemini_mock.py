@@ -206,8 +206,8 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
     response_id = uuid.uuid4().hex[:22]
     if method == "streamGenerateContent" and request.query.get("alt") == "sse":
         ctx.counters.streams += 1
-        return await stream_sse(ctx, request, chunks, finish, (prompt, candidates, thoughts), model, response_id)
-    await sleep_ms(knobs.ttft_ms)
+        return await stream_sse(ctx, request, chunks, finish, (prompt, candidates, thoughts), model, response_id, plan.ttft_ms)
+    await sleep_ms(plan.ttft_ms)
     meta = usage_metadata(prompt, candidates, thoughts)
     if method == "streamGenerateContent":  # without alt=sse the stream is one JSON array
         ctx.counters.streams += 1
@@ -223,18 +223,18 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
 
 
 async def stream_sse(ctx: MockContext, request: web.Request, chunks: list[list[dict[str, Any]]], finish: str,
-                     tokens: tuple[int, int, int], model: str, response_id: str) -> web.StreamResponse:
+                     tokens: tuple[int, int, int], model: str, response_id: str, ttft_ms: float) -> web.StreamResponse:
     knobs = ctx.knobs
     prompt, candidates, thoughts = tokens
     resp = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     waited = 0.0
     if knobs.keepalive_every_ms > 0:
-        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+        while waited + knobs.keepalive_every_ms < ttft_ms:
             await sleep_ms(knobs.keepalive_every_ms)
             waited += knobs.keepalive_every_ms
             await resp.write(b": keep-alive\r\n\r\n")
-    await sleep_ms(knobs.ttft_ms - waited)
+    await sleep_ms(ttft_ms - waited)
     per_chunk = max(1, candidates // max(len(chunks), 1))
     for i, parts in enumerate(chunks):
         if knobs.drop_after_chunks is not None and i >= knobs.drop_after_chunks:

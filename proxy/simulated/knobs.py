@@ -15,6 +15,8 @@ from proxy.simulated.schema_instance import instance_for
 @dataclass
 class Knobs:
     ttft_ms: float = 20.0  # delay before the first content chunk (or before a non-stream body)
+    slow_share: float = 0.0  # the tail: this share of requests waits `slow_ttft_ms` instead (a queue)
+    slow_ttft_ms: float = 3000.0
     tokens_per_s: float = 400.0  # pace of content chunks; each chunk carries `tokens_per_chunk` tokens
     tokens_per_chunk: int = 2
     chunks: int = 8  # content chunks per answer
@@ -61,10 +63,12 @@ class MockCounters:
 class FaultPlan:
     """What this one request will suffer, drawn once from the knobs."""
 
-    __slots__ = ("status", "hang")
+    __slots__ = ("status", "hang", "ttft_ms")
 
     def __init__(self, knobs: Knobs, rng: random.Random) -> None:
         self.hang = knobs.hang
+        slow = knobs.slow_share > 0 and rng.random() < knobs.slow_share
+        self.ttft_ms = knobs.slow_ttft_ms if slow else knobs.ttft_ms
         if knobs.status is not None:
             self.status: int | None = knobs.status
         elif knobs.error_rate > 0 and rng.random() < knobs.error_rate:

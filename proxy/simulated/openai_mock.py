@@ -165,9 +165,9 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
     tool = wants_tool_call(body)
     if body.get("stream"):
         ctx.counters.streams += 1
-        return await stream_answer(ctx, request, body, model, completion_id, created, prompt_tokens, text, tool)
+        return await stream_answer(ctx, request, body, model, completion_id, created, prompt_tokens, text, tool, plan.ttft_ms)
 
-    await sleep_ms(knobs.ttft_ms)
+    await sleep_ms(plan.ttft_ms)
     choices = []
     completion_tokens = 0
     for index in range(choice_count(body)):
@@ -197,7 +197,7 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
         "usage": usage_block(prompt_tokens, completion_tokens, knobs.cached_prompt_tokens),
         "system_fingerprint": "fp_mock",
     }
-    return json_response(payload, headers={"x-request-id": f"req_{uuid.uuid4().hex[:24]}", "openai-processing-ms": str(int(knobs.ttft_ms))})
+    return json_response(payload, headers={"x-request-id": f"req_{uuid.uuid4().hex[:24]}", "openai-processing-ms": str(int(plan.ttft_ms))})
 
 
 def usage_block(prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> dict[str, Any]:
@@ -222,6 +222,7 @@ async def stream_answer(
     prompt_tokens: int,
     text: str,
     tool: dict[str, Any] | None,
+    ttft_ms: float,
 ) -> web.StreamResponse:
     knobs = ctx.knobs
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -255,11 +256,11 @@ async def stream_answer(
         await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}, index=index))
     waited = 0.0
     if knobs.keepalive_every_ms > 0:
-        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+        while waited + knobs.keepalive_every_ms < ttft_ms:
             await sleep_ms(knobs.keepalive_every_ms)
             waited += knobs.keepalive_every_ms
             await resp.write(b": keep-alive\n\n")
-    await sleep_ms(knobs.ttft_ms - waited)
+    await sleep_ms(ttft_ms - waited)
 
     if tool is not None:
         args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()

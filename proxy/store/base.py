@@ -6,13 +6,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from proxy.store.keys import KeyRecord
 from proxy.store.queries import Page, RequestFilter
 from proxy.store.records import Feedback, RequestRecord, record_json
 
 INSERT_COLUMNS = (
     "id", "ts", "api", "key_name", "model_requested", "model", "provider", "status", "http_status", "ttft_ms",
     "duration_ms", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
-    "failed_attempts_cost_usd", "attempts", "tags", "doc",
+    "failed_attempts_cost_usd", "attempts", "tags", "doc", "cost_saved_usd",
 )
 FEEDBACK_COLUMNS = ("request_id", "ts", "key_name", "metric", "score", "thumbs", "comment")
 
@@ -48,6 +49,21 @@ class LogBackend(Protocol):
     async def expire(self, before_ms: int, batch: int) -> int:
         """Delete up to `batch` of the oldest records older than `before_ms` (and their feedback)."""
 
+    async def insert_key(self, rec: KeyRecord) -> None:
+        """Durable; a second key with the same secret digest raises StoreUnavailable (never happens:
+        secrets are 256 random bits)."""
+
+    async def save_key(self, rec: KeyRecord) -> bool:
+        """Durable: the editable columns, updated_at and revoked. False when no key has that id."""
+
+    async def add_spend(self, key_id: str, period_id: int, nusd: int, now_ms: int) -> None:
+        """Durable and atomic: add to the period's spend (a new period starts from this amount)."""
+
+    async def get_key(self, key_id: str) -> KeyRecord | None: ...
+
+    async def keys_changed_since(self, since_ms: int) -> list[KeyRecord]:
+        """Keys whose updated_at >= since_ms, oldest change first (0: every key)."""
+
 
 def record_row(rec: RequestRecord) -> tuple[Any, ...]:
     usage = rec.usage
@@ -55,7 +71,7 @@ def record_row(rec: RequestRecord) -> tuple[Any, ...]:
         rec.id, rec.ts_ms, rec.api, rec.key, rec.model_requested, rec.model, rec.provider, rec.status,
         rec.http_status, rec.ttft_ms, rec.duration_ms, usage.prompt_tokens, usage.completion_tokens,
         usage.cached_tokens, usage.reasoning_tokens, usage.cost_usd, rec.failed_attempts_cost_usd,
-        len(rec.attempts), orjson.dumps(rec.tags).decode(), orjson.dumps(rec).decode(),
+        len(rec.attempts), orjson.dumps(rec.tags).decode(), orjson.dumps(rec).decode(), rec.cost_saved_usd,
     )
 
 

@@ -31,7 +31,7 @@ def usage_of(usage: dict[str, Any] | None) -> Usage:
 
 def attempt_of(a: AttemptOutcome) -> AttemptRecord:
     return AttemptRecord(a.model, a.provider, a.outcome, a.status, a.error, a.started_ms, a.ttft_ms,
-                         a.duration_ms or 0.0, a.cost_usd or 0.0)
+                         a.duration_ms or 0.0, a.cost_usd or 0.0, a.cost_estimated)
 
 
 def record_of(o: Outcome) -> RequestRecord:
@@ -45,5 +45,5 @@ def record_of(o: Outcome) -> RequestRecord:
         client_request_id=o.client_request_id, model=o.model, provider=o.provider, stream=o.stream,
         http_status=o.http_status or 0, error=o.error, finish_reason=o.finish_reason, ttft_ms=o.ttft_ms,
         duration_ms=o.duration_ms or 0.0, usage=usage_of(o.usage), attempts=[attempt_of(a) for a in o.attempts],
-        route=route, bodies=o.bodies,
+        route=route, bodies=o.bodies, hedge=o.hedge, cache=o.cache, cost_saved_usd=o.cost_saved_usd or 0.0,
     )

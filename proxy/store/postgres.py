@@ -21,6 +21,8 @@ from proxy.store.base import (
     feedback_row,
     receipt,
 )
+from proxy.store.keys import SELECT as SELECT_KEYS
+from proxy.store.keys import KeyRecord, insert_sql, spend_sql, update_params, update_sql
 from proxy.store.queries import Page, PostgresDialect, RequestFilter, list_sql, usage_rows, usage_sql
 from proxy.store.records import Feedback
 from proxy.store.sqlite import page_of
@@ -138,3 +140,28 @@ class PostgresBackend:
                 return len(ids)
         except OUTAGES as exc:
             raise StoreUnavailable(f"{self._where()}: {type(exc).__name__}: {exc}") from None
+
+    # -- virtual keys (durable: committed when these return) ----------------------------------------
+    async def _execute(self, text: str, *params: Any) -> str:
+        try:
+            async with self._ready().acquire() as conn:
+                return str(await conn.execute(text, *params))
+        except OUTAGES as exc:
+            raise StoreUnavailable(f"{self._where()}: {type(exc).__name__}: {exc}") from None
+
+    async def insert_key(self, rec: KeyRecord) -> None:
+        await self._execute(insert_sql("postgres"), *rec.row())
+
+    async def save_key(self, rec: KeyRecord) -> bool:
+        return not (await self._execute(update_sql("postgres"), *update_params(rec))).endswith(" 0")
+
+    async def add_spend(self, key_id: str, period_id: int, nusd: int, now_ms: int) -> None:
+        await self._execute(spend_sql("postgres"), period_id, nusd, now_ms, key_id)
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        rows = await self._fetch(SELECT_KEYS + " WHERE id = $1", key_id)
+        return KeyRecord.from_row(rows[0]) if rows else None
+
+    async def keys_changed_since(self, since_ms: int) -> list[KeyRecord]:
+        rows = await self._fetch(SELECT_KEYS + " WHERE updated_at >= $1 ORDER BY updated_at, id", since_ms)
+        return [KeyRecord.from_row(r) for r in rows]

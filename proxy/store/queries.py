@@ -153,7 +153,7 @@ def dim_expr(dim: str, dialect: SqlDialect, params: list[Any]) -> str:
 
 
 USAGE_FIELDS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
-                "cost_usd", "failed_attempts_cost_usd", "ttft_ms_p50", "ttft_ms_p95", "duration_ms_p50",
+                "cost_usd", "failed_attempts_cost_usd", "cost_saved_usd", "ttft_ms_p50", "ttft_ms_p95", "duration_ms_p50",
                 "duration_ms_p95")
 
 
@@ -166,7 +166,7 @@ def usage_sql(flt: RequestFilter, dims: list[str], dialect: SqlDialect) -> Sql:
         "COUNT(*)",
         f"SUM(CASE WHEN status IN ({errors}) THEN 1 ELSE 0 END)",
         "SUM(prompt_tokens)", "SUM(completion_tokens)", "SUM(cached_tokens)", "SUM(reasoning_tokens)",
-        "SUM(cost_usd)", "SUM(failed_attempts_cost_usd)",
+        "SUM(cost_usd)", "SUM(failed_attempts_cost_usd)", "SUM(cost_saved_usd)",
         pct("ttft_ms", 0.5), pct("ttft_ms", 0.95), pct("duration_ms", 0.5), pct("duration_ms", 0.95),
     ]
     text = f"SELECT {', '.join(selected + aggregates)} FROM requests"

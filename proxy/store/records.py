@@ -40,7 +40,8 @@ class Usage:
 
 @dataclass(slots=True)
 class AttemptRecord:
-    """One upstream attempt. `outcome`: ok, http_<code>, timeout, connect_error, stream_error, cancelled."""
+    """One upstream attempt. `outcome`: ok, http_<code>, timeout, connect_error, stream_error, cancelled,
+    hedge_lost (a hedge's loser: its cost is an estimate, `cost_estimated`)."""
 
     model: str
     provider: str
@@ -51,12 +52,13 @@ class AttemptRecord:
     ttft_ms: float | None = None
     duration_ms: float = 0.0
     cost_usd: float = 0.0
+    cost_estimated: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model, "provider": self.provider, "outcome": self.outcome, "status": self.status,
             "error": self.error, "started_ms": self.started_ms, "ttft_ms": self.ttft_ms,
-            "duration_ms": self.duration_ms, "cost_usd": self.cost_usd,
+            "duration_ms": self.duration_ms, "cost_usd": self.cost_usd, "cost_estimated": self.cost_estimated,
         }
 
 
@@ -100,6 +102,9 @@ class RequestRecord:
     attempts: list[AttemptRecord] = field(default_factory=list)
     route: RouteReceipt | None = None
     bodies: dict[str, Any] | None = None  # only with log.bodies: true, redacted and capped
+    hedge: str | None = None  # won | lost | skipped_budget, when hedging was involved
+    cache: str | None = None  # hit | miss, when the answer cache was consulted
+    cost_saved_usd: float = 0.0  # a cache hit: what the answer cost when it was first made
 
     @property
     def failed_attempts_cost_usd(self) -> float:
@@ -129,6 +134,9 @@ class RequestRecord:
             "attempts": [a.to_json() for a in self.attempts],
             "route": self.route.to_json() if self.route else None,
             "bodies": self.bodies,
+            "hedge": self.hedge,
+            "cache": self.cache,
+            "cost_saved_usd": self.cost_saved_usd,
         }
 
 
@@ -161,6 +169,10 @@ def record_json(stored: dict[str, Any]) -> dict[str, Any]:
         "attempts": attempts,
         "route": stored["route"],
         "bodies": stored["bodies"],
+        # added after the first records were written: absent from those
+        "hedge": stored.get("hedge"),
+        "cache": stored.get("cache"),
+        "cost_saved_usd": stored.get("cost_saved_usd", 0.0),
     }
 
 

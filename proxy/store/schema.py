@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from proxy.store.keys import keys_migration
+
 Dialect = Literal["sqlite", "postgres"]
 
 _REQUESTS = """
@@ -69,9 +71,17 @@ def _v1(dialect: Dialect) -> list[str]:
     return [_REQUESTS.format(**types), _FEEDBACK.format(**types), *_INDEXES]
 
 
+def _v2(dialect: Dialect) -> list[str]:
+    """What cache hits saved (issue 16), a column so that usage sums can report it."""
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    return [f"ALTER TABLE requests ADD COLUMN cost_saved_usd {real} NOT NULL DEFAULT 0"]
+
+
 # version -> statements, per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
+    2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
+    3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
 }
 LATEST = max(MIGRATIONS)
 

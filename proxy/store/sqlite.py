@@ -26,6 +26,8 @@ from proxy.store.base import (
     listed,
     receipt,
 )
+from proxy.store.keys import SELECT as SELECT_KEYS
+from proxy.store.keys import KeyRecord, insert_sql, spend_sql, update_params, update_sql
 from proxy.store.queries import (
     Page,
     RequestFilter,
@@ -225,6 +227,35 @@ class SQLiteBackend:
             return len(ids)
 
         return await self._on(self._writes, delete)
+
+    # -- virtual keys (durable: committed when these return) ----------------------------------------
+    async def insert_key(self, rec: KeyRecord) -> None:
+        await self._on(self._writes, lambda: self._writer().execute(insert_sql("sqlite"), rec.row()) and None)
+
+    async def save_key(self, rec: KeyRecord) -> bool:
+        def save() -> bool:
+            return self._writer().execute(update_sql("sqlite"), update_params(rec)).rowcount > 0
+
+        return await self._on(self._writes, save)
+
+    async def add_spend(self, key_id: str, period_id: int, nusd: int, now_ms: int) -> None:
+        await self._on(self._writes, lambda: self._writer().execute(
+            spend_sql("sqlite"), (period_id, nusd, now_ms, key_id)) and None)
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        def get() -> KeyRecord | None:
+            row = self._reader().execute(SELECT_KEYS + " WHERE id = ?", (key_id,)).fetchone()
+            return None if row is None else KeyRecord.from_row(row)
+
+        return await self._on(self._reads, get)
+
+    async def keys_changed_since(self, since_ms: int) -> list[KeyRecord]:
+        """Every key changed at or after `since_ms` (0: every key), oldest change first."""
+        def fetch() -> list[KeyRecord]:
+            rows = self._reader().execute(SELECT_KEYS + " WHERE updated_at >= ? ORDER BY updated_at, id", (since_ms,))
+            return [KeyRecord.from_row(r) for r in rows]
+
+        return await self._on(self._reads, fetch)
 
 
 def page_of(rows: list[Any], limit: int) -> tuple[list[dict[str, Any]], str | None]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from proxy.catalog import Route
+from proxy.catalog import AdapterTarget, Route
 from proxy.errors import UpstreamError
 from proxy.providers.base import StreamTranslator
 from proxy.streaming import SSEEvent, SSEParser
@@ -63,7 +63,7 @@ class JsonAttempt:
 
 async def attempt_json(
     session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
-    headers_within_s: float | None = None,
+    headers_within_s: float | None = None, target: AdapterTarget | None = None,
 ) -> JsonAttempt:
     """One non-streaming attempt. Its single timer runs to the request's total deadline (a
     non-streaming answer arrives in one piece after the whole generation, so nothing shorter bounds
@@ -72,8 +72,9 @@ async def attempt_json(
 
     `headers_within_s`, the request's own first-token limit, bounds the wait for the response headers
     instead (most providers send them with the finished answer): on expiry the next candidate is
-    tried. Without it, the provider's default first-token limit (meant for streams) does not apply."""
-    request = route.adapter.build_request(body, route.target, stream=False)
+    tried. Without it, the provider's default first-token limit (meant for streams) does not apply.
+    `target`: the adapter target with the API key a provider's key ring picked (default: the route's)."""
+    request = route.adapter.build_request(body, target or route.target, stream=False)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
     answered = False
@@ -147,12 +148,13 @@ class OpenedStream:
 
 
 async def open_stream(
-    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None
+    session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
+    target: AdapterTarget | None = None,
 ) -> OpenedStream:
     """One streaming attempt, up to its first content. Its single timer runs to the first-token
     deadline (capped by the total) and is registered with `drain` like attempt_json's; aiohttp bounds
     connect and each read (the idle gap)."""
-    request = route.adapter.build_request(body, route.target, stream=True)
+    request = route.adapter.build_request(body, target or route.target, stream=True)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
     resp: aiohttp.ClientResponse | None = None
