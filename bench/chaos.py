@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -421,6 +421,7 @@ class Snapshot:
     upstream_pool: int
     tasks: int
     rss_mb: float
+    task_names: list[str] = field(default_factory=list)  # what each live task runs, to name a leak
 
 
 def release_free_memory() -> None:
@@ -435,8 +436,14 @@ def release_free_memory() -> None:
 async def snapshot(gw: Any) -> Snapshot:
     release_free_memory()
     proc = psutil.Process()
-    return Snapshot(proc.num_fds(), gw.upstreams.open_connections(), len(asyncio.all_tasks()) - 1,
-                    proc.memory_info().rss / 2**20)
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    return Snapshot(proc.num_fds(), gw.upstreams.open_connections(), len(others), proc.memory_info().rss / 2**20,
+                    sorted(task_name(t) for t in others))
+
+
+def task_name(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    return getattr(coro, "__qualname__", None) or repr(coro)
 
 
 def nothing_in_flight(gw: Any) -> bool:

@@ -36,7 +36,10 @@ from typing import Any
 import aiohttp
 import psutil
 
-from bench.compare import FAST_KNOBS, ROOT, SMOKE, Harness, cpu_layout
+from bench.compare import cpu_layout
+from bench.contenders import built_in
+from bench.harness import ROOT, Harness
+from bench.scenarios import FAST_KNOBS
 
 REQUESTS_PAGE = ROOT / "proxy" / "console" / "static" / "pages" / "requests.js"
 HEALTH_EVERY_S = 15.0  # app.js refreshes the header's health badge this often
@@ -158,15 +161,15 @@ def isolated_poll_cost(pid: int, base: str, consoles: int, polling: ShippedPolli
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     polling = shipped_polling()
-    profile = SMOKE.__class__(**{**SMOKE.__dict__, "contenders": ("switchyard",)})
-    h = Harness(argparse.Namespace(mock_procs=1, aux_cpus=args.aux_cpus, gateway_cpus=args.gateway_cpus, skip=[]), profile)
+    h = Harness(argparse.Namespace(mock_procs=1, aux_cpus=args.aux_cpus, gateway_cpus=args.gateway_cpus, skip=[]),
+                rounds=args.rounds, slice_s=args.slice_s)
     rounds: list[dict[str, Any]] = []
     poll_stats = PollStats()
     isolated: dict[str, Any] = {}
     try:
         h.start_mock()
         h.set_knobs(FAST_KNOBS)
-        h.start_contenders()
+        h.start_contenders([built_in("switchyard")])
         gateway = h.contenders.get("switchyard")
         if gateway is None:
             raise SystemExit(f"bench.console_load: the gateway did not start: {h.unavailable}")

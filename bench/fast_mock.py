@@ -1,8 +1,10 @@
 """A fast OpenAI upstream for benchmarks: the project's OpenAI mock app on uvloop, in N processes.
 
     python -m bench.fast_mock --port 9100 --procs 2 --ttft-ms 0 --chunks 8 --chunk-gap-ms 0
+    python -m bench.fast_mock --ttft-ms 5 --chunks 8 --chunk-gap-ms 2   # paced like a real upstream
 
-Every process binds the traffic port with SO_REUSEPORT, so the kernel spreads connections across
+A non-streaming answer waits as a real upstream's would, for the whole answer: the first-token delay
+plus `chunks` x the chunk gap (with no gap, the first-token delay alone, as before). Every process binds the traffic port with SO_REUSEPORT, so the kernel spreads connections across
 them, and also its own control port, where `POST /_mock/knobs` changes that process's knobs.
 Once all are up the launcher prints one JSON line: {"port": ..., "control_ports": [...], "pids": [...]}.
 """
@@ -20,9 +22,15 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from proxy.simulated.server import CONTEXT_KEY  # noqa: E402  (after the path fix, for `python bench/fast_mock.py`)
 
 
 def knobs_from_args(args: argparse.Namespace) -> dict[str, float | int]:
@@ -39,13 +47,35 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_one(host: str, port: int, knobs: dict[str, float | int]) -> None:
-    from aiohttp import web
+def wants_stream(body: bytes) -> bool:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("stream") is True
 
+
+@web.middleware
+async def whole_answer_pacing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Hold a non-streaming chat answer until its last chunk would have come (the mock itself waits only for the first)."""
+    if request.method != "POST" or request.path != "/v1/chat/completions":
+        return await handler(request)
+    knobs = request.app[CONTEXT_KEY].knobs
+    pace_s = knobs.chunks * knobs.chunk_gap_s
+    if pace_s <= 0 or wants_stream(await request.read()):  # read() caches the body for the mock's handler
+        return await handler(request)
+    ready_at = time.monotonic() + knobs.ttft_ms / 1000.0 + pace_s
+    response = await handler(request)
+    await asyncio.sleep(max(0.0, ready_at - time.monotonic()))
+    return response
+
+
+async def serve_one(host: str, port: int, knobs: dict[str, float | int]) -> None:
     from proxy.simulated.knobs import Knobs
     from proxy.simulated.openai_mock import create_openai_mock
 
     app = create_openai_mock(Knobs(**knobs), name="bench-mock")  # type: ignore[arg-type]
+    app.middlewares.append(whole_answer_pacing)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2, handler_cancellation=True)
     await runner.setup()
     await web.SockSite(runner, reuseport_socket(host, port), backlog=4096).start()

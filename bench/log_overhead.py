@@ -32,30 +32,29 @@ from typing import Any
 import psutil
 from tqdm import tqdm
 
-from bench.compare import FAST_KNOBS, FULL, SMOKE, UPSTREAM_KEY, Harness, cpu_layout, free_port
+from bench.compare import cpu_layout
+from bench.contenders import ContenderSpec, built_in
+from bench.harness import Harness
+from bench.scenarios import FAST_KNOBS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CONTENDERS = ("switchyard", "switchyard-off", "forwarder")
 
 
+# bench.compare's variant: Switchyard with the request log, metrics and access log off
+OFF_OVERLAY = "server: {metrics: false, access_log: false}\nlog: {enabled: false}\n"
+
+
 def start(h: Harness) -> None:
     h.start_mock()
-    h.launch("forwarder", [sys.executable, "-m", "bench.forwarder", "--upstream", f"http://127.0.0.1:{h.mock_port}",
-                           "--port", str(free_port())], api_key=UPSTREAM_KEY)
-    base = h.switchyard_config()
-    env = dict(os.environ, BENCH_KEY=UPSTREAM_KEY)
-    for name, extra in (("switchyard", ""), ("switchyard-off", "log: {enabled: false}\n")):
-        config = h.tmp / f"{name}.yaml"
-        text = base.read_text()
-        if extra:
-            text = text.replace("server: {", "server: {metrics: false, access_log: false, ") + extra
-        config.write_text(text)
-        h.launch(name, [sys.executable, "-m", "proxy", "serve", "--config", str(config), "--port", str(free_port()),
-                        "--workers", "1"], env=env)
+    overlay = h.tmp / "off.yaml"
+    overlay.write_text(OFF_OVERLAY)
+    h.start_contenders([built_in("forwarder"), built_in("switchyard"),
+                        ContenderSpec("switchyard-off", "switchyard", overlay=overlay)])
     for name in CONTENDERS:
-        if not h.wait_ready(h.contenders[name], timeout_s=30.0):
-            raise SystemExit(f"log_overhead: {name} did not start")
+        if name not in h.contenders:
+            raise SystemExit(f"log_overhead: {name} did not start: {h.unavailable.get(name, '')}")
 
 
 def cpu_seconds(c: Any) -> float:
@@ -159,7 +158,7 @@ def main() -> int:
     gateway_cpus, aux_cpus = cpu_layout(os.cpu_count() or 1)
     hargs = argparse.Namespace(gateway_cpus=gateway_cpus, aux_cpus=aux_cpus, mock_procs=1, skip=[])
     rounds, slice_s = (1, 0.8) if args.quick else (args.rounds, args.slice_s)
-    h = Harness(hargs, SMOKE if args.quick else FULL)
+    h = Harness(hargs, rounds=rounds, slice_s=slice_s)
     try:
         start(h)
         result: dict[str, Any] = {"load_before": os.getloadavg(), "throughput_c64": throughput(h, rounds, slice_s)}

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.ratios import CPU, THROUGHPUT, median, metric_for, per_round_ratios, ratio_targets
+
 if TYPE_CHECKING:
     from bench.compare import Slice
 
@@ -20,9 +22,35 @@ def quantile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+def round_figure(r: dict[str, Any], key: str) -> float | None:
+    """One round's percentile: from wrk's own percentiles, or from bench.loadgen's raw latencies."""
+    if key in r:
+        return float(r[key])
+    raw = r.get("ttft_ms") if key == "ttft_p50" else r.get("latencies_ms")
+    return quantile(sorted(raw), 0.5) if raw and key in ("p50", "ttft_p50") else None
+
+
+def cpu_per_request(rounds: list[dict[str, Any]]) -> float | None:
+    ok = sum(r["ok"] for r in rounds)
+    if not ok or any("cpu_s" not in r for r in rounds):
+        return None
+    cpu = sum(r["cpu_s"] for r in rounds)
+    return cpu / ok * 1e6 if cpu > 0 else None
+
+
+def merged_latency(s: Slice) -> dict[str, Any]:
+    """Percentiles over every round: all raw latencies pooled, or (wrk) the median of each round's percentile."""
+    if "latencies_ms" in s.results[0]:
+        lat = sorted(x for r in s.results for x in r["latencies_ms"])
+        return {"p50": quantile(lat, 0.5), "p99": quantile(lat, 0.99), "p999": quantile(lat, 0.999),
+                "cdf_ms": [quantile(lat, q) for q in CDF_QUANTILES]}
+    cdf = [median([r["cdf_ms"][i] for r in s.results]) for i in range(len(CDF_QUANTILES))]
+    return {"p50": median([r["p50"] for r in s.results]), "p99": median([r["p99"] for r in s.results]),
+            "p999": median([r["p999"] for r in s.results]), "cdf_ms": cdf}
+
+
 def summarise(s: Slice) -> dict[str, Any]:
-    """One contender in one scenario, all rounds merged."""
-    lat = sorted(x for r in s.results for x in r["latencies_ms"])
+    """One contender in one scenario: all rounds merged, and each round's p50 (for per-round ratios)."""
     elapsed = sum(r["elapsed_s"] for r in s.results)
     ok = sum(r["ok"] for r in s.results)
     kinds: dict[str, int] = {}
@@ -36,17 +64,19 @@ def summarise(s: Slice) -> dict[str, Any]:
         "error_kinds": kinds,
         "rps": ok / elapsed if elapsed else 0.0,
         "rps_rounds": [r["rps"] for r in s.results],
-        "p50": quantile(lat, 0.5),
-        "p99": quantile(lat, 0.99),
-        "p999": quantile(lat, 0.999),
+        "p50_rounds": [round_figure(r, "p50") for r in s.results],
+        # the contender's own cpu per answered request (psutil, all its processes); direct has none
+        "cpu_us_per_request": cpu_per_request(s.results),
+        "cpu_us_rounds": [cpu_per_request([r]) for r in s.results],
         "peak_rss_mb": s.peak_rss_mb,
-        "cdf_ms": [quantile(lat, q) for q in CDF_QUANTILES],
+        **merged_latency(s),
     }
     if "ttft_ms" in s.results[0]:
         ttft = sorted(x for r in s.results for x in r["ttft_ms"])
         gaps = sorted(x for r in s.results for x in r["gaps_ms"])
         out |= {
             "ttft_p50": quantile(ttft, 0.5), "ttft_p99": quantile(ttft, 0.99),
+            "ttft_p50_rounds": [round_figure(r, "ttft_p50") for r in s.results],
             "gap_p50": quantile(gaps, 0.5), "gap_p99": quantile(gaps, 0.99), "gap_max": gaps[-1] if gaps else None,
             "stalls": sum(r["stalls"] for r in s.results), "stalled_streams": sum(r["stalled_streams"] for r in s.results),
             "bunched": sum(r.get("bunched", 0) for r in s.results),
@@ -79,11 +109,11 @@ def ceiling_warnings(results: dict[str, Any]) -> list[str]:
     """A contender within 10% of direct is measuring the mock and the load generator, not itself."""
     out = []
     for scen, rows in results["scenarios"].items():
-        if scen.startswith("stream") or "direct" not in rows:
+        if "direct" not in rows or metric_for(scen, rows) != THROUGHPUT:
             continue
         ceiling = rows["direct"]["rps"]
         for name, row in rows.items():
-            if name != "direct" and scen != "c1" and row["rps"] >= 0.9 * ceiling:
+            if name != "direct" and row["rps"] >= 0.9 * ceiling:
                 out.append(f"{scen}: {name} reached {row['rps']:.0f} req/s, within 10% of the mock+loadgen ceiling "
                            f"({ceiling:.0f} req/s direct): its throughput here is a lower bound")
     rates = results["max_rate"]
@@ -110,7 +140,7 @@ def scorer_figures() -> dict[str, Any] | None:
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     sc = results["scenarios"]
-    top = f"c{max((int(k[1:]) for k in sc if k.startswith('c')), default=256)}"
+    top = f"c{max((int(k[1:]) for k in sc if k.startswith('c') and k[1:].isdigit()), default=256)}"
     rps = {n: r["rps"] for n, r in sc.get(top, {}).items()}
     c1 = sc.get("c1", {})
     stream_key = "stream-open" if "stream-open" in sc else "stream"
@@ -212,6 +242,22 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def ratios_table(ratios: dict[str, Any]) -> str:
+    lines = ["| scenario | figure | contender / baseline | per-round ratios | median |", "|---|---|---|---|---|"]
+    for scenario, block in ratios.items():
+        for pair, r in block["ratios"].items():
+            rounds = " ".join(fmt(x) for x in r["rounds"])
+            lines.append(f"| {scenario} | {r['figure']} | {pair.removesuffix(', cpu')} | {rounds} | **{fmt(r['median'])}** |")
+    lines += ["", "| scenario | figure | contender | per round |", "|---|---|---|---|"]
+    for scenario, block in ratios.items():
+        for name, values in block["per_round"].items():
+            digits = 0 if block["metric"] == THROUGHPUT else 3
+            lines.append(f"| {scenario} | {block['metric']} | {name} | {' '.join(fmt(v, digits) for v in values)} |")
+        for name, values in block["cpu_per_round"].items():
+            lines.append(f"| {scenario} | {CPU} | {name} | {' '.join(fmt(v, 0) for v in values)} |")
+    return "\n".join(lines)
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -254,19 +300,21 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def finish(results: dict[str, Any], out_dir: Path, smoke: bool, png: bool = True) -> Path:
-    """Fill in relative figures and targets, print the table, write the JSON (and PNG)."""
+def finish(results: dict[str, Any], out_dir: Path, smoke: bool, png: bool = True, label: str = "") -> Path:
+    """Fill in relative figures, per-round ratios and targets, print the tables, write the JSON (and PNG)."""
     add_relative(results)
+    results["ratios"] = per_round_ratios(results)
     results["warnings"] = results.get("warnings", []) + ceiling_warnings(results)
-    results["targets"] = targets(results)
+    results["targets"] = targets(results) + ratio_targets(results["ratios"])
     out_dir.mkdir(parents=True, exist_ok=True)
     # smoke output ends in .tmp, which git ignores; a full run's is kept, one file per run
-    stamp = time.strftime("%Y-%m-%d-%H%M%S")
+    stamp = time.strftime("%Y-%m-%d-%H%M%S") + (f"-{label}" if label else "")
     json_path, png_path = ((out_dir / "compare-smoke.json.tmp", out_dir / "compare-smoke.png.tmp") if smoke
                            else (out_dir / f"{stamp}.json", out_dir / f"{stamp}.png"))
     json_path.write_text(json.dumps(results, indent=1))
-    text = table(results)
-    print(text)
+    print(table(results))
+    print("\nPer-round ratios (each round: every contender in turn; added = p50 - direct's p50 in that round)\n")
+    print(ratios_table(results["ratios"]))
     meta = results["meta"]
     print(f"\nmachine: {meta['cpus']} cpus, contenders on cpus {meta['gateway_cpus']}, mock+loadgen on {meta['aux_cpus']}; "
           f"load {meta['load_before']['load1']:.2f} before, {meta['load_after']['load1']:.2f} after; "

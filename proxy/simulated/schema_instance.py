@@ -51,7 +51,7 @@ FORMAT_VARIANTS = {
     "date": lambda v: f"2026-01-{1 + v % 28:02d}",
     "time": lambda v: f"12:00:{v % 60:02d}Z",
     "ipv4": lambda v: f"192.0.2.{1 + v % 254}",
-    "ipv6": lambda v: f"2001:db8::{v:x}",
+    "ipv6": lambda v: f"2001:db8::{v + 1:x}",  # variant 0 is the sample, ::1
     "duration": lambda v: f"P{1 + v}D",
     "uuid": lambda v: f"123e4567-e89b-42d3-a456-{v:012d}",
     "email": lambda v: f"user{v}@example.com",

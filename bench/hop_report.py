@@ -1,0 +1,95 @@
+"""Per-request hop times from bench/hops/sitecustomize.py's events, at concurrency 1.
+
+A request starts with the first bytes from the client ("in") after the previous answer went out. Three
+spans, each the proxy's own work on the critical path (the mock's and the client's time excluded):
+
+    request   last "in" -> first "up_out"               read, parse, route, build and send upstream
+    first     "up_in" -> first "out" with content        the first token's way through (from the last piece
+                                                         of upstream bytes that came before it)
+    last      last "up_in" -> last "out"                 the end of the answer
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def split_requests(events: list[tuple[int, str, bool]]) -> list[list[tuple[int, str, bool]]]:
+    requests: list[list[tuple[int, str, bool]]] = []
+    current: list[tuple[int, str, bool]] = []
+    answered = True
+    for event in events:
+        if event[1] == "in" and answered:
+            if current:
+                requests.append(current)
+            current, answered = [], False
+        current.append(event)
+        if event[1] == "out":
+            answered = True
+    if current:
+        requests.append(current)
+    return requests
+
+
+def spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
+    """The three spans of one request, each from the last bytes the proxy had to wait for."""
+    up_out = next((t for t, h, _ in request if h == "up_out"), None)
+    up_content = next((t for t, h, c in request if h == "up_in" and c), None)
+    if up_out is None or up_content is None:
+        return None
+    out_content = next((t for t, h, c in request if h == "out" and c and t >= up_content), None)
+    last_in = max((t for t, h, _ in request if h == "in" and t <= up_out), default=None)
+    last_up = max((t for t, h, _ in request if h == "up_in"), default=None)
+    last_out = max((t for t, h, _ in request if h == "out"), default=None)
+    if out_content is None or last_in is None or last_up is None or last_out is None:
+        return None
+    # a body can arrive in pieces: the first token's way starts at the last piece before it went out
+    up_before_out = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
+    return {"request": (up_out - last_in) / 1000, "first": (out_content - up_before_out) / 1000,
+            "last": (last_out - last_up) / 1000}
+
+
+def window_marks(request: list[tuple[int, str, bool]], start: int, end: int) -> dict[str, float]:
+    """Each mark (a function entered or left) between `start` and `end`, in us after `start` (first time only)."""
+    marks: dict[str, float] = {}
+    for t, hop, _ in request:
+        if start <= t <= end and hop.startswith(("enter ", "exit ")) and hop not in marks:
+            marks[hop] = (t - start) / 1000
+    return marks
+
+
+def marks_by_span(request: list[tuple[int, str, bool]]) -> dict[str, dict[str, float]]:
+    """Marks inside the request path and inside the first token's way."""
+    up_out = next((t for t, h, _ in request if h == "up_out"), None)
+    up_content = next((t for t, h, c in request if h == "up_in" and c), None)
+    out_content = next((t for t, h, c in request if h == "out" and c and up_content is not None and t >= up_content), None)
+    last_in = max((t for t, h, _ in request if h == "in" and up_out is not None and t <= up_out), default=None)
+    out: dict[str, dict[str, float]] = {}
+    if up_out is not None and last_in is not None:
+        out["request"] = window_marks(request, last_in, up_out)
+    if up_content is not None and out_content is not None:
+        start = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
+        out["first"] = window_marks(request, start, out_content)
+    return out
+
+
+def summarise_hops(events: list[tuple[int, str, bool]]) -> dict[str, Any]:
+    """Median and quartiles of each span over every complete request, in microseconds; the median
+    offset of each mark inside the first token's way."""
+    requests = split_requests(events)
+    rows = [s for s in (spans(r) for r in requests) if s is not None]
+    out: dict[str, Any] = {"requests": len(rows)}
+    for span in ("request", "first"):
+        by_mark: dict[str, list[float]] = {}
+        for request in requests:
+            for mark, offset in marks_by_span(request).get(span, {}).items():
+                by_mark.setdefault(mark, []).append(offset)
+        # marks seen in under half the requests come from another kind of request (the readiness probe)
+        medians = {m: sorted(v)[len(v) // 2] for m, v in by_mark.items() if len(v) * 2 >= len(requests)}
+        out[f"{span}_marks_us"] = dict(sorted(medians.items(), key=lambda kv: kv[1]))
+    for key in ("request", "first", "last"):
+        values = sorted(r[key] for r in rows)
+        if values:
+            out[f"{key}_us"] = {q: values[min(len(values) - 1, int(f * len(values)))]
+                                for q, f in (("p25", 0.25), ("p50", 0.5), ("p75", 0.75))}
+    return out
