@@ -6,6 +6,7 @@ pub mod ewma;
 pub mod rank;
 pub mod stats;
 
+pub mod embed;
 pub mod features;
 pub mod quality;
 pub mod route;
