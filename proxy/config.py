@@ -83,9 +83,26 @@ class ModelProviderConfig(Strict):
 Specialty = Literal["code", "math", "reasoning", "extraction", "translation", "creative", "chitchat"]
 
 
+class RouterSource(Strict):
+    """Where `auto` gets a model's ability: the routing data, a declared proxy in it, or a public score."""
+
+    data: str | None = Field(None, min_length=1, description="the model's name in the routing data")
+    proxy: str | None = Field(None, min_length=1, description="a model in the routing data that stands in for it")
+    mmlu_pro: float | None = Field(None, gt=0, lt=1, description="a public MMLU-Pro accuracy, mapped to an ability")
+    source: str = Field("", description="where the public score comes from")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RouterSource:
+        given = [k for k in ("data", "proxy", "mmlu_pro") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of data, proxy or mmlu_pro; got {', '.join(given) or 'none'}")
+        return self
+
+
 class ModelConfig(Strict):
     name: str = ""
     quality: float = Field(0.5, ge=0, le=1)
+    router: RouterSource | None = None
     specialty: Specialty | None = Field(
         None, description="a specialist's task: `auto` discounts its predicted quality on other prompts")
     context_window: int = Field(gt=0)
@@ -112,6 +129,8 @@ class RoutingConfig(Strict):
     cooldown_s: float = Field(5.0, gt=0)
     max_cooldown_s: float = Field(120.0, gt=0)
     max_attempts: int = Field(6, ge=1)
+    router_path: str | None = Field(
+        None, description="abilities fitted by `switchyard router fit`; they override the bundled ones")
 
 
 class Settings(Strict):

@@ -9,12 +9,15 @@ ties the sources together; each source keeps its own logit offset for its label 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "routing"
+# ../shared beside the checkout (as in CI); SWITCHYARD_ROUTING_DATA points elsewhere (e.g. from a worktree).
+SHARED = Path(os.environ.get("SWITCHYARD_ROUTING_DATA")
+              or Path(__file__).resolve().parents[3] / "shared" / "data" / "routing")
 SOURCES = ("routellm", "mmlu_pro", "llmrouter")
 FILES = {"routellm": "train.jsonl", "mmlu_pro": "multimodel/mmlu_pro_train.jsonl",
          "llmrouter": "multimodel/llmrouter_train.jsonl"}

@@ -29,16 +29,22 @@ class Fitted:
     bow: model.Params | None
 
 
-def fit_split(c: Corpus, rep: Represented, split: Split, cfg: model.Config, with_bow: bool) -> Fitted:
-    train = ~split.test[c.cell_prompt]
-    keep = np.flatnonzero(~split.test)
+def _fit_on(c: Corpus, rep: Represented, keep_prompt: np.ndarray, cfg: model.Config) -> model.Params:
+    keep = np.flatnonzero(keep_prompt)
     remap = np.full(len(c.prompts), -1)
     remap[keep] = np.arange(len(keep))
-    r = rep.rows(keep)
-    args = (remap[c.cell_prompt[train]], c.cell_model[train], c.cell_y[train], c.source_of_cell()[train],
-            len(c.models))
-    bow = model.fit(r, *args, model.bow_baseline(cfg.steps)) if with_bow else None
-    return Fitted(model.fit(r, *args, cfg), bow)
+    cells = keep_prompt[c.cell_prompt]
+    return model.fit(rep.rows(keep), remap[c.cell_prompt[cells]], c.cell_model[cells], c.cell_y[cells],
+                     c.source_of_cell()[cells], len(c.models), cfg)
+
+
+def fit_split(c: Corpus, rep: Represented, split: Split, cfg: model.Config, with_bow: bool) -> Fitted:
+    """The router on every other prompt of all sources; the bag-of-words baseline on its own source's only."""
+    bow = None
+    if with_bow:
+        source = c.source[np.flatnonzero(split.test)[0]]
+        bow = _fit_on(c, rep, ~split.test & (c.source == source), model.bow_baseline(min(cfg.steps, 200)))
+    return Fitted(_fit_on(c, rep, ~split.test, cfg), bow)
 
 
 def evaluate_split(c: Corpus, rep: Represented, split: Split, fitted: Fitted, price: dict[str, tuple[float, float]],

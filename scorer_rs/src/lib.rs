@@ -8,6 +8,7 @@ pub mod stats;
 
 pub mod embed;
 pub mod features;
+pub mod predictor;
 pub mod quality;
 pub mod route;
 
