@@ -3,13 +3,32 @@
 `Scorer` holds the live model × provider table and ranks providers. It is fed by every attempt:
 `begin` when it starts, `record` when it ends. Times are milliseconds on a monotonic clock; pass
 `now_ms` to drive time yourself (tests), or leave it None for the scorer's own clock.
+
+`Router` is the learned model router behind `model: "auto"`. `scorer_defaults()` gives the `Scorer`
+constructor's defaults, which are written once, in Rust.
+
+The TypedDicts and `_`-prefixed aliases below exist only for type checkers.
 """
 
-from typing import Literal, TypedDict, final
+from typing import Literal, TypedDict, final, type_check_only
 
-Factor = Literal["latency", "price", "throughput"]
-Outcome = Literal["ok", "error", "cancelled"]
+__all__ = ["Router", "Scorer", "scorer_defaults"]
 
+_Factor = Literal["latency", "price", "throughput"]
+_Outcome = Literal["ok", "error", "cancelled"]
+
+@type_check_only
+class ScorerDefaults(TypedDict):
+    ewma_alpha: float
+    failure_threshold: int
+    cooldown_ms: float
+    max_cooldown_ms: float
+    error_alpha: float
+
+def scorer_defaults() -> ScorerDefaults:
+    """The defaults `Scorer()` uses for each parameter left out (what the gateway's config defaults read)."""
+
+@type_check_only
 class PairStats(TypedDict):
     model: str
     provider: str
@@ -38,13 +57,14 @@ class Scorer:
     def __new__(
         cls,
         *,
-        ewma_alpha: float = 0.3,
-        failure_threshold: int = 3,
-        cooldown_ms: float = 5000.0,
-        max_cooldown_ms: float = 120000.0,
-        error_alpha: float = 0.1,
+        ewma_alpha: float = ...,
+        failure_threshold: int = ...,
+        cooldown_ms: float = ...,
+        max_cooldown_ms: float = ...,
+        error_alpha: float = ...,
     ) -> Scorer:
-        """Raises ValueError unless both alphas are in (0, 1], failure_threshold >= 1 and
+        """Parameters left out take their defaults from `scorer_defaults()`.
+        Raises ValueError unless both alphas are in (0, 1], failure_threshold >= 1 and
         0 < cooldown_ms <= max_cooldown_ms."""
     def register(self, model: str, provider: str, input_price: float, output_price: float) -> None:
         """Add the pair (prices in USD per 1M tokens), or update its prices."""
@@ -54,7 +74,7 @@ class Scorer:
         self,
         model: str,
         provider: str,
-        outcome: Outcome | str,
+        outcome: _Outcome | str,
         first_token_ms: float | None = None,
         tokens_per_s: float | None = None,
         retry_after_ms: float | None = None,
@@ -69,7 +89,7 @@ class Scorer:
         opens it at once for at least that long, never shorter. "cancelled" (the client went away):
         no verdict, so no stats change; if this was the half-open probe its slot is freed.
         Raises ValueError for an unknown model, provider or outcome."""
-    def rank_providers(self, model: str, factor: Factor | str = "latency", now_ms: float | None = None) -> list[str]:
+    def rank_providers(self, model: str, factor: _Factor | str = "latency", now_ms: float | None = None) -> list[str]:
         """Providers of `model`, best first.
 
         Available ones (closed circuit, or half-open with the probe slot free) come first; ejected
@@ -95,12 +115,14 @@ class Scorer:
 
 # ---- Model routing (scorer_rs/src/py/router.rs) ------------------------------------------------------
 
-Preference = Literal["balanced", "quality", "price", "speed", "performance", "cost"]
+# Canonical names only: the request parser resolves aliases (performance, cost) before calling Rust.
+_Preference = Literal["balanced", "quality", "price", "speed"]
 # (model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy); prices in USD per 1M tokens
-OfferRow = tuple[str, str, float, float, float, float, bool]
+_OfferRow = tuple[str, str, float, float, float, float, bool]
 # (model, provider, predicted_quality, estimated_cost_usd, estimated_latency_ms, score, healthy)
-CandidateRow = tuple[str, str, float, float, float, float, bool]
+_CandidateRow = tuple[str, str, float, float, float, float, bool]
 
+@type_check_only
 class PromptFeatures(TypedDict):
     est_tokens: int
     bytes: int
@@ -110,24 +132,27 @@ class PromptFeatures(TypedDict):
     task: str
     signals: dict[str, float]
 
+@type_check_only
 class TextPass(PromptFeatures):
     dense: list[float]
     dense_names: list[str]
     ids: list[int]
 
+@type_check_only
 class PromptScore(TypedDict):
     weak_logit: float
     strong_logit: float
     strong_gain: float
     difficulty: float
 
+@type_check_only
 class RouteDecision(TypedDict, total=False):
     preference: str
     difficulty: float
     strong_gain: float
     input_tokens: int
     output_tokens: int
-    candidates: list[CandidateRow]
+    candidates: list[_CandidateRow]
     rejected: list[tuple[str, str]]
     features: PromptFeatures
 
@@ -165,8 +190,8 @@ class Router:
     def route(
         self,
         text: str,
-        offers: list[OfferRow],
-        preference: Preference | str = "balanced",
+        offers: list[_OfferRow],
+        preference: _Preference | str = "balanced",
         tools: bool = False,
         vision: bool = False,
         json: bool = False,
@@ -176,4 +201,4 @@ class Router:
     ) -> RouteDecision:
         """Rank `offers` for `text`: candidates grouped by model, best first; a model with no healthy
         offer goes last; filtered models are listed in `rejected` with the reason. ValueError on an
-        unknown model or preference."""
+        unknown model or a preference that is not one of the four canonical names."""

@@ -23,11 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from proxy._scorer import scorer_defaults
+
 CATALOG_PATH = Path(__file__).parent / "catalog" / "catalog.yaml"
 ENV_PREFIX = "SWITCHYARD_"
 # Read directly by their users, not settings paths (SWITCHYARD_API_KEYS: proxy.auth).
 ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "API_KEYS"})
 WireFormat = Literal["openai", "anthropic", "gemini"]
+SCORER_DEFAULTS = scorer_defaults()  # written once, in Rust (ScorerConfig's Default)
 
 
 class ConfigError(Exception):
@@ -124,10 +127,10 @@ class ServerConfig(Strict):
 
 class RoutingConfig(Strict):
     default_factor: Literal["latency", "price", "throughput"] = "latency"
-    ewma_alpha: float = Field(0.3, gt=0, le=1)
-    failure_threshold: int = Field(3, ge=1)
-    cooldown_s: float = Field(5.0, gt=0)
-    max_cooldown_s: float = Field(120.0, gt=0)
+    ewma_alpha: float = Field(SCORER_DEFAULTS["ewma_alpha"], gt=0, le=1)
+    failure_threshold: int = Field(SCORER_DEFAULTS["failure_threshold"], ge=1)
+    cooldown_s: float = Field(SCORER_DEFAULTS["cooldown_ms"] / 1000.0, gt=0)
+    max_cooldown_s: float = Field(SCORER_DEFAULTS["max_cooldown_ms"] / 1000.0, gt=0)
     max_attempts: int = Field(6, ge=1)
     router_path: str | None = Field(
         None, description="abilities fitted by `switchyard router fit`; they override the bundled ones")

@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy._scorer import scorer_defaults
+
+_DEFAULTS = scorer_defaults()  # the Rust scorer's, so both start from the same parameters
 ERROR_LATENCY_PENALTY = 2.0
 
 
@@ -103,11 +106,11 @@ class Pair:
 
 @dataclass
 class ReferenceScorer:
-    ewma_alpha: float = 0.3
-    failure_threshold: int = 3
-    cooldown_ms: float = 5000.0
-    max_cooldown_ms: float = 120000.0
-    error_alpha: float = 0.1
+    ewma_alpha: float = _DEFAULTS["ewma_alpha"]
+    failure_threshold: int = _DEFAULTS["failure_threshold"]
+    cooldown_ms: float = _DEFAULTS["cooldown_ms"]
+    max_cooldown_ms: float = _DEFAULTS["max_cooldown_ms"]
+    error_alpha: float = _DEFAULTS["error_alpha"]
     models: dict[str, list[Pair]] = field(default_factory=dict)
 
     def register(self, model: str, provider: str, input_price: float, output_price: float) -> None:

@@ -12,6 +12,7 @@ from proxy.routing.model_routing import (
     extract_prompt,
     load_catalog_specs,
     load_weights,
+    normalise_preference,
     parse_routing_config,
 )
 from tests.gateway_harness import GatewayHarness, simple_model
@@ -126,7 +127,8 @@ def test_quality_picks_the_strongest(router: Any, offers: Any) -> None:
     for text in (EASY, HARD):
         d = router.route(text, offers, preference="quality")
         assert top(d) == "openai/gpt-4o"  # the highest catalogue quality in the pool
-        assert router.route(text, offers, preference="performance")["candidates"] == d["candidates"]
+        performance = normalise_preference("performance", "preference")  # aliases resolve before Rust
+        assert router.route(text, offers, preference=performance)["candidates"] == d["candidates"]
 
 
 def test_price_picks_the_cheapest_adequate(router: Any, offers: Any) -> None:

@@ -3,14 +3,17 @@
 
 pub mod circuit;
 pub mod ewma;
-pub mod rank;
+pub mod provider_rank;
+pub mod scorer_config;
 pub mod stats;
 
 pub mod embed;
 pub mod features;
 pub mod predictor;
 pub mod quality;
+pub mod registry;
 pub mod route;
+pub mod router;
 
 #[cfg(feature = "python")]
 mod py;

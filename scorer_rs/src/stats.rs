@@ -4,25 +4,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::circuit::{Circuit, CircuitConfig, CircuitState};
+use crate::circuit::{Circuit, CircuitState};
 use crate::ewma::Ewma;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ScorerConfig {
-    pub ewma_alpha: f64,
-    pub error_alpha: f64,
-    pub circuit: CircuitConfig,
-}
-
-impl Default for ScorerConfig {
-    fn default() -> Self {
-        Self {
-            ewma_alpha: 0.3,
-            error_alpha: 0.1,
-            circuit: CircuitConfig { failure_threshold: 3, cooldown_ms: 5000.0, max_cooldown_ms: 120_000.0 },
-        }
-    }
-}
+use crate::scorer_config::ScorerConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -8,8 +8,10 @@ mod stats;
 
 #[pymodule]
 fn _scorer(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // Pyclass registrations, one line each: `Scorer` (stats.rs), `Router` (router.rs); add new ones here.
+    // Pyclass registrations, one line each: `Scorer` (stats.rs), `Router` (router.rs), then
+    // functions; add new ones here.
     m.add_class::<stats::PyScorer>()?;
     m.add_class::<router::Router>()?;
+    m.add_function(wrap_pyfunction!(stats::scorer_defaults, m)?)?;
     Ok(())
 }

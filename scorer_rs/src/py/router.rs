@@ -5,24 +5,20 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::features::{scan, TextFeatures, DENSE_NAMES, SIGNALS};
-use crate::quality::{ability_from_quality, Predictor, SparseWeights};
-use crate::route::{rank, ModelSpec, Needs, Offer, Preference};
+use crate::quality::{Predictor, SparseWeights};
+use crate::registry::{specialty_index, RegistryError};
+use crate::route::{ModelSpec, Needs, Offer, Preference};
+use crate::router::Router as CoreRouter;
 
-/// Catalogue qualities of the anchors when the catalogue does not list them.
-const DEFAULT_WEAK_QUALITY: f64 = 0.62;
-const DEFAULT_STRONG_QUALITY: f64 = 0.80;
-
-struct ModelEntry {
-    spec: ModelSpec,
-    quality: f64,
+impl From<RegistryError> for PyErr {
+    fn from(err: RegistryError) -> Self {
+        PyValueError::new_err(err.to_string())
+    }
 }
 
 #[pyclass(module = "proxy._scorer")]
 pub struct Router {
-    predictor: Predictor,
-    weak_model: String,
-    strong_model: String,
-    models: Vec<ModelEntry>,
+    core: CoreRouter,
 }
 
 /// (model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy). The strings stay Python
@@ -71,23 +67,6 @@ fn features_dict<'py>(py: Python<'py>, f: &TextFeatures) -> PyResult<Bound<'py, 
     Ok(d)
 }
 
-impl Router {
-    fn ability(&self, entry: &ModelEntry) -> f64 {
-        if entry.spec.slug == self.weak_model {
-            return 0.0;
-        }
-        if entry.spec.slug == self.strong_model {
-            return 1.0;
-        }
-        let quality_of = |slug: &str, default: f64| self.models.iter().find(|m| m.spec.slug == slug).map_or(default, |m| m.quality);
-        ability_from_quality(
-            entry.quality,
-            quality_of(&self.weak_model, DEFAULT_WEAK_QUALITY),
-            quality_of(&self.strong_model, DEFAULT_STRONG_QUALITY),
-        )
-    }
-}
-
 #[pymethods]
 impl Router {
     /// Builds the router from the parsed weights file (`proxy/routing/router_weights.json`).
@@ -106,7 +85,7 @@ impl Router {
             (sb, &sd, SparseWeights { idx: &si, w: &sw }),
         )
         .map_err(|e| PyValueError::new_err(format!("router weights: {e}")))?;
-        Ok(Self { predictor, weak_model, strong_model, models: Vec::new() })
+        Ok(Self { core: CoreRouter::new(predictor, weak_model, strong_model) })
     }
 
     /// Registers (or replaces) a model the router may pick.
@@ -123,44 +102,24 @@ impl Router {
         json: bool,
         specialty: Option<&str>,
     ) -> PyResult<()> {
-        let specialty = match specialty {
-            None => None,
-            Some(task) => Some(
-                SIGNALS
-                    .iter()
-                    .position(|s| *s == task)
-                    .and_then(|i| u8::try_from(i).ok())
-                    .ok_or_else(|| PyValueError::new_err(format!("unknown specialty {task:?}; one of {SIGNALS:?}")))?,
-            ),
-        };
+        let specialty = specialty.map(specialty_index).transpose()?;
         let spec = ModelSpec { slug, ability: 0.0, context_window, max_output, tools, vision, json, specialty };
-        let entry = ModelEntry { spec, quality };
-        match self.models.iter_mut().find(|m| m.spec.slug == entry.spec.slug) {
-            Some(existing) => *existing = entry,
-            None => self.models.push(entry),
-        }
-        // Abilities hang on the anchors' catalogue qualities, so any change recomputes them all, here
-        // rather than per request.
-        let abilities: Vec<f64> = self.models.iter().map(|m| self.ability(m)).collect();
-        for (m, a) in self.models.iter_mut().zip(abilities) {
-            m.spec.ability = a;
-        }
+        self.core.models_mut().add(spec, quality);
         Ok(())
     }
 
     fn models(&self) -> Vec<String> {
-        self.models.iter().map(|m| m.spec.slug.clone()).collect()
+        self.core.models().slugs().map(str::to_owned).collect()
     }
 
     /// The model ability on the predictor's scale (weak anchor 0, strong anchor 1).
     fn ability_of(&self, slug: &str) -> PyResult<f64> {
-        let entry = self.models.iter().find(|m| m.spec.slug == slug).ok_or_else(|| PyValueError::new_err(format!("unknown model {slug:?}")))?;
-        Ok(self.ability(entry))
+        Ok(self.core.models().ability(slug)?)
     }
 
     /// The text pass alone: features plus the dense vector and hashed ids the predictor sees.
     fn features<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyDict>> {
-        let buckets = self.predictor.buckets();
+        let buckets = self.core.predictor().buckets();
         let (f, ids) = py.detach(|| {
             let mut ids = Vec::new();
             let f = scan(text, buckets, |id| ids.push(id));
@@ -175,7 +134,7 @@ impl Router {
 
     /// The predictor's view of one prompt.
     fn score<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyDict>> {
-        let s = py.detach(|| self.predictor.score(text));
+        let s = py.detach(|| self.core.predictor().score(text));
         let d = PyDict::new(py);
         d.set_item("weak_logit", s.weak_logit)?;
         d.set_item("strong_logit", s.strong_logit)?;
@@ -205,31 +164,16 @@ impl Router {
         let pref = Preference::parse(preference).ok_or_else(|| {
             PyValueError::new_err(format!("preference must be balanced, quality, price or speed; got {preference:?}"))
         })?;
+        let registry = self.core.models();
         let mut specs: Vec<&ModelSpec> = Vec::new();
         let mut core_offers: Vec<Offer<()>> = Vec::with_capacity(offers.len());
         for (model, _, input_price, output_price, ttft_ms, tokens_per_s, healthy) in &offers {
-            let slug = model.to_str()?;
-            let idx = match specs.iter().position(|s| s.slug == slug) {
-                Some(i) => i,
-                None => {
-                    let entry = self
-                        .models
-                        .iter()
-                        .find(|m| m.spec.slug == slug)
-                        .ok_or_else(|| PyValueError::new_err(format!("unknown model {slug:?}; add_model it first")))?;
-                    specs.push(&entry.spec);
-                    specs.len() - 1
-                }
-            };
+            let model = registry.pool_index(&mut specs, model.to_str()?)?;
             let (input_price, output_price, ttft_ms, tokens_per_s, healthy) = (*input_price, *output_price, *ttft_ms, *tokens_per_s, *healthy);
-            core_offers.push(Offer { model: idx, provider: (), input_price, output_price, ttft_ms, tokens_per_s, healthy });
+            core_offers.push(Offer { model, provider: (), input_price, output_price, ttft_ms, tokens_per_s, healthy });
         }
         let needs = Needs { tools, vision, json, max_tokens, extra_input_tokens };
-        let (score, decision) = py.detach(|| {
-            let score = self.predictor.score(text);
-            let decision = rank(&specs, &core_offers, &score, &needs, pref);
-            (score, decision)
-        });
+        let (score, decision) = py.detach(|| self.core.route(text, &specs, &core_offers, &needs, pref));
 
         // Tuples, not dicts: this is the hot path; the Python glue names the fields. The model and
         // provider strings are the caller's own objects.

@@ -7,8 +7,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::circuit::{CircuitConfig, CircuitState};
-use crate::rank::{with_ranking, Factor};
-use crate::stats::{AttemptEnd, Outcome, PairStats, ScorerConfig, ScorerError, StatsTable};
+use crate::provider_rank::{with_provider_ranking, Factor};
+use crate::scorer_config::{ConfigError, ScorerConfig, DEFAULT_SCORER_CONFIG};
+use crate::stats::{AttemptEnd, Outcome, PairStats, ScorerError, StatsTable};
 
 impl From<ScorerError> for PyErr {
     fn from(err: ScorerError) -> Self {
@@ -16,8 +17,24 @@ impl From<ScorerError> for PyErr {
     }
 }
 
-fn in_unit_interval(x: f64) -> bool {
-    x > 0.0 && x <= 1.0
+impl From<ConfigError> for PyErr {
+    fn from(err: ConfigError) -> Self {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+const DEFAULTS: ScorerConfig = DEFAULT_SCORER_CONFIG;
+
+/// The `Scorer` constructor's defaults, for Python's config to read instead of repeating them.
+#[pyfunction]
+pub fn scorer_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("ewma_alpha", DEFAULTS.ewma_alpha)?;
+    d.set_item("failure_threshold", DEFAULTS.circuit.failure_threshold)?;
+    d.set_item("cooldown_ms", DEFAULTS.circuit.cooldown_ms)?;
+    d.set_item("max_cooldown_ms", DEFAULTS.circuit.max_cooldown_ms)?;
+    d.set_item("error_alpha", DEFAULTS.error_alpha)?;
+    Ok(d)
 }
 
 #[pyclass(module = "proxy._scorer", name = "Scorer")]
@@ -56,24 +73,17 @@ fn stats_dict<'py>(py: Python<'py>, model: &str, pair: &PairStats, now: f64) -> 
 #[pymethods]
 impl PyScorer {
     #[new]
-    #[pyo3(signature = (*, ewma_alpha=0.3, failure_threshold=3, cooldown_ms=5000.0, max_cooldown_ms=120_000.0, error_alpha=0.1))]
+    #[pyo3(signature = (
+        *,
+        ewma_alpha=DEFAULTS.ewma_alpha,
+        failure_threshold=DEFAULTS.circuit.failure_threshold,
+        cooldown_ms=DEFAULTS.circuit.cooldown_ms,
+        max_cooldown_ms=DEFAULTS.circuit.max_cooldown_ms,
+        error_alpha=DEFAULTS.error_alpha,
+    ))]
     fn new(ewma_alpha: f64, failure_threshold: u32, cooldown_ms: f64, max_cooldown_ms: f64, error_alpha: f64) -> PyResult<Self> {
-        if !in_unit_interval(ewma_alpha) || !in_unit_interval(error_alpha) {
-            return Err(PyValueError::new_err(format!(
-                "Scorer: ewma_alpha={ewma_alpha} and error_alpha={error_alpha} must both be in (0, 1]"
-            )));
-        }
-        if failure_threshold == 0 || cooldown_ms.is_nan() || cooldown_ms <= 0.0 || max_cooldown_ms.is_nan() || max_cooldown_ms < cooldown_ms {
-            return Err(PyValueError::new_err(format!(
-                "Scorer: need failure_threshold >= 1 (got {failure_threshold}) and \
-                 0 < cooldown_ms <= max_cooldown_ms (got {cooldown_ms}, {max_cooldown_ms})"
-            )));
-        }
-        let config = ScorerConfig {
-            ewma_alpha,
-            error_alpha,
-            circuit: CircuitConfig { failure_threshold, cooldown_ms, max_cooldown_ms },
-        };
+        let circuit = CircuitConfig { failure_threshold, cooldown_ms, max_cooldown_ms };
+        let config = ScorerConfig { ewma_alpha, error_alpha, circuit }.validated()?;
         Ok(Self { table: StatsTable::new(config), epoch: Instant::now(), names: Vec::new() })
     }
 
@@ -118,7 +128,7 @@ impl PyScorer {
         let at = self.table.slot_index(model)?;
         let now = self.now(now_ms);
         let names = &self.names[at];
-        with_ranking(self.table.slot_at(at), factor, now, |order| PyList::new(py, order.iter().map(|&i| names[i].bind(py))))
+        with_provider_ranking(self.table.slot_at(at), factor, now, |order| PyList::new(py, order.iter().map(|&i| names[i].bind(py))))
     }
 
     #[pyo3(signature = (model, provider, now_ms=None))]

@@ -103,7 +103,7 @@ fn sort_keyed(slot: &ModelSlot, keyed: &mut [(RankKey, usize)], factor: Factor, 
 
 /// Ranks `slot.pairs` best first and hands the indices to `use_order`; up to
 /// [`INLINE_PROVIDERS`] providers are ranked without allocating.
-pub fn with_ranking<R>(slot: &ModelSlot, factor: Factor, now_ms: f64, use_order: impl FnOnce(&[usize]) -> R) -> R {
+pub fn with_provider_ranking<R>(slot: &ModelSlot, factor: Factor, now_ms: f64, use_order: impl FnOnce(&[usize]) -> R) -> R {
     let n = slot.pairs.len();
     if n <= INLINE_PROVIDERS {
         let mut keyed = [(RankKey::default(), 0usize); INLINE_PROVIDERS];
@@ -123,18 +123,19 @@ pub fn with_ranking<R>(slot: &ModelSlot, factor: Factor, now_ms: f64, use_order:
 
 /// Indices into `slot.pairs`, best first.
 #[must_use]
-pub fn rank_indices(slot: &ModelSlot, factor: Factor, now_ms: f64) -> Vec<usize> {
-    with_ranking(slot, factor, now_ms, <[usize]>::to_vec)
+pub fn rank_providers(slot: &ModelSlot, factor: Factor, now_ms: f64) -> Vec<usize> {
+    with_provider_ranking(slot, factor, now_ms, <[usize]>::to_vec)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{AttemptEnd, ScorerConfig, StatsTable};
+    use crate::scorer_config::ScorerConfig;
+    use crate::stats::{AttemptEnd, StatsTable};
 
     fn names(t: &StatsTable, factor: Factor, now: f64) -> Vec<String> {
         let slot = t.slot("m").unwrap();
-        rank_indices(slot, factor, now).into_iter().map(|i| slot.pairs[i].provider.clone()).collect()
+        rank_providers(slot, factor, now).into_iter().map(|i| slot.pairs[i].provider.clone()).collect()
     }
 
     fn table() -> StatsTable {

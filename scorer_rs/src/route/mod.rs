@@ -1,14 +1,23 @@
-//! Model routing: hard filters, then a utility per preference over (model, provider) offers.
+//! Model routing (`rank_offers`): hard filters, then a utility per preference over (model, provider) offers.
+//! Not to be confused with `provider_rank`, which orders one model's providers by live stats alone.
 //!
 //! Filters drop a model that cannot take the request (context window, max output, tools, vision, JSON).
 //! A model whose providers are all unhealthy is kept but ranked after every healthy one. The utility mixes
 //! predicted quality with cost and latency measured in decades (log10 of the ratio to the cheapest or
 //! fastest eligible offer), so the trade-off does not depend on the price scale.
+//!
+//! `model` holds the model's facts and the predictor seam (`PromptQuality`), `filters` the hard filters,
+//! this file the preference and the ranking.
+
+mod filters;
+mod model;
 
 use std::borrow::Borrow;
 
-use crate::features::TextFeatures;
-use crate::quality::PromptScore;
+pub use filters::{expected_output_tokens, Needs, Rejection};
+pub use model::{ModelSpec, PromptQuality, SPECIALIST_OFF_TASK};
+
+use filters::reject;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preference {
@@ -19,20 +28,16 @@ pub enum Preference {
 }
 
 impl Preference {
-    /// Parses a preference, accepting the aliases `performance` (quality) and `cost` (price).
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        let is = |name: &str| s.eq_ignore_ascii_case(name);
-        if is("balanced") {
-            Some(Self::Balanced)
-        } else if is("quality") || is("performance") {
-            Some(Self::Quality)
-        } else if is("price") || is("cost") {
-            Some(Self::Price)
-        } else if is("speed") {
-            Some(Self::Speed)
-        } else {
-            None
+    /// Parses a canonical preference name. Aliases (`performance`, `cost`) and spelling variants are
+    /// resolved by the gateway's request parser, never here.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "balanced" => Some(Self::Balanced),
+            "quality" => Some(Self::Quality),
+            "price" => Some(Self::Price),
+            "speed" => Some(Self::Speed),
+            _ => None,
         }
     }
 
@@ -43,38 +48,6 @@ impl Preference {
             Self::Quality => "quality",
             Self::Price => "price",
             Self::Speed => "speed",
-        }
-    }
-}
-
-/// A model as the router sees it.
-#[derive(Debug, Clone)]
-pub struct ModelSpec {
-    pub slug: String,
-    /// On the predictor's scale: weak anchor 0, strong anchor 1.
-    pub ability: f64,
-    pub context_window: u32,
-    pub max_output: u32,
-    pub tools: bool,
-    pub vision: bool,
-    pub json: bool,
-    /// A specialist (an index into `SIGNALS`, e.g. a coding model): its catalogue quality holds for prompts
-    /// where that task signal fires, and its predicted quality is discounted on every other prompt.
-    pub specialty: Option<u8>,
-}
-
-/// Predicted quality kept by a specialist on a prompt outside its task. Not learned (the routing data has
-/// no specialist): enough that a general model at a similar price wins off-task.
-pub const SPECIALIST_OFF_TASK: f64 = 0.85;
-
-impl ModelSpec {
-    /// P(good) for this model on `prompt`: the predictor's, with the specialist discount off-task.
-    #[must_use]
-    pub fn predicted_quality(&self, prompt: &PromptScore) -> f64 {
-        let q = prompt.p_good(self.ability);
-        match self.specialty {
-            Some(task) if prompt.features.signal_hits[usize::from(task)] == 0 => q * SPECIALIST_OFF_TASK,
-            _ => q,
         }
     }
 }
@@ -92,39 +65,6 @@ pub struct Offer<P = String> {
     pub ttft_ms: f64,
     pub tokens_per_s: f64,
     pub healthy: bool,
-}
-
-/// What the request needs beyond its text.
-#[derive(Debug, Clone, Default)]
-pub struct Needs {
-    pub tools: bool,
-    pub vision: bool,
-    pub json: bool,
-    pub max_tokens: Option<u32>,
-    /// Tokens the text pass does not see: images, tool schemas, message framing.
-    pub extra_input_tokens: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    ContextWindow,
-    MaxOutput,
-    Tools,
-    Vision,
-    Json,
-}
-
-impl Rejection {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ContextWindow => "context_window",
-            Self::MaxOutput => "max_output",
-            Self::Tools => "tools",
-            Self::Vision => "vision",
-            Self::Json => "json",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -159,42 +99,6 @@ pub const BALANCED_LATENCY_WEIGHT: f64 = 0.03;
 const DEFAULT_TTFT_MS: f64 = 800.0;
 const DEFAULT_TOKENS_PER_S: f64 = 60.0;
 
-/// Expected completion length: the request's `max_tokens` caps a guess from the task.
-#[must_use]
-pub fn expected_output_tokens(f: &TextFeatures, max_tokens: Option<u32>) -> u32 {
-    let guess = match f.task() {
-        "chitchat" => 80,
-        "extraction" => 250,
-        "math" => 350,
-        "reasoning" => 450,
-        "code" => 600,
-        "creative" => 700,
-        "translation" => f.est_tokens.clamp(50, 2000),
-        _ => 300,
-    };
-    max_tokens.map_or(guess, |m| guess.min(m))
-}
-
-fn reject(spec: &ModelSpec, needs: &Needs, input_tokens: u32, output_tokens: u32) -> Option<Rejection> {
-    if needs.tools && !spec.tools {
-        return Some(Rejection::Tools);
-    }
-    if needs.vision && !spec.vision {
-        return Some(Rejection::Vision);
-    }
-    if needs.json && !spec.json {
-        return Some(Rejection::Json);
-    }
-    if needs.max_tokens.is_some_and(|m| m > spec.max_output) {
-        return Some(Rejection::MaxOutput);
-    }
-    let reserve = needs.max_tokens.unwrap_or(output_tokens.min(spec.max_output));
-    if u64::from(input_tokens) + u64::from(reserve) > u64::from(spec.context_window) {
-        return Some(Rejection::ContextWindow);
-    }
-    None
-}
-
 fn decades(x: f64, best: f64) -> f64 {
     if best > 0.0 && x > best {
         (x / best).log10()
@@ -205,15 +109,16 @@ fn decades(x: f64, best: f64) -> f64 {
 
 /// Ranks `offers` for one prompt. `models` must cover every `Offer::model` index.
 #[must_use]
-pub fn rank<M: Borrow<ModelSpec>, P>(
+pub fn rank_offers<M: Borrow<ModelSpec>, P>(
     models: &[M],
     offers: &[Offer<P>],
-    prompt: &PromptScore,
+    prompt: &impl PromptQuality,
     needs: &Needs,
     pref: Preference,
 ) -> Decision {
-    let input_tokens = prompt.features.est_tokens.saturating_add(needs.extra_input_tokens);
-    let output_tokens = expected_output_tokens(&prompt.features, needs.max_tokens);
+    let features = prompt.text_features();
+    let input_tokens = features.est_tokens.saturating_add(needs.extra_input_tokens);
+    let output_tokens = expected_output_tokens(features, needs.max_tokens);
 
     let mut rejected: Vec<(usize, Rejection)> = Vec::new();
     let mut eligible = vec![false; models.len()];
@@ -336,8 +241,8 @@ mod tests {
     fn balanced_sends_easy_prompts_cheap_and_hard_prompts_strong() {
         let (models, offers) = pool();
         let p = toy();
-        let easy = rank(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Balanced);
-        let hard = rank(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Balanced);
+        let easy = rank_offers(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Balanced);
+        let hard = rank_offers(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &easy), "cheap");
         assert_eq!(chosen(&models, &hard), "strong");
         assert!(hard.difficulty > easy.difficulty);
@@ -348,13 +253,13 @@ mod tests {
         let (models, offers) = pool();
         let p = toy();
         for text in [EASY, HARD] {
-            let q = rank(&models, &offers, &p.score(text), &Needs::default(), Preference::Quality);
+            let q = rank_offers(&models, &offers, &p.score(text), &Needs::default(), Preference::Quality);
             assert_eq!(chosen(&models, &q), "strong");
         }
-        let easy = rank(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Price);
+        let easy = rank_offers(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Price);
         assert_eq!(chosen(&models, &easy), "cheap");
         // On the hard prompt the cheap model is not adequate: the cheapest adequate one wins.
-        let hard = rank(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Price);
+        let hard = rank_offers(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Price);
         assert_ne!(chosen(&models, &hard), "cheap");
         let best = hard.ranked.iter().map(|s| s.predicted_quality).fold(0.0, f64::max);
         assert!(hard.ranked[0].predicted_quality >= best - PRICE_MARGIN);
@@ -365,14 +270,14 @@ mod tests {
         let (models, mut offers) = pool();
         offers[1].tokens_per_s = 400.0;
         offers[1].ttft_ms = 100.0;
-        let d = rank(&models, &offers, &toy().score(EASY), &Needs::default(), Preference::Speed);
+        let d = rank_offers(&models, &offers, &toy().score(EASY), &Needs::default(), Preference::Speed);
         assert_eq!(chosen(&models, &d), "mid");
     }
 
     #[test]
     fn candidates_are_grouped_by_model_with_the_better_provider_first() {
         let (models, offers) = pool();
-        let d = rank(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
         let order: Vec<(usize, &str)> = d.ranked.iter().map(|s| (s.model, offers[s.offer].provider.as_str())).collect();
         assert_eq!(order[0], (2, "a"));
         assert_eq!(order[1], (2, "b"));
@@ -384,13 +289,13 @@ mod tests {
         let (mut models, offers) = pool();
         models[2].context_window = 1000;
         let long = "word ".repeat(2000);
-        let d = rank(&models, &offers, &toy().score(&long), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(&long), &Needs::default(), Preference::Quality);
         assert!(d.ranked.iter().all(|s| s.model != 2));
         assert_eq!(d.rejected, vec![(2, Rejection::ContextWindow)]);
         // Room for the prompt but not for the requested output also rejects.
         models[2].context_window = 2100;
         let needs = Needs { max_tokens: Some(4000), ..Needs::default() };
-        let d = rank(&models, &offers, &toy().score(&long), &needs, Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(&long), &needs, Preference::Quality);
         assert_eq!(d.rejected, vec![(2, Rejection::ContextWindow)]);
     }
 
@@ -404,16 +309,16 @@ mod tests {
         let code = p.score("Write a Python function that parses this JSON and returns the keys; fix the bug in my code.");
         let prose = p.score("Translate 'good morning, my friend' into French, please.");
         assert!(code.features.signal_hits[0] > 0 && prose.features.signal_hits[0] == 0);
-        let on_task = rank(&models, &offers, &code, &Needs::default(), Preference::Balanced);
+        let on_task = rank_offers(&models, &offers, &code, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &on_task), "coder");
         assert!((on_task.ranked[0].predicted_quality - code.p_good(0.6)).abs() < 1e-12);
-        let off_task = rank(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        let off_task = rank_offers(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &off_task), "general");
         let coder = off_task.ranked.iter().find(|s| s.model == 0).unwrap();
         assert!((coder.predicted_quality - prose.p_good(0.6) * SPECIALIST_OFF_TASK).abs() < 1e-12);
         // Without the specialty the cheaper model wins everywhere.
         models[0].specialty = None;
-        let plain = rank(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        let plain = rank_offers(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &plain), "coder");
     }
 
@@ -424,13 +329,13 @@ mod tests {
         models[1].vision = false;
         models[0].json = false;
         let p = toy().score(HARD);
-        let tools = rank(&models, &offers, &p, &Needs { tools: true, ..Needs::default() }, Preference::Quality);
+        let tools = rank_offers(&models, &offers, &p, &Needs { tools: true, ..Needs::default() }, Preference::Quality);
         assert_eq!(tools.rejected, vec![(2, Rejection::Tools)]);
-        let vision = rank(&models, &offers, &p, &Needs { vision: true, ..Needs::default() }, Preference::Quality);
+        let vision = rank_offers(&models, &offers, &p, &Needs { vision: true, ..Needs::default() }, Preference::Quality);
         assert_eq!(vision.rejected, vec![(1, Rejection::Vision)]);
-        let json = rank(&models, &offers, &p, &Needs { json: true, ..Needs::default() }, Preference::Price);
+        let json = rank_offers(&models, &offers, &p, &Needs { json: true, ..Needs::default() }, Preference::Price);
         assert_eq!(json.rejected, vec![(0, Rejection::Json)]);
-        let big = rank(&models, &offers, &p, &Needs { max_tokens: Some(9000), ..Needs::default() }, Preference::Price);
+        let big = rank_offers(&models, &offers, &p, &Needs { max_tokens: Some(9000), ..Needs::default() }, Preference::Price);
         assert_eq!(big.rejected.len(), 3);
         assert!(big.ranked.is_empty());
     }
@@ -440,13 +345,13 @@ mod tests {
         let (models, mut offers) = pool();
         offers[2].healthy = false;
         offers[3].healthy = false;
-        let d = rank(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
         assert_ne!(d.ranked[0].model, 2);
         assert_eq!(d.ranked.last().unwrap().model, 2);
         assert_eq!(d.ranked.len(), 4);
         // One healthy provider is enough to keep the model's rank, and it goes first within the model.
         offers[3].healthy = true;
-        let d = rank(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
         assert_eq!((d.ranked[0].model, d.ranked[0].offer), (2, 3));
     }
 
@@ -454,7 +359,7 @@ mod tests {
     fn cost_and_latency_estimates() {
         let (models, offers) = pool();
         let p = toy().score(EASY);
-        let d = rank(&models, &offers, &p, &Needs { max_tokens: Some(50), ..Needs::default() }, Preference::Price);
+        let d = rank_offers(&models, &offers, &p, &Needs { max_tokens: Some(50), ..Needs::default() }, Preference::Price);
         assert_eq!(d.output_tokens, 50);
         let s = d.ranked.iter().find(|s| s.offer == 2).unwrap();
         let want = (f64::from(d.input_tokens) * 10.0 + 50.0 * 30.0) / 1e6;
@@ -463,10 +368,13 @@ mod tests {
     }
 
     #[test]
-    fn preference_aliases() {
-        assert_eq!(Preference::parse("performance"), Some(Preference::Quality));
-        assert_eq!(Preference::parse("cost"), Some(Preference::Price));
-        assert_eq!(Preference::parse("Balanced"), Some(Preference::Balanced));
-        assert_eq!(Preference::parse("cheap"), None);
+    fn preferences_parse_by_canonical_name_only() {
+        for pref in [Preference::Balanced, Preference::Quality, Preference::Price, Preference::Speed] {
+            assert_eq!(Preference::parse(pref.as_str()), Some(pref));
+        }
+        // Aliases and variants belong to the request parser.
+        for other in ["performance", "cost", "Balanced", " price", "cheap"] {
+            assert_eq!(Preference::parse(other), None, "{other}");
+        }
     }
 }
