@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--ablations", action="store_true", help="also refit without each part, on fold 0")
+    ap.add_argument("--ablations-only", action="store_true", help="only the ablations (fold 0), no headline folds")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS / "route_eval.json")
     args = ap.parse_args()
@@ -114,7 +115,7 @@ def main() -> None:
     tokens = np.array([len(p.encode()) / 4 for p in corpus.prompts])
     cfg = model.Config(steps=args.steps)
     results = []
-    for sp in splits(corpus, args.folds):
+    for sp in splits(corpus, 0 if args.ablations_only else args.folds):
         fitted = evaluate.fit_split(corpus, rep, sp, cfg, with_bow=True)
         res = evaluate.evaluate_split(corpus, rep, sp, fitted, price, tokens)
         results.append(res)
@@ -126,8 +127,8 @@ def main() -> None:
               f"(best {f['best_single']})" + (f"; APGR {res['apgr']:.3f} bow {res.get('bow_apgr', 0):.3f} "
                                              f"subject oracle {res['subject_oracle_apgr']:.3f}" if "apgr" in res else ""),
               flush=True)
-    report: dict = {"config": cfg.__dict__, "summary": headline(results), "splits": results}
-    if args.ablations:
+    report: dict = {"config": cfg.__dict__, "summary": headline(results) if results else {}, "splits": results}
+    if args.ablations or args.ablations_only:
         report["ablations"] = {}
         for name, change in ABLATIONS.items():
             rs = []
@@ -139,7 +140,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(json.dumps(report["summary"], indent=1))
-    if not args.no_plot:
+    if not args.no_plot and results:
         plot(results, RESULTS / "route_eval.png")
 
 

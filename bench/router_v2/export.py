@@ -50,20 +50,19 @@ def prior_table(p: model.Params, c: Corpus, rep: Represented) -> list[dict]:
         for _ in range(60):  # bisection: mean predicted accuracy on MMLU-Pro prompts = s
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if model.sigmoid(base + mid).mean() < s else (lo, mid)
-        out.append({"mmlu_pro": float(s), "a": _r(a), "b": round((lo + hi) / 2 + p.c[src] - p.c.mean(), 5)})
+        out.append({"mmlu_pro": float(s), "a": _r(a), "b": round((lo + hi) / 2 + p.c.mean(), 5)})
     return out
 
 
 def export(p: model.Params, c: Corpus, rep: Represented, path: Path = OUT, meta: dict | None = None) -> dict:
-    """The document; `b` of every model already includes its source offset minus the serving (mean) offset."""
+    """The document. Every model's `b` is on one scale, whatever source it came from: its own ability plus the
+    mean of the source offsets (the label types' difficulty), which is what `auto` serves with."""
     k = p.a.shape[1]
     sources = model_sources(c)
     serving = p.c.mean()
     models = {}
     for i, name in enumerate(c.models):
-        # A model's own source sets its scale; a model in two sources takes the mean of their offsets.
-        off = np.mean([p.c[SOURCES.index(s)] for s in sources[name]]) - serving
-        models[name] = {"a": _r(p.a[i]), "b": round(float(p.b[i] + off), 5), "sources": sources[name]}
+        models[name] = {"a": _r(p.a[i]), "b": round(float(p.b[i] + serving), 5), "sources": sources[name]}
     table = represent.TABLE_PATH.read_bytes()
     doc = {
         "version": 2,

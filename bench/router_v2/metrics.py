@@ -55,25 +55,28 @@ def apgr(score: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> float:
 
 
 def choose(pred: np.ndarray, cost: np.ndarray, kappa: float, mask: np.ndarray) -> np.ndarray:
-    """Per prompt, the model maximising pred − kappa · cost / (the most expensive candidate's cost).
+    """Per prompt, the model maximising pred − kappa · cost / REFERENCE_COST_USD: the Rust router's utility.
 
-    kappa = inf means the cheapest model (quality breaks ties). This is the Rust router's utility.
+    kappa = inf means the cheapest model (quality breaks ties). A fixed price of quality (not one relative to
+    the pool) is the Lagrangian of "best mean quality under a mean-cost budget", and adding a model to the
+    pool never changes the choice among the others.
     """
-    rel = cost / np.where(mask, cost, 0).max(1, keepdims=True)
     if np.isinf(kappa):
-        u = -rel + 1e-6 * pred
+        u = -cost + 1e-9 * pred
     else:
-        u = pred - kappa * rel
+        u = pred - kappa * cost / REFERENCE_COST_USD
     return np.where(mask, u, -np.inf).argmax(1)
 
 
 def kappa_of(tradeoff: float) -> float:
-    """The tradeoff knob in [0, 1] as the price of quality: 0 cheapest, 1 quality only."""
+    """The tradeoff knob in [0, 1] as the price of quality: 0 cheapest, 1 quality only (scorer_rs route/utility.rs)."""
     return float("inf") if tradeoff <= 0 else (1 - tradeoff) / tradeoff * KAPPA_SCALE
 
 
-KAPPA_SCALE = 0.25
-TRADEOFFS = np.round(np.concatenate([[0.0], np.geomspace(0.01, 1, 60)]), 5)
+# Quality given up per REFERENCE_COST_USD of estimated cost at tradeoff 0.5.
+KAPPA_SCALE = 0.05
+REFERENCE_COST_USD = 0.001
+TRADEOFFS = np.round(np.concatenate([[0.0], np.geomspace(0.002, 1, 80)]), 5)
 
 
 def sweep(pred: np.ndarray, y: np.ndarray, cost: np.ndarray, mask: np.ndarray,

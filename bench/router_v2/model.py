@@ -24,9 +24,9 @@ class Config:
     use_embed: bool = True
     use_dense: bool = True
     use_hashed: bool = False  # measured: adds little over the embedding and costs a 4096-row table
-    l2_w: float = 1e-3
-    l2_e: float = 3e-3
-    l2_a: float = 1e-3
+    l2_w: float = 1e-5
+    l2_e: float = 1e-5
+    l2_a: float = 1e-5
     steps: int = 400
     lr: float = 0.02
     source_weight: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -64,7 +64,7 @@ class Params:
         """(prompts, k + 1): z_p then -d_p."""
         z = self.features(r) @ self.w
         if self.cfg.use_hashed:
-            z += hashed_matrix(r) @ self.e
+            z += hashed_matrix(r) @ self.e.astype(np.float32)
         return z
 
     def logits(self, r: Represented, source: int | np.ndarray | None = None) -> np.ndarray:
@@ -84,18 +84,15 @@ def hashed_matrix(r: Represented) -> np.ndarray:
     return h
 
 
-def _scatter(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Row sums of `values` grouped by `index` (np.add.at is far slower)."""
-    return np.stack([np.bincount(index, values[:, j], minlength=n) for j in range(values.shape[1])], 1)
-
-
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(x, -30, 30)))
 
 
 def fit(r: Represented, cell_prompt: np.ndarray, cell_model: np.ndarray, cell_y: np.ndarray,
         cell_source: np.ndarray, n_models: int, cfg: Config, log: bool = False) -> Params:
+    """Full-batch Adam on the (prompts x models) matrix of observed scores (masked where a model has none)."""
     rng = np.random.default_rng(cfg.seed)
+    n = len(r.embed)
     mean = r.dense.mean(0)
     scale = r.dense.std(0) + 1e-6
     k = n_models if cfg.independent else cfg.k
@@ -106,35 +103,39 @@ def fit(r: Represented, cell_prompt: np.ndarray, cell_model: np.ndarray, cell_y:
     x = p.features(r)
     p.w = rng.normal(0, 0.01, (x.shape[1], k + 1))
     h = hashed_matrix(r) if cfg.use_hashed else None
-    sw = np.asarray(cfg.source_weight)[cell_source]
-    sw = sw / sw.sum()
+    y = np.zeros((n, n_models))
+    mask = np.zeros((n, n_models))
+    y[cell_prompt, cell_model] = cell_y
+    source = np.zeros(n, dtype=np.int64)
+    source[cell_prompt] = cell_source
+    weight = np.zeros((n, n_models))
+    weight[cell_prompt, cell_model] = np.asarray(cfg.source_weight)[cell_source]
+    weight /= weight.sum()
+    mask[cell_prompt, cell_model] = 1.0
     names = ("w", "e", "a", "b", "c")
-    m1 = {n: np.zeros_like(getattr(p, n)) for n in names}
-    m2 = {n: np.zeros_like(getattr(p, n)) for n in names}
+    m1 = {n_: np.zeros_like(getattr(p, n_)) for n_ in names}
+    m2 = {n_: np.zeros_like(getattr(p, n_)) for n_ in names}
     for step in range(1, cfg.steps + 1):
-        z = x @ p.w + (h @ p.e if h is not None else 0)
-        zc = z[cell_prompt]
-        am = p.a[cell_model]
-        logit = (zc[:, :-1] * am).sum(1) + zc[:, -1] + p.b[cell_model] + p.c[cell_source]
+        z = x @ p.w + (h @ p.e.astype(np.float32) if h is not None else 0)  # float32: h is big
+        logit = z[:, :-1] @ p.a.T + z[:, -1:] + p.b + p.c[source][:, None]
         q = sigmoid(logit)
-        g = (q - cell_y) * sw  # d loss / d logit
-        gz_cell = np.hstack([g[:, None] * am, g[:, None]])
-        gz = _scatter(cell_prompt, gz_cell, len(z))
+        g = (q - y) * weight  # d loss / d logit, zero where unobserved
+        gz = np.hstack([g @ p.a, g.sum(1, keepdims=True)])
         grads = {
             "w": x.T @ gz + cfg.l2_w * p.w,
             "e": (h.T @ gz.astype(np.float32) + cfg.l2_e * p.e) if h is not None else np.zeros_like(p.e),
-            "a": _scatter(cell_model, g[:, None] * zc[:, :-1], n_models) + cfg.l2_a * p.a,
-            "b": np.bincount(cell_model, g, minlength=n_models),
-            "c": np.bincount(cell_source, g, minlength=3),
+            "a": g.T @ z[:, :-1] + cfg.l2_a * p.a,
+            "b": g.sum(0),
+            "c": np.bincount(source, g.sum(1), minlength=3),
         }
         if cfg.independent:
             grads["a"][:] = 0
-        for n in names:
-            m1[n] = 0.9 * m1[n] + 0.1 * grads[n]
-            m2[n] = 0.999 * m2[n] + 0.001 * grads[n] ** 2
-            upd = cfg.lr * (m1[n] / (1 - 0.9**step)) / (np.sqrt(m2[n] / (1 - 0.999**step)) + 1e-8)
-            setattr(p, n, getattr(p, n) - upd)
+        for n_ in names:
+            m1[n_] = 0.9 * m1[n_] + 0.1 * grads[n_]
+            m2[n_] = 0.999 * m2[n_] + 0.001 * grads[n_] ** 2
+            upd = cfg.lr * (m1[n_] / (1 - 0.9**step)) / (np.sqrt(m2[n_] / (1 - 0.999**step)) + 1e-8)
+            setattr(p, n_, getattr(p, n_) - upd)
         if log and (step % 50 == 0 or step == 1):
-            loss = -(sw * (cell_y * np.log(q + 1e-12) + (1 - cell_y) * np.log(1 - q + 1e-12))).sum()
-            print(f"  step {step}: loss {loss:.4f}", flush=True)
+            ll = y * np.log(q + 1e-12) + (1 - y) * np.log(1 - q + 1e-12)
+            print(f"  step {step}: loss {-(weight * ll).sum():.4f}", flush=True)
     return p

@@ -2,7 +2,8 @@
 
 Pure functions where possible: `parse_routing_config` and `extract_prompt` read the body; `route_auto` turns
 a ranked decision into (model, provider) candidates plus the details `/v1/route` shows. Serving uses only
-the Rust scorer (`proxy._scorer.Router`) and the weights file next to this module.
+the Rust scorer (`proxy._scorer.Router`), the weights and static embedding files next to this module, and
+each model's ability from `abilities.py` (or a `router fit` file named by `routing.router_path`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proxy.errors import GatewayError
+from proxy.routing.abilities import resolve as resolve_ability
+from proxy.routing.catalog_specs import CatalogSpec, load_catalog_specs
+
+__all__ = ["CatalogSpec", "ModelRouter", "load_catalog_specs", "load_weights", "new_router", "parse_routing_config"]
 
 if TYPE_CHECKING:
     from proxy._scorer import Router
@@ -22,7 +27,8 @@ if TYPE_CHECKING:
     from proxy.routing.candidates import CandidatePlan
     from proxy.routing.providers import ProviderRouting
 
-WEIGHTS_PATH = Path(__file__).with_name("router_weights.json")
+WEIGHTS_PATH = Path(__file__).with_name("router_v2.json")
+TABLE_PATH = Path(__file__).with_name("static_embed.bin")
 STRATEGY_HEADER = "x-switchyard-strategy"
 PREFERENCES = ("balanced", "quality", "price", "speed")
 ALIASES = {"performance": "quality", "cost": "price"}
@@ -34,11 +40,15 @@ CANDIDATE_FIELDS = ("model", "provider", "predicted_quality", "estimated_cost_us
 
 @dataclass(frozen=True, slots=True)
 class RoutingRequest:
-    """The validated routing ask: the pool (None means every live model) and the preference."""
+    """The validated routing ask: the pool (None means every live model), the preference or an explicit
+    tradeoff (which wins), and the per-request limits."""
 
     pool: tuple[str, ...] | None
     preference: str
     preference_source: str = "default"  # "body" | "header" | "default"
+    tradeoff: float | None = None
+    max_cost_usd: float | None = None
+    min_quality: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +113,30 @@ def parse_routing_config(
                                code="model_not_found")
         pool = unique
 
+    knobs = {
+        "tradeoff": _number(cfg, "tradeoff", 0.0, 1.0),
+        "max_cost_usd": _number(cfg, "max_cost_usd", 0.0, None),
+        "min_quality": _number(cfg, "min_quality", 0.0, 1.0),
+    }
     if cfg.get("preference") is not None:
-        return RoutingRequest(pool, normalise_preference(cfg["preference"], "model_routing_config.preference"), "body")
+        pref = normalise_preference(cfg["preference"], "model_routing_config.preference")
+        return RoutingRequest(pool, pref, "body", **knobs)
     header = next((v for k, v in headers.items() if k.lower() == STRATEGY_HEADER), None)
     if header is not None:
-        return RoutingRequest(pool, normalise_preference(header, STRATEGY_HEADER), "header")
-    return RoutingRequest(pool, "balanced")
+        return RoutingRequest(pool, normalise_preference(header, STRATEGY_HEADER), "header", **knobs)
+    return RoutingRequest(pool, "balanced", **knobs)
+
+
+def _number(cfg: Mapping[str, Any], key: str, lo: float, hi: float | None) -> float | None:
+    """An optional number in [lo, hi]; errors name the field."""
+    value = cfg.get(key)
+    if value is None:
+        return None
+    param = f"model_routing_config.{key}"
+    span = f"from {lo:g} to {hi:g}" if hi is not None else f"at least {lo:g}"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= (hi or float("inf")):
+        raise _bad(f"{param} must be a number {span}; got {value!r}.", param)
+    return float(value)
 
 
 def _part_text(content: Any) -> tuple[str, int]:
@@ -162,72 +190,44 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict[str, Any]:
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogSpec:
-    """A model's routing facts from the catalogue, and its offers' prices."""
+def new_router(weights: Mapping[str, Any] | None = None) -> Router:
+    """A Rust Router with the shipped (or given) weights and the static embedding table, no models yet."""
+    from proxy._scorer import Router
 
-    slug: str
-    quality: float
-    context_window: int
-    max_output: int
-    tools: bool
-    vision: bool
-    json: bool
-    prices: dict[str, tuple[float, float]]  # provider -> (input, output) USD per 1M tokens
-    specialty: str | None = None
-
-    def model_kwargs(self) -> dict[str, Any]:
-        return {"slug": self.slug, "quality": self.quality, "context_window": self.context_window,
-                "max_output": self.max_output, "tools": self.tools, "vision": self.vision, "json": self.json,
-                "specialty": self.specialty}
-
-    def cheapest_offer(self) -> tuple[str, str, float, float, float, float, bool]:
-        provider, (i, o) = min(self.prices.items(), key=lambda kv: kv[1][0] + kv[1][1])
-        return (self.slug, provider, i, o, 0.0, 0.0, True)
+    return Router(dict(weights or load_weights()), TABLE_PATH.read_bytes())
 
 
-def load_catalog_specs(slugs: Sequence[str] | None = None) -> list[CatalogSpec]:
-    """Routing facts straight from the bundled catalogue (for offline tools: the eval and the speed bench)."""
-    import yaml
-
-    doc = yaml.safe_load((Path(__file__).parents[1] / "catalog" / "catalog.yaml").read_text())
-    out = []
-    for slug, m in doc["models"].items():
-        if slugs is not None and slug not in slugs:
-            continue
-        caps = m.get("capabilities") or {}
-        out.append(CatalogSpec(
-            slug=slug, quality=float(m.get("quality", 0.5)), context_window=int(m["context_window"]),
-            max_output=int(m["max_output"]), tools=bool(caps.get("tools")), vision=bool(caps.get("vision")),
-            json=bool(caps.get("json")),
-            prices={p: (float(v["input"]), float(v["output"])) for p, v in m["providers"].items()},
-            specialty=m.get("specialty"),
-        ))
-    if slugs is not None:
-        out.sort(key=lambda s: list(slugs).index(s.slug))
-    return out
+def load_fitted(path: str | Path) -> dict[str, Any]:
+    """A `switchyard router fit` result; its abilities override the bundled ones for the models it names."""
+    doc = json.loads(Path(path).read_text())
+    if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
+        raise ValueError(f"{path}: not a router fit file (no 'models' object)")
+    return {**doc, "name": str(path)}
 
 
 class ModelRouter:
-    """The gateway's router: the Rust Router loaded with the weights and every catalogue model."""
+    """The gateway's router: the Rust Router loaded with the weights and every catalogue model's ability."""
 
-    def __init__(self, catalog: Catalog, weights: Mapping[str, Any] | None = None) -> None:
-        from proxy._scorer import Router
-
-        self.router: Router = Router(dict(weights or load_weights()))
+    def __init__(self, catalog: Catalog, weights: Mapping[str, Any] | None = None,
+                 fitted: Mapping[str, Any] | None = None) -> None:
+        self.weights = dict(weights or load_weights())
+        self.router: Router = new_router(self.weights)
+        self.sources: dict[str, str] = {}
         for entry in catalog.models.values():
             cfg = entry.config
+            ability = resolve_ability(entry.slug, cfg, self.weights, fitted)
+            self.sources[entry.slug] = ability.source
             caps = cfg.capabilities
-            self.router.add_model(entry.slug, cfg.quality, cfg.context_window, cfg.max_output,
-                                  tools=caps.tools, vision=caps.vision, json=caps.json_mode,
-                                  specialty=cfg.specialty)
+            self.router.add_model(entry.slug, list(ability.a), ability.b, cfg.context_window, cfg.max_output,
+                                  tools=caps.tools, vision=caps.vision, json=caps.json_mode, specialty=cfg.specialty)
 
 
 def build_model_router(gw: Gateway) -> ModelRouter | None:
     """None when the weights file is missing: `auto` then answers 400 rather than guessing."""
     if not WEIGHTS_PATH.exists():
         return None
-    return ModelRouter(gw.catalog)
+    path = gw.settings.routing.router_path
+    return ModelRouter(gw.catalog, fitted=load_fitted(path) if path else None)
 
 
 def _offers(gw: Gateway, pool: Sequence[str]) -> list[tuple[str, str, float, float, float, float, bool]]:
@@ -255,13 +255,18 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
     if prompt.context:
         extra += int(router.router.features(prompt.context)["est_tokens"])
     decision = router.router.route(
-        prompt.text, _offers(gw, servable), preference=request.preference, tools=prompt.tools > 0,
+        prompt.text, _offers(gw, servable), preference=request.preference, tradeoff=request.tradeoff,
+        max_cost_usd=request.max_cost_usd, min_quality=request.min_quality, tools=prompt.tools > 0,
         vision=prompt.images > 0, json=prompt.json_mode, max_tokens=prompt.max_tokens, extra_input_tokens=extra,
         explain=True,
     )
     ranked: list[dict[str, Any]] = [dict(zip(CANDIDATE_FIELDS, row)) for row in decision["candidates"]]
+    for c in ranked:
+        c["ability_source"] = router.sources.get(str(c["model"]), "")
     rejected = [{"model": m, "reason": why} for m, why in decision["rejected"]]
     rejected += [{"model": m, "reason": "no_configured_provider"} for m in unserved]
+    if not ranked and decision["limited"]:
+        raise _limits_error(request, decision["limited"])
     if not ranked:
         why = "; ".join(f"{r['model']}: {r['reason']}" for r in rejected)
         raise GatewayError(400, f"No model in the routing pool can take this request ({why}).",
@@ -269,7 +274,8 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
     models = list(dict.fromkeys(c["model"] for c in ranked))
     chosen = models[0]
     others = len(models) - 1
-    reason = (f"pref={request.preference}; difficulty={decision['difficulty']:.2f}; "
+    knob = f"tradeoff={request.tradeoff:g}" if request.tradeoff is not None else f"pref={request.preference}"
+    reason = (f"{knob}; difficulty={decision['difficulty']:.2f}; "
               f"picked={chosen} over {others} other{'s' if others != 1 else ''}")
     features = {
         **decision["features"],
@@ -287,11 +293,27 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
         "chosen": chosen,
         "reason": reason,
         "preference": request.preference,
+        "tradeoff": decision["tradeoff"],
+        "limits": {"max_cost_usd": request.max_cost_usd, "min_quality": request.min_quality},
         "features": features,
         "candidates": ranked,
         "rejected": rejected,
     }
     return AutoDecision([(str(c["model"]), str(c["provider"])) for c in ranked], reason, details)
+
+
+def _limits_error(request: RoutingRequest, limited: Sequence[tuple[str, str, float, float, str]]) -> GatewayError:
+    """No candidate meets `max_cost_usd` / `min_quality`: a 400 naming the field and the closest candidate."""
+    if request.min_quality is not None and all(why == "min_quality" for *_, why in limited):
+        model, provider, q, cost, _ = max(limited, key=lambda r: r[2])
+        field_, want = "min_quality", f"a predicted quality of at least {request.min_quality:g}"
+    else:
+        model, provider, q, cost, _ = min(limited, key=lambda r: r[3])
+        field_, want = "max_cost_usd", f"an estimated cost of at most ${request.max_cost_usd:g}"
+    return _bad(f"No model in the routing pool meets model_routing_config.{field_} ({want}). The closest is "
+                f"{model} via {provider}: predicted quality {q:.3f}, estimated cost ${cost:.6f}. Relax "
+                f"model_routing_config.{field_} or widen the pool.", f"model_routing_config.{field_}",
+                code="no_model_meets_limits")
 
 
 def decide(gw: Gateway, body: Mapping[str, Any], headers: Mapping[str, str]) -> AutoDecision:

@@ -10,7 +10,6 @@ pub mod stats;
 pub mod embed;
 pub mod features;
 pub mod predictor;
-pub mod quality;
 pub mod registry;
 pub mod route;
 pub mod router;

@@ -8,6 +8,7 @@
 
 use crate::embed::{Embedded, StaticEmbedding, N_FORM};
 use crate::features::{scan, TextFeatures, N_DENSE};
+use crate::route::{ModelSpec, PromptQuality};
 
 pub const N_DENSE_ALL: usize = N_DENSE + N_FORM;
 
@@ -46,6 +47,20 @@ impl PromptLatent {
     #[must_use]
     pub fn difficulty(&self) -> f64 {
         1.0 - sigmoid(self.z[self.z.len() - 1])
+    }
+}
+
+impl PromptQuality for PromptLatent {
+    fn text_features(&self) -> &TextFeatures {
+        &self.features
+    }
+
+    fn quality_of(&self, model: &ModelSpec) -> f64 {
+        self.p_good(&model.ability)
+    }
+
+    fn difficulty(&self) -> f64 {
+        PromptLatent::difficulty(self)
     }
 }
 
