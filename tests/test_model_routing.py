@@ -11,7 +11,7 @@ from proxy.errors import GatewayError
 from proxy.routing.model_routing import (
     extract_prompt,
     load_catalog_specs,
-    load_weights,
+    new_router,
     normalise_preference,
     parse_routing_config,
 )
@@ -97,7 +97,7 @@ def test_extract_prompt_reads_messages_and_request_fields() -> None:
 # -- the Router with the shipped weights and the bundled catalogue --------------------------------------
 @pytest.fixture(scope="module")
 def router() -> Any:
-    r = Router(load_weights())
+    r = new_router()
     for spec in load_catalog_specs():
         r.add_model(**spec.model_kwargs())
     return r
@@ -233,7 +233,8 @@ def test_specialty_names_match_the_scorer_task_signals(router: Any) -> None:
 
     assert list(get_args(Specialty)) == list(router.features("x")["signals"])
     with pytest.raises(ValueError, match="unknown specialty"):
-        router.add_model("test/odd", 0.7, 8000, 1000, specialty="poetry")
+        router.add_model("test/odd", [0.0] * len(router.ability_of("openai/gpt-4o")[0]), 0.0, 8000, 1000,
+                         specialty="poetry")
 
 
 def test_a_code_specialist_answers_code_and_not_translation() -> None:
