@@ -68,6 +68,11 @@ def headline(results: list[dict]) -> dict:
     return out
 
 
+def write(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=float) + "\n")
+
+
 def plot(results: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -78,7 +83,7 @@ def plot(results: list[dict], path: Path) -> None:
     for r in results:
         firsts.setdefault(r["source"], r)
     fig, axes = plt.subplots(1, len(firsts), figsize=(5.2 * len(firsts), 4.4), dpi=110)
-    for ax, (src, r) in zip(np.atleast_1d(axes), firsts.items()):
+    for ax, r in zip(np.atleast_1d(axes), firsts.values()):
         f = r["frontier"]
         for name, style in (("router", "-"), ("bow", "--"), ("oracle", ":")):
             if f"curve_{name}" in f:
@@ -127,6 +132,9 @@ def main() -> None:
               f"(best {f['best_single']})" + (f"; APGR {res['apgr']:.3f} bow {res.get('bow_apgr', 0):.3f} "
                                              f"subject oracle {res['subject_oracle_apgr']:.3f}" if "apgr" in res else ""),
               flush=True)
+        write(args.out, {"config": cfg.__dict__, "summary": headline(results), "splits": results})
+        if not args.no_plot:  # after every split, so a long run leaves figures behind
+            plot(results, RESULTS / "route_eval.png")
     report: dict = {"config": cfg.__dict__, "summary": headline(results) if results else {}, "splits": results}
     if args.ablations or args.ablations_only:
         report["ablations"] = {}
@@ -137,11 +145,8 @@ def main() -> None:
                 rs.append(evaluate.evaluate_split(corpus, rep, sp, fitted, price, tokens))
             report["ablations"][name] = headline(rs)
             print(f"ablation {name}: {json.dumps(report['ablations'][name])}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    write(args.out, report)
     print(json.dumps(report["summary"], indent=1))
-    if not args.no_plot and results:
-        plot(results, RESULTS / "route_eval.png")
 
 
 if __name__ == "__main__":

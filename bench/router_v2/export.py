@@ -1,9 +1,10 @@
 """Write the trained predictor as proxy/routing/router_v2.json (the Rust router reads it; the package ships it).
 
 Besides the prompt-side weights and every data model's ability, the file carries the prior table: for a public
-MMLU-Pro accuracy s (0.05..0.95), the ability (a, b) of a model that scores s on this data. Abilities follow
-the data models' own (regressed on logit accuracy), and b is set so the mean predicted accuracy over the
-MMLU-Pro training prompts equals s. The gateway interpolates it for catalogue models known only by a score.
+MMLU-Pro accuracy s (0.05..0.95), the ability (a, b) of a model that scores s on this data. `a` is the mean of
+the MMLU-Pro data models' ability vectors (the same for every s, so a model with a higher public score is never
+predicted worse on any prompt), and b is set so the mean predicted accuracy over the MMLU-Pro training prompts
+equals s. The gateway interpolates it for catalogue models known only by a score.
 """
 
 from __future__ import annotations
@@ -38,13 +39,10 @@ def prior_table(p: model.Params, c: Corpus, rep: Represented) -> list[dict]:
     on = c.source == src
     names = sorted({c.models[m] for m in c.cell_model[c.source_of_cell() == src]})
     idx = [c.models.index(n) for n in names]
-    acc = np.array([c.cell_y[(c.cell_model == i) & (c.source_of_cell() == src)].mean() for i in idx])
-    design = np.stack([np.ones_like(acc), np.log(acc / (1 - acc))], 1)
-    coef, *_ = np.linalg.lstsq(design, p.a[idx], rcond=None)
+    a = p.a[idx].mean(0)
     z = p.latent(rep.rows(np.flatnonzero(on)))
     out = []
     for s in PRIOR_GRID:
-        a = np.array([1.0, np.log(s / (1 - s))]) @ coef
         base = z[:, :-1] @ a + z[:, -1] + p.c[src]
         lo, hi = -20.0, 20.0
         for _ in range(60):  # bisection: mean predicted accuracy on MMLU-Pro prompts = s

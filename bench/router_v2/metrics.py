@@ -74,7 +74,7 @@ def kappa_of(tradeoff: float) -> float:
 
 
 # Quality given up per REFERENCE_COST_USD of estimated cost at tradeoff 0.5.
-KAPPA_SCALE = 0.05
+KAPPA_SCALE = 0.01
 REFERENCE_COST_USD = 0.001
 TRADEOFFS = np.round(np.concatenate([[0.0], np.geomspace(0.002, 1, 80)]), 5)
 

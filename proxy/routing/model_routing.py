@@ -113,18 +113,17 @@ def parse_routing_config(
                                code="model_not_found")
         pool = unique
 
-    knobs = {
-        "tradeoff": _number(cfg, "tradeoff", 0.0, 1.0),
-        "max_cost_usd": _number(cfg, "max_cost_usd", 0.0, None),
-        "min_quality": _number(cfg, "min_quality", 0.0, 1.0),
-    }
-    if cfg.get("preference") is not None:
-        pref = normalise_preference(cfg["preference"], "model_routing_config.preference")
-        return RoutingRequest(pool, pref, "body", **knobs)
+    tradeoff = _number(cfg, "tradeoff", 0.0, 1.0)
+    max_cost = _number(cfg, "max_cost_usd", 0.0, None)
+    min_quality = _number(cfg, "min_quality", 0.0, 1.0)
     header = next((v for k, v in headers.items() if k.lower() == STRATEGY_HEADER), None)
-    if header is not None:
-        return RoutingRequest(pool, normalise_preference(header, STRATEGY_HEADER), "header", **knobs)
-    return RoutingRequest(pool, "balanced", **knobs)
+    if cfg.get("preference") is not None:
+        pref, source = normalise_preference(cfg["preference"], "model_routing_config.preference"), "body"
+    elif header is not None:
+        pref, source = normalise_preference(header, STRATEGY_HEADER), "header"
+    else:
+        pref, source = "balanced", "default"
+    return RoutingRequest(pool, pref, source, tradeoff, max_cost, min_quality)
 
 
 def _number(cfg: Mapping[str, Any], key: str, lo: float, hi: float | None) -> float | None:

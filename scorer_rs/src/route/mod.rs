@@ -107,7 +107,7 @@ pub struct Decision {
 
 /// Tradeoff of `balanced` and `speed`, and of `price`: measured on held-out data (bench/ROUTING.md).
 pub const BALANCED_TRADEOFF: f64 = 0.5;
-pub const PRICE_TRADEOFF: f64 = 0.1;
+pub const PRICE_TRADEOFF: f64 = 0.2;
 
 const DEFAULT_TTFT_MS: f64 = 800.0;
 const DEFAULT_TOKENS_PER_S: f64 = 60.0;
@@ -229,7 +229,7 @@ mod tests {
     }
 
     fn spec(slug: &str, strength: f64) -> ModelSpec {
-        let ability = Ability { a: vec![strength * 2.0], b: 5.0 + strength };
+        let ability = Ability { a: vec![strength * 2.0], b: 7.0 + strength };
         ModelSpec { slug: slug.into(), ability, context_window: 128_000, max_output: 8192, tools: true, vision: true, json: true, specialty: None }
     }
 

@@ -8,7 +8,7 @@
 //! the order of the others. The named preferences are fixed points on the scale.
 
 /// Quality given up per `REFERENCE_COST_USD` of estimated cost at tradeoff 0.5.
-pub const KAPPA_SCALE: f64 = 0.05;
+pub const KAPPA_SCALE: f64 = 0.01;
 pub const REFERENCE_COST_USD: f64 = 0.001;
 /// `speed`: quality given up per second of estimated latency.
 pub const SPEED_LATENCY_WEIGHT: f64 = 0.05;
