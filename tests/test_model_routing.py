@@ -278,7 +278,8 @@ def test_a_code_specialist_answers_code_and_not_translation() -> None:
 def test_auto_falls_back_to_the_next_model(gateway: GatewayHarness) -> None:
     gateway.set_knobs("cheap-host", error_rate=1.0, error_status=500)
     try:
-        status, headers, body = gateway.raw("POST", "/v1/chat/completions", auto_body(EASY, tradeoff=0.0)  # the cheap model first)
+        # tradeoff 0: the cheap model first, so its failure falls back to the large one
+        status, headers, body = gateway.raw("POST", "/v1/chat/completions", auto_body(EASY, tradeoff=0.0))
     finally:
         gateway.set_knobs("cheap-host", error_rate=0.0)
     assert status == 200, body
