@@ -5,7 +5,9 @@ with clients that hang up early.
 Every request must end in exactly one complete answer or one clear error: a complete answer is
 byte-for-byte the answer the serving provider produces, and a broken stream must end with an
 error event and [DONE]. Afterwards open file descriptors, asyncio tasks and RSS must be back at
-their baseline and nothing may still be in flight.
+their baseline and nothing may still be in flight. And the request log must agree with the clients:
+every request whose answer a client saw has exactly one record, with the status and attempt count
+that client got (bench/log_reconcile.py).
 
     python bench/chaos.py --requests 20000          # the full soak; writes bench/results/chaos.json
     python bench/chaos.py --requests 2000 --out /tmp/chaos.json   # CI's short form
@@ -42,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.log_reconcile import logged_records, reconcile_views  # noqa: E402
 from proxy.simulated.knobs import answer_words  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "chaos.json"
@@ -138,7 +141,7 @@ class Mocks:
 
 # -- the gateway (in this process) ----------------------------------------------------------------
 
-async def start_gateway(urls: dict[str, str]) -> tuple[Any, Any, int]:
+async def start_gateway(urls: dict[str, str], data_dir: str) -> tuple[Any, Any, int]:
     from aiohttp import web
 
     from proxy.app import create_app
@@ -151,7 +154,7 @@ async def start_gateway(urls: dict[str, str]) -> tuple[Any, Any, int]:
                      "providers": {p: {"id": f"{slug.split('/')[1]}-{p}", "input": 1.0, "output": 2.0} for p in names}}
               for slug, names in MODELS.items()}
     settings = load_settings(None, environ={}, overrides={
-        "simulate": "never", "providers": providers, "models": models,
+        "simulate": "never", "providers": providers, "models": models, "store": {"data_dir": data_dir},
         "routing": {"failure_threshold": 3, "cooldown_s": 0.5, "max_cooldown_s": 4.0},
     })
     environ = {f"CHAOS_{name.upper()}_KEY": f"sk-chaos-{name}-0000" for name in urls}
@@ -183,6 +186,8 @@ class Verdict:
     provider: str | None = None
     attempts: int = 1
     degraded: bool = False
+    answered: bool = False  # response headers came back (the gateway's answer reached this client)
+    content_before_error: bool = False
 
 
 VIOLATIONS = ("lost", "hung", "duplicated", "truncated", "corrupted")
@@ -233,7 +238,7 @@ def judge_stream(events: list[Any], plan: Plan, provider: str | None, prompt: st
             return Verdict("corrupted", f"error event out of place: {str(err)[:80]}")
         if not want.startswith(text):
             return Verdict("corrupted", f"partial answer is not a prefix: {text[:80]!r}")
-        return Verdict("error_midstream", str(err.get("code")))
+        return Verdict("error_midstream", str(err.get("code")), content_before_error=bool(text))
     if text == want and finishes == ["stop"]:
         return Verdict("ok", provider=provider)
     return Verdict("truncated" if want.startswith(text) else "corrupted", f"{finishes} {text[:80]!r}")
@@ -283,9 +288,13 @@ async def run_one(session: aiohttp.ClientSession, url: str, plan: Plan, rng: ran
     if plan.order:
         body["provider"] = {"routing": {"type": "order", "providers": plan.order}}
     started = time.perf_counter()
+    headers = {"Content-Type": "application/json", "x-request-id": client_id(plan)}
+    answered = False
 
     async def exchange() -> Verdict:
-        async with session.post(url, data=orjson.dumps(body), headers={"Content-Type": "application/json"}) as resp:
+        nonlocal answered
+        async with session.post(url, data=orjson.dumps(body), headers=headers) as resp:
+            answered = True
             verdict = await judge_response(resp, plan, prompt)
             verdict.attempts = int(resp.headers.get("x-switchyard-attempts") or 1)
             verdict.degraded = "x-switchyard-degraded" in resp.headers
@@ -306,7 +315,13 @@ async def run_one(session: aiohttp.ClientSession, url: str, plan: Plan, rng: ran
     except (aiohttp.ClientError, ConnectionError) as exc:
         verdict = Verdict("lost", f"{type(exc).__name__}: {exc}"[:120])
     verdict.latency_s = time.perf_counter() - started
+    verdict.answered = answered
     return verdict
+
+
+def client_id(plan: Plan) -> str:
+    """The client's own x-request-id: the log keeps it as client_request_id, to find each record by."""
+    return f"chaos-{plan.index}"
 
 
 # -- the soak --------------------------------------------------------------------------------------
@@ -362,9 +377,13 @@ class Tally:
         self.max_attempts = 0
         self.degraded = 0
         self.examples: dict[str, list[str]] = collections.defaultdict(list)
+        # what each client saw, for the log reconciliation: small tuples, kept by plan index
+        self.seen: dict[int, tuple[str, int, bool, bool, str | None]] = {}
 
-    def add(self, v: Verdict) -> None:
+    def add(self, v: Verdict, plan: Plan | None = None) -> None:
         self.completed += 1
+        if plan is not None:
+            self.seen[plan.index] = (sys.intern(v.outcome), v.attempts, v.answered, v.content_before_error, plan.hang_up)
         self.outcomes[v.outcome] += 1
         if v.outcome in ("error", "error_midstream"):
             self.error_codes[v.detail] += 1
@@ -389,7 +408,8 @@ async def drive(url: str, plans: list[Plan], concurrency: int, deadline: float, 
 
     async def client(session: aiohttp.ClientSession) -> None:
         while queue and time.monotonic() < deadline:
-            tally.add(await run_one(session, url, queue.popleft(), rng))
+            plan = queue.popleft()
+            tally.add(await run_one(session, url, plan, rng), plan)
 
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None)) as session:
         await asyncio.gather(*(client(session) for _ in range(concurrency)))
@@ -453,10 +473,13 @@ async def chaos_phase(args: argparse.Namespace, mocks: Mocks, control: aiohttp.C
 
 
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
+    import tempfile
+
     mocks = Mocks()
     runner = None
+    data_dir = tempfile.TemporaryDirectory(prefix="switchyard-chaos-")
     try:
-        runner, gw, port = await start_gateway(mocks.urls)
+        runner, gw, port = await start_gateway(mocks.urls, data_dir.name)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         async with aiohttp.ClientSession() as control:
             # warm-up under the same chaos, so the baseline has seen every code path and buffer size once
@@ -466,6 +489,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 tracemalloc.start(12)
                 traced = tracemalloc.take_snapshot()
             tally = Tally(rss_every=max(1, args.requests // 10), gw=gw)
+            soak_started_ms = int(time.time() * 1000)
             elapsed, flips = await chaos_phase(args, mocks, control, url, make_plans(args.requests, args.seed), args.seed, tally)
             after, mock_in_flight = await settle(gw, mocks, control, baseline, args.settle_s)
             in_flight_ok = nothing_in_flight(gw)
@@ -475,13 +499,19 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                     print(stat, *stat.traceback.format()[-6:], sep="\n  ")
             circuits = gw.scorer.circuit_counts()
             upstream = await mocks.counters(control)
+            log = reconcile_views(tally.seen, *await logged_records(runner.app, soak_started_ms))
         result = report(args, tally, elapsed, flips, baseline, after, mock_in_flight, in_flight_ok, circuits)
         result["upstream_counters"] = upstream  # warm-up included
+        result["request_log"] = log
+        result["checks"].update({"log_lost_0": log["lost"] == 0, "log_duplicated_0": log["duplicated"] == 0,
+                                 "log_mismatched_0": log["mismatched"] == 0})
+        result["passed"] = all(result["checks"].values())
         return result
     finally:
         if runner is not None:
             await runner.cleanup()
         mocks.stop()
+        data_dir.cleanup()
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -567,11 +597,19 @@ def print_summary(r: dict[str, Any]) -> None:
              ("RSS delta", f"{res['rss_delta_mb']} MB ({res['baseline']['rss_mb']:.1f} -> {res['after']['rss_mb']:.1f})"),
              ("RSS every 10%", " ".join(f"{x:.0f}" for x in res["rss_mb_every_10pct"]) + " MB"),
              ("in flight after", f"mocks {sum(r['mock_in_flight_after'].values())}, circuits {r['circuits_after']}")]
+    log = r.get("request_log")
+    if log:
+        rows += [("request log", f"{log['records']} records: lost {log['lost']}, duplicated {log['duplicated']}, "
+                                 f"mismatched {log['mismatched']} ({log['dropped']} dropped; "
+                                 f"{log['abandoned_before_an_answer']} abandoned before an answer, "
+                                 f"{log['abandoned_but_logged']} of them logged)")]
     rows += [(f"check {k}", "ok" if v else "FAILED") for k, v in r["checks"].items()]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
     for kind, details in r["violation_examples"].items():
         print(f"{kind}: " + " | ".join(details))
+    for example in (log or {}).get("examples", []):
+        print(f"log: {example}")
     print("PASSED" if r["passed"] else "FAILED")
 
 

@@ -163,6 +163,7 @@ class Harness:
         path = self.tmp / "switchyard.yaml"
         path.write_text(
             "simulate: never\nserver: {log_level: warning, shutdown_grace_s: 1}\n"
+            f"store: {{data_dir: \"{self.tmp / 'data'}\"}}\n"
             f"providers:\n{providers}\n"
             f"models:\n  {MODEL}:\n    context_window: 128000\n    max_output: 4096\n    providers:\n{routes}\n"
         )

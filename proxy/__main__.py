@@ -1,5 +1,6 @@
 """The `switchyard` command: `switchyard serve [--config FILE] [--host H] [--port P] [--workers N]`,
-`switchyard check-config`, and `switchyard router fit --data evals.jsonl --out router.json [--config FILE]`."""
+`switchyard check-config`, `switchyard keys create|list|revoke --url URL --admin-key KEY`, and
+`switchyard router fit --data evals.jsonl --out router.json [--config FILE]`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any
 
 from proxy.auth import load_api_keys
 from proxy.config import ConfigError, Settings, load_settings
+from proxy.keys_cli import add_keys_parser, run_keys
+from proxy.serving_mode import keyed_upstreams, should_simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="processes sharing the port with SO_REUSEPORT (default 1)")
     check = sub.add_parser("check-config", help="validate the configuration and print a summary")
     check.add_argument("--config")
+    add_keys_parser(sub)
     router = sub.add_parser("router", help="the `auto` router's abilities")
     router_sub = router.add_subparsers(dest="router_command", required=True)
     fit = router_sub.add_parser("fit", help="fit the abilities of the models your evals score (routing.router_path)")
@@ -70,7 +75,7 @@ def run_worker(settings: Settings, sock: socket.socket | None, worker: int) -> N
 
     uvloop.install()
     logging.basicConfig(level=settings.server.log_level.upper(), format=f"%(asctime)s switchyard[{worker}] %(levelname)s %(message)s")
-    app = create_app(settings)
+    app = create_app(settings, worker=worker)
     print(
         f"switchyard worker {worker}: listening on http://{settings.server.host}:{settings.server.port} "
         f"(pid {os.getpid()})",
@@ -101,6 +106,13 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     workers = settings.server.workers
+    # Metrics from every worker in one scrape: prometheus-client's multiprocess mode, set up before any
+    # worker imports it (a directory of memory-mapped sample files, emptied at start). One worker needs
+    # it only when the environment asks for it.
+    from proxy.metrics import MULTIPROC_ENV, prepare_multiprocess_dir, worker_exited
+
+    if workers > 1 or os.environ.get(MULTIPROC_ENV):
+        prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="switchyard-metrics-"))
     if workers == 1:
         run_worker(settings, None, 0)
         return
@@ -129,10 +141,15 @@ def serve(settings: Settings) -> None:
             proc.terminate()
         for proc in procs:
             proc.join()
+    for proc in procs:
+        if proc.pid is not None:
+            worker_exited(proc.pid)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "keys":
+        return run_keys(args)  # talks to a running gateway: no local settings needed
     try:
         settings = load_settings(args.config, overrides=cli_overrides(args) if args.command == "serve" else None)
     except ConfigError as exc:
@@ -140,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         api_keys = load_api_keys(settings.server, os.environ)
+        simulated = should_simulate(settings, keyed_upstreams(settings, os.environ))
     except ConfigError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 2
@@ -147,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return router_fit(settings, args.data, args.out)
     if args.command == "check-config":
         keys = f", {len(api_keys)} gateway API key(s)" if api_keys else ", no gateway API keys (open)"
-        print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers{keys}")
+        mode = ", simulated providers (no provider API key is set)" if simulated else ""
+        print(f"ok: {len(settings.models)} models, {len(settings.providers)} providers{keys}{mode}")
         return 0
     serve(settings)
     return 0

@@ -33,6 +33,7 @@ class PairStats(TypedDict):
     model: str
     provider: str
     first_token_ms: float | None
+    ttft_p95_ms: float | None
     tokens_per_s: float | None
     error_rate: float
     consecutive_failures: int
@@ -79,6 +80,7 @@ class Scorer:
         tokens_per_s: float | None = None,
         retry_after_ms: float | None = None,
         now_ms: float | None = None,
+        waited_ms: float | None = None,
     ) -> None:
         """An attempt ended; in-flight - 1 (never below 0).
 
@@ -88,6 +90,8 @@ class Scorer:
         doubles the next cooldown up to `max_cooldown_ms`. `retry_after_ms` (a 429's Retry-After)
         opens it at once for at least that long, never shorter. "cancelled" (the client went away):
         no verdict, so no stats change; if this was the half-open probe its slot is freed.
+        `waited_ms` (with "cancelled", for an attempt that had no first token yet, such as a hedge's
+        loser) enters the TTFT quantile as censored: its first token would have come later.
         Raises ValueError for an unknown model, provider or outcome."""
     def rank_providers(self, model: str, factor: _Factor | str = "latency", now_ms: float | None = None) -> list[str]:
         """Providers of `model`, best first.
@@ -98,6 +102,22 @@ class Scorer:
         (inflated by up to 3x at a 100% error rate) or EWMA tokens/s, highest first; ties by fewer
         in flight, then blended price, then name. For "price": blended price (3:1 input:output),
         then latency, then name. Raises ValueError for an unknown model or factor."""
+    def ttft_quantile(self, model: str, provider: str, q: float = 0.95, min_samples: int = 20) -> float | None:
+        """The live `q` quantile of time to first token, in ms, or None until `min_samples` attempts fed it.
+
+        A decaying histogram over log-spaced buckets (about 9% wide; effective window of the last 500
+        samples): "ok" attempts add their first-token time, a cancelled attempt with `waited_ms` adds a
+        censored sample spread over the times above it. Raises ValueError for an unknown pair or q
+        outside [0, 1]."""
+    def ttft_hedge_delay(
+        self, model: str, provider: str, q: float = 0.95, gap_share: float = 0.01, min_samples: int = 20
+    ) -> float | None:
+        """When to hedge an attempt that has no first token yet, in ms: the live `q` quantile, lowered
+        across any nearly empty stretch just below it (one holding at most `gap_share` of the weight),
+        since waiting where almost no first token arrives gains nothing. With 95% of answers at 300 ms
+        and 5% at 3 s the p95 may sit at 3 s; this gives about 330 ms. On a continuous distribution it
+        is the quantile. None until `min_samples` attempts fed it; ValueError for an unknown pair or
+        q or gap_share outside [0, 1]."""
     def is_available(self, model: str, provider: str, now_ms: float | None = None) -> bool:
         """Closed circuit, or half-open with the probe slot free."""
     def stats(self, model: str, provider: str, now_ms: float | None = None) -> PairStats:

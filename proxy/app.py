@@ -5,66 +5,84 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from proxy.api import chat, health, messages, models, route
-from proxy.appkeys import GATEWAY
-from proxy.auth import auth_middlewares
-from proxy.catalog import Upstream, build_catalog
+from proxy.api import anthropic_messages, count_tokens, health, keys, models, openai_chat, route
+from proxy.api.frontend import FRONT_ENDS
+from proxy.api.middleware import auth_middleware, errors_middleware
+from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, METRICS, STORE
+from proxy.auth import key_checker
+from proxy.cache import MemoryStore
+from proxy.catalog import build_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
-from proxy.middlewares import errors_middleware
+from proxy.keys.enforce import Enforcer
+from proxy.keys.gate import KeyGate
+from proxy.keys.registry import KeyRegistry
+from proxy.keys.service import KeyService
+from proxy.observability import install_request_log, log_outcome
+from proxy.outcome import Outcome
+from proxy.pipeline import ChatResources
+from proxy.pipeline.cached import AnswerCache
 from proxy.providers.registry import adapter_for
+from proxy.request_id import install_log_filter
+from proxy.routing.hedging import Hedging
+from proxy.routing.model_routing import build_model_router
+from proxy.serving_mode import keyed_upstreams, should_simulate, startup_line
 from proxy.simulated.launch import start_simulated
 from proxy.simulated.server import MockServer
-from proxy.upstream import UpstreamPool
+from proxy.state.circuits import SharedCircuits
+from proxy.state.shared import SharedState
+from proxy.upstream.drain import Drain
+from proxy.upstream.keys import build_upstream_keys
+from proxy.upstream.pool import UpstreamPool
 
 log = logging.getLogger("switchyard")
 
 
-def keyed_upstreams(settings: Settings, environ: Mapping[str, str]) -> dict[str, Upstream]:
-    """Providers whose API key is in the environment, or that need none."""
-    out: dict[str, Upstream] = {}
-    for slug, provider in settings.providers.items():
-        if provider.api_key_env is None:
-            out[slug] = Upstream(provider.base_url, None)
-        elif environ.get(provider.api_key_env):
-            out[slug] = Upstream(provider.base_url, environ[provider.api_key_env])
-    return out
-
-
-def gateway_context(settings: Settings, environ: Mapping[str, str]) -> Callable[[web.Application], AsyncIterator[None]]:
+def gateway_context(
+    settings: Settings, environ: Mapping[str, str], on_finish: Sequence[Callable[[Outcome], None]] = ()
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         upstreams = keyed_upstreams(settings, environ)
         mocks: list[MockServer] = []
-        simulated = settings.simulate == "always" or (settings.simulate == "auto" and not any(
-            settings.providers[s].api_key_env for s in upstreams
-        ))
+        simulated = should_simulate(settings, upstreams)
         if simulated:
             upstreams, mocks = await start_simulated(settings)
-            log.warning(
-                "No provider API keys found in the environment: serving from %d built-in simulated providers (%s).",
-                len(mocks), ", ".join(upstreams),
-            )
-        adapters = {}
-        for slug in list(upstreams):
-            try:
-                adapters[slug] = adapter_for(settings.providers[slug])
-            except ImportError:
-                log.warning("provider %s speaks %s, which this build has no adapter for; left out", slug, settings.providers[slug].wire)
-                del upstreams[slug]
+        keys_on = bool(key_checker(settings.server, environ)) or app[KEYS].registry.any
+        log.warning(startup_line(simulated, upstreams, keys_on))
+        adapters = {slug: adapter_for(settings.providers[slug]) for slug in upstreams}
         catalog = build_catalog(settings, upstreams, adapters)
-        scorer = build_scorer(settings, catalog)
         pool = UpstreamPool()
-        gw = Gateway(settings=settings, catalog=catalog, scorer=scorer, upstreams=pool, simulated=simulated)
-        gw.model_router = load_model_router(gw)
-        app[GATEWAY] = gw
+        key_service = app[KEYS]
+        scorer = build_scorer(settings, catalog)
+        # provider health shared with the other replicas (when state.redis_url is set)
+        circuits = SharedCircuits(key_service.state, scorer, settings.state.sync_interval_ms / 1000)
+        chat = ChatResources(
+            catalog=catalog,
+            scorer=scorer,
+            model_router=build_model_router(catalog, settings.routing.router_path),
+            upstreams=pool,
+            drain=Drain(),
+            max_attempts=settings.routing.max_attempts,
+            on_finish=tuple(on_finish),
+            hedging=Hedging(settings.routing.hedge, catalog, scorer),
+            cache=AnswerCache(MemoryStore(settings.cache.max_bytes), settings.cache),
+            upstream_keys=build_upstream_keys(settings, environ) if not simulated else None,
+            probe_gate=circuits.probe_gate if key_service.state.shared else None,
+            bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
+        )
+        app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
+        key_service.gate = KeyGate(key_service.enforcer, catalog)
+        app[CIRCUITS] = circuits
+        circuits.start()
         thresholds = tune_gc()
         try:
             yield
         finally:
+            await circuits.close()
             gc.set_threshold(*thresholds)
             gc.unfreeze()
             await pool.close()
@@ -96,15 +114,6 @@ def tune_gc() -> tuple[int, int, int]:
     return thresholds
 
 
-def load_model_router(gw: Gateway) -> object | None:
-    """Auto routing's learned router (weights file + Rust scorer), when this build has it."""
-    try:
-        from proxy.routing.model_routing import build_model_router
-    except ImportError:
-        return None
-    return build_model_router(gw)
-
-
 async def begin_drain(app: web.Application) -> None:
     """SIGTERM: the listener is closed already; in-flight answers get `shutdown_grace_s` to finish."""
     gw = app.get(GATEWAY)
@@ -112,19 +121,71 @@ async def begin_drain(app: web.Application) -> None:
         gw.drain.begin(gw.settings.server.shutdown_grace_s)
 
 
-def create_app(settings: Settings, *, environ: Mapping[str, str] | None = None) -> web.Application:
+def build_key_service(settings: Settings) -> KeyService:
+    """Virtual keys and the shared state their limits live in (opened by keys_context)."""
+    state = SharedState(settings.state, workers=settings.server.workers)
+    registry = KeyRegistry(settings.state.key_sync_ms)
+    # a slot or reservation whose request never settles (its replica died) lives this long
+    lease_s = max((p.timeouts.total_s for p in settings.providers.values()), default=600.0) + 30.0
+    return KeyService(registry, Enforcer(registry, state, settings.state.window_s, lease_s), state)
+
+
+async def keys_context(app: web.Application) -> AsyncIterator[None]:
+    """After the store opens: start the shared state, then load the keys and follow their changes."""
+    service = app[KEYS]
+    state, registry = service.state, service.registry
+    state.subscribe(registry.on_event)
+    registry.on_spend = lambda rec: state.sync_spent(rec.id, rec.spend_period, rec.spend_nusd)
+    await state.start()
+    backend = app[STORE].backend
+    service.backend = service.enforcer.spend.backend = backend
+    service.enforcer.on_refused = app[METRICS].refused
+    await registry.start(backend)
+    try:
+        yield
+    finally:
+        await registry.close()
+        await service.enforcer.drain()
+        await state.close()
+
+
+# One module per inbound API: its routes, and the front end that renders that path's errors.
+CHAT_APIS = ((openai_chat, "/v1/chat/completions", openai_chat.chat_completions),
+             (anthropic_messages, "/v1/messages", anthropic_messages.messages))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    on_finish: Sequence[Callable[[Outcome], None]] = (),
+    worker: int = 0,
+) -> web.Application:
+    """`on_finish`: hooks called once with each chat request's finished Outcome (request log, metrics)."""
     environ = os.environ if environ is None else environ
-    # errors first, so a 401 from the key check leaves in OpenAI's error shape too
-    middlewares = [errors_middleware, *auth_middlewares(settings.server, environ)]
+    install_log_filter(log)
+    checker = key_checker(settings.server, environ)
+    key_service = build_key_service(settings)
+    # errors first, so a 401 from the key check leaves in the API's own error shape too; the key check
+    # is always on the path, since issuing the first virtual key turns it on
+    middlewares = [errors_middleware, auth_middleware(checker, key_service.registry)]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
-    app.cleanup_ctx.append(gateway_context(settings, environ))
+    app[KEYS] = key_service
+    install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
+    app.cleanup_ctx.append(keys_context)
+    app.cleanup_ctx.append(gateway_context(settings, environ, (*on_finish, log_outcome(app))))
     app.on_shutdown.append(begin_drain)
-    app.router.add_post("/v1/chat/completions", chat.chat_completions)
-    app.router.add_post("/v1/messages", messages.messages)
+    app[FRONT_ENDS] = {}
+    for module, path, handler in CHAT_APIS:
+        app.router.add_post(path, handler)
+        app[FRONT_ENDS][path] = module.FRONT_END
+    app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
+    app[FRONT_ENDS]["/v1/messages/count_tokens"] = anthropic_messages.FRONT_END
     app.router.add_post("/v1/route", route.route_dry_run)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)
+    keys.add_routes(app)
     return app

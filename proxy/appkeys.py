@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from proxy.auth import Identity
 from proxy.gateway import Gateway
+from proxy.keys.service import KeyService
+from proxy.metrics import Metrics
+from proxy.state.circuits import SharedCircuits
+from proxy.store import Store
 
 GATEWAY = web.AppKey("gateway", Gateway)
+STORE = web.AppKey("store", Store)
+METRICS = web.AppKey("metrics", Metrics)
+KEYS = web.AppKey("keys", KeyService)
+CIRCUITS = web.AppKey("circuits", SharedCircuits)  # provider health shared with the other replicas
+# (FRONT_ENDS, path -> front end, is typed by the FrontEnd protocol, so it lives beside it in api/frontend.py)
+# the gateway's id for the request being served (a UUIDv7), set by the errors middleware at arrival
+REQUEST_ID = web.RequestKey("request_id", str)
+# who the caller is (its key), set by the key check; absent on an open gateway
+IDENTITY = web.RequestKey("identity", Identity)

@@ -5,92 +5,143 @@ the environment variable SWITCHYARD_API_KEYS (comma-separated). Clients send
 `Authorization: Bearer <key>` (or `x-api-key: <key>`, as Anthropic-format clients do). Keys are
 compared as SHA-256 digests with `hmac.compare_digest` against every configured key, so neither the
 time taken nor an early exit says how close a guess was. The presented key is never logged or echoed.
+
+Every key has a name (the request log, usage and visibility use it, never the key): `{name, key}`
+entries name themselves; a bare key is `key-` plus the first 8 hex digits of its SHA-256. Admin keys
+(`server.admin_keys`, SWITCHYARD_ADMIN_KEYS) are gateway keys that also see every key's records.
+Virtual keys (issued by the keys API, `proxy.keys`) are looked up beside these. The check itself
+runs in `proxy.api.middleware`, which records the caller's `Identity`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from pydantic import SecretStr
 
-from proxy.config import ConfigError, ServerConfig
-from proxy.errors import GatewayError
+from proxy.config import ConfigError, NamedKey, ServerConfig
 
 KEYS_ENV = "SWITCHYARD_API_KEYS"
-OPEN_PATHS = frozenset({"/health"})
+ADMIN_KEYS_ENV = "SWITCHYARD_ADMIN_KEYS"
 
 
-def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]:
-    """Every configured gateway key, from config, key file and environment, deduplicated."""
-    keys = [k.get_secret_value().strip() for k in server.api_keys]
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request is: its key's name, whether it may see every key's records, and for a virtual
+    key (issued by the keys API, with limits) its id."""
+
+    key_name: str | None
+    admin: bool
+    key_id: str | None = None
+
+
+# Looks a presented secret up among the virtual keys (proxy.keys), and says whether any exist.
+class VirtualKeys(Protocol):
+    @property
+    def any(self) -> bool: ...
+
+    def identity(self, secret: str) -> Identity | None: ...
+
+
+# No gateway keys configured (a local demo): every request may see everything.
+OPEN = Identity(None, True)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayKey:
+    name: str
+    secret: str
+    admin: bool = False
+
+
+def key_name(secret: str) -> str:
+    """The name of a key configured without one: never the key, nor enough of its hash to guess it."""
+    return "key-" + hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _named(entries: Iterable[NamedKey | SecretStr | str], admin: bool) -> list[GatewayKey]:
+    out = []
+    for entry in entries:
+        if isinstance(entry, NamedKey):
+            secret = entry.key.get_secret_value().strip()
+            name = entry.name
+        else:
+            secret = (entry.get_secret_value() if isinstance(entry, SecretStr) else entry).strip()
+            name = key_name(secret)
+        if secret:
+            out.append(GatewayKey(name, secret, admin))
+    return out
+
+
+def load_gateway_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[GatewayKey]:
+    """Every configured key with its name, from config, key file and environment."""
+    keys = _named(server.api_keys, admin=False)
     if server.api_keys_file:
         path = Path(server.api_keys_file).expanduser()
         try:
             text = path.read_text()
         except OSError as exc:
             raise ConfigError(f"server.api_keys_file: cannot read {path}: {exc.strerror}") from None
-        keys += [line.split("#", 1)[0].strip() for line in text.splitlines()]
-    keys += [k.strip() for k in environ.get(KEYS_ENV, "").split(",")]
-    return list(dict.fromkeys(k for k in keys if k))
+        keys += _named((line.split("#", 1)[0] for line in text.splitlines()), admin=False)
+    keys += _named(environ.get(KEYS_ENV, "").split(","), admin=False)
+    keys += _named(server.admin_keys, admin=True)
+    keys += _named(environ.get(ADMIN_KEYS_ENV, "").split(","), admin=True)
+    by_secret: dict[str, GatewayKey] = {}
+    for key in keys:
+        seen = by_secret.get(key.secret)
+        if seen is not None:  # listed twice: admin if either says so, and a given name beats a derived one
+            name = seen.name if seen.name != key_name(key.secret) else key.name
+            key = GatewayKey(name, key.secret, seen.admin or key.admin)
+        by_secret[key.secret] = key
+    return list(by_secret.values())
 
 
-def presented_key(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization")
+def load_api_keys(server: ServerConfig, environ: Mapping[str, str]) -> list[str]:
+    """Every configured gateway key (admin keys included), deduplicated."""
+    return [k.secret for k in load_gateway_keys(server, environ)]
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("Authorization")
     if auth:
         scheme, _, token = auth.strip().partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 class KeyChecker:
-    """Constant-time membership test over digests of the configured keys."""
+    """Constant-time lookup over digests of the configured keys."""
 
-    __slots__ = ("_digests",)
+    __slots__ = ("_digests", "_identities")
 
-    def __init__(self, keys: list[str]) -> None:
-        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+    def __init__(self, keys: list[GatewayKey] | list[str]) -> None:
+        named = [k if isinstance(k, GatewayKey) else GatewayKey(key_name(k), k) for k in keys]
+        self._digests = [hashlib.sha256(k.secret.encode()).digest() for k in named]
+        self._identities = [Identity(k.name, k.admin) for k in named]
 
     def __bool__(self) -> bool:
         return bool(self._digests)
 
-    def accepts(self, key: str | None) -> bool:
+    def identify(self, key: str | None) -> Identity | None:
+        """The identity of a configured key, or None."""
         if key is None:
-            return False
+            return None
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-        matched = False
-        for known in self._digests:  # no early exit: every key is compared every time
-            matched |= hmac.compare_digest(digest, known)
-        return matched
+        found = -1
+        for i, known in enumerate(self._digests):  # no early exit: every key is compared every time
+            if hmac.compare_digest(digest, known):
+                found = i
+        return self._identities[found] if found >= 0 else None
+
+    def accepts(self, key: str | None) -> bool:
+        return self.identify(key) is not None
 
 
-def unauthorized(missing: bool) -> GatewayError:
-    what = "No gateway API key was sent" if missing else "The gateway API key is not valid"
-    return GatewayError(
-        401,
-        f"{what}. Send 'Authorization: Bearer <key>' with a key from the gateway's server.api_keys, "
-        f"server.api_keys_file or {KEYS_ENV}.",
-        code="invalid_api_key",
-        headers={"WWW-Authenticate": 'Bearer realm="switchyard"'},
-    )
-
-
-def auth_middleware(checker: KeyChecker) -> Middleware:
-    @web.middleware
-    async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in OPEN_PATHS:
-            key = presented_key(request)
-            if not checker.accepts(key):
-                raise unauthorized(missing=key is None)
-        return await handler(request)
-
-    return require_key
-
-
-def auth_middlewares(server: ServerConfig, environ: Mapping[str, str]) -> list[Middleware]:
-    """[] when no keys are configured (an open gateway), else the key check."""
-    checker = KeyChecker(load_api_keys(server, environ))
-    return [auth_middleware(checker)] if checker else []
+def key_checker(server: ServerConfig, environ: Mapping[str, str]) -> KeyChecker:
+    """The configured keys' checker (admin keys included); false when none are configured."""
+    return KeyChecker(load_gateway_keys(server, environ))

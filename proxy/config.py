@@ -27,8 +27,8 @@ from proxy._scorer import scorer_defaults
 
 CATALOG_PATH = Path(__file__).parent / "catalog" / "catalog.yaml"
 ENV_PREFIX = "SWITCHYARD_"
-# Read directly by their users, not settings paths (SWITCHYARD_API_KEYS: proxy.auth).
-ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "API_KEYS"})
+# Read directly by their users, not settings paths (SWITCHYARD_API_KEYS, SWITCHYARD_ADMIN_KEYS: proxy.auth).
+ENV_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "API_KEYS", ENV_PREFIX + "ADMIN_KEYS"})
 WireFormat = Literal["openai", "anthropic", "gemini"]
 SCORER_DEFAULTS = scorer_defaults()  # written once, in Rust (ScorerConfig's Default)
 
@@ -48,11 +48,21 @@ class Timeouts(Strict):
     total_s: float = Field(600.0, gt=0)
 
 
+class UpstreamKeyConfig(Strict):
+    """One of a provider's API keys, with the caps the provider gives it (per replica)."""
+
+    env: str = Field(min_length=1, description="the environment variable holding the key")
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+
+
 class ProviderConfig(Strict):
     name: str = ""
     wire: WireFormat = "openai"
     base_url: str
     api_key_env: str | None = None
+    api_keys: list[UpstreamKeyConfig] = Field(
+        default_factory=list, description="several keys used in turn, each under its optional rpm/tpm caps")
     auth_header: str | None = None  # default per wire: Authorization / x-api-key / x-goog-api-key
     auth_scheme: str = "Bearer"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -78,6 +88,8 @@ class ModelProviderConfig(Strict):
     id: str = Field(min_length=1)
     input: float = Field(ge=0, description="USD per 1M input tokens")
     output: float = Field(ge=0, description="USD per 1M output tokens")
+    cached_input: float | None = Field(None, ge=0, description="USD per 1M prompt tokens read from cache (default: input)")
+    cache_write: float | None = Field(None, ge=0, description="USD per 1M prompt tokens written to cache (default: input)")
     context_window: int | None = Field(None, gt=0)
     max_output: int | None = Field(None, gt=0)
 
@@ -102,8 +114,27 @@ class RouterSource(Strict):
         return self
 
 
+class HedgeConfig(Strict):
+    """`routing.hedge` (and per model `models.<slug>.hedge`): start the next candidate as well when the
+    first has produced no content after `delay` (the provider's live p95 TTFT, or a fixed ms)."""
+
+    enabled: bool = False
+    delay: Literal["p95"] | float = Field("p95", description='"p95" or milliseconds')
+    max_extra: int = Field(1, ge=1, le=3, description="hedged attempts per request at most")
+    budget_share: float = Field(0.05, gt=0, le=1, description="hedges per request, over a sliding window")
+
+    @field_validator("delay")
+    @classmethod
+    def _positive_ms(cls, value: str | float) -> str | float:
+        if not isinstance(value, str) and not 0 < value <= 3_600_000:
+            raise ValueError("must be \"p95\" or a number of milliseconds in (0, 3600000]")
+        return value
+
+
 class ModelConfig(Strict):
     name: str = ""
+    aliases: list[str] = Field(
+        default_factory=list, description="other names clients send for this model (provider ids resolve without one)")
     quality: float = Field(0.5, ge=0, le=1)
     router: RouterSource | None = None
     specialty: Specialty | None = Field(
@@ -112,6 +143,14 @@ class ModelConfig(Strict):
     max_output: int = Field(gt=0)
     capabilities: Capabilities = Field(default_factory=Capabilities)
     providers: dict[str, ModelProviderConfig] = Field(min_length=1)
+    hedge: HedgeConfig | None = None  # this model's own hedging; None follows routing.hedge
+
+
+class NamedKey(Strict):
+    """A gateway key with the name the request log, usage and metrics know it by."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    key: SecretStr
 
 
 class ServerConfig(Strict):
@@ -119,10 +158,65 @@ class ServerConfig(Strict):
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
-    api_keys: list[SecretStr] = Field(default_factory=list)
+    api_keys: list[NamedKey | SecretStr] = Field(default_factory=list)
     api_keys_file: str | None = None
+    admin_keys: list[NamedKey | SecretStr] = Field(
+        default_factory=list, description="keys that also read every key's records, usage and /metrics")
     log_level: str = "info"
+    access_log: bool = True
+    metrics: bool = Field(True, description="record Prometheus metrics and serve /metrics")
+    metrics_listen: str | None = Field(None, description="host:port serving /metrics without auth, for scrapers")
     shutdown_grace_s: float = Field(10.0, ge=0)
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("must be host:port, for example 127.0.0.1:9464")
+        return value
+
+
+class StoreConfig(Strict):
+    data_dir: str = "./switchyard-data"
+    url: SecretStr | None = Field(None, description="postgresql://... for replicas; SQLite in data_dir when unset")
+    responses_ttl_days: float = Field(30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it unset for SQLite in store.data_dir)")
+        return value
+
+
+class LogConfig(Strict):
+    enabled: bool = True
+    retention_days: float = Field(30.0, ge=0, description="0 keeps records forever")
+    bodies: bool = Field(False, description="store messages and answers (secrets redacted, capped)")
+    body_max_bytes: int = Field(32_768, gt=0)
+    queue_max: int = Field(10_000, ge=1)
+    batch_rows: int = Field(500, ge=1)
+    batch_interval_ms: float = Field(200.0, gt=0)
+
+
+class StateConfig(Strict):
+    """Live state shared by replicas: rate limits, budgets, revocations and provider health."""
+
+    redis_url: SecretStr | None = Field(None, description="redis://host:port/db; in-process state when unset")
+    on_redis_down: Literal["local", "closed"] = Field(
+        "local", description="local: each replica enforces limit / known replicas; closed: limited keys get a 503")
+    window_s: float = Field(60.0, gt=0, le=3600, description="the RPM/TPM sliding window (60 s: per minute)")
+    sync_interval_ms: float = Field(100.0, gt=0, description="heartbeat and reconnect probe interval")
+    key_sync_ms: float = Field(500.0, gt=0, description="how often each replica re-reads key changes from the store")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL (leave it unset for in-process state)")
+        return value
 
 
 class RoutingConfig(Strict):
@@ -135,13 +229,38 @@ class RoutingConfig(Strict):
     router_path: str | None = Field(
         None, description="abilities fitted by `switchyard router fit`; they override the bundled ones")
 
+    hedge: HedgeConfig = Field(default_factory=HedgeConfig)
+
+
+class CacheConfig(Strict):
+    """`cache`: the exact-match answer cache (off unless enabled here or asked for by a request)."""
+
+    enabled: bool = False
+    ttl_s: float = Field(3600.0, gt=0, le=30 * 86400)
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="in-memory cache size cap")
+    namespace: str | None = Field(None, min_length=1, description="share entries across keys under this name")
+
 
 class Settings(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     simulate: Literal["auto", "always", "never"] = "auto"
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _aliases_unique(self) -> Settings:
+        owner: dict[str, str] = {slug: slug for slug in self.models}
+        for slug, model in self.models.items():
+            for i, alias in enumerate(model.aliases):
+                if owner.get(alias, slug) != slug:
+                    raise ValueError(f"models.{slug}.aliases[{i}]: {alias!r} already names {owner[alias]}; an alias names one model")
+                owner[alias] = slug
+        return self
 
     @model_validator(mode="after")
     def _providers_exist(self) -> Settings:

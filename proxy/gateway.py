@@ -1,30 +1,52 @@
-"""The gateway's shared state for one process: catalogue, live scorer, upstream pool."""
+"""The gateway's shared state for one process: settings, the pipeline's resources, liveness counters."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from proxy._scorer import Scorer
 from proxy.catalog import Catalog
 from proxy.config import Settings
-from proxy.drain import Drain
-from proxy.upstream import UpstreamPool
+from proxy.pipeline import ChatResources
+from proxy.routing.model_fit import token_counter
+from proxy.routing.model_routing import ModelRouter
+from proxy.upstream.drain import Drain
+from proxy.upstream.pool import UpstreamPool
 
 
 @dataclass
 class Gateway:
     settings: Settings
-    catalog: Catalog
-    scorer: Scorer
-    upstreams: UpstreamPool
+    chat: ChatResources
     simulated: bool = False
-    model_router: Any = None  # proxy.routing.model_routing's router, when auto routing is available
+    gateway_keys: bool = False  # whether clients must present a gateway API key
     started_at: float = field(default_factory=time.time)
-    requests_total: int = 0
     in_flight: int = 0
-    drain: Drain = field(default_factory=Drain)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.chat.catalog
+
+    @property
+    def scorer(self) -> Scorer:
+        return self.chat.scorer
+
+    @property
+    def upstreams(self) -> UpstreamPool:
+        return self.chat.upstreams
+
+    @property
+    def drain(self) -> Drain:
+        return self.chat.drain
+
+    @property
+    def model_router(self) -> ModelRouter | None:
+        return self.chat.model_router
+
+    def count_tokens(self, text: str) -> int:
+        """The gateway's token estimate (see `model_fit.token_counter`)."""
+        return token_counter(self.model_router)(text)
 
 
 def build_scorer(settings: Settings, catalog: Catalog) -> Scorer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Iterable
 
 # Shapes of common provider keys (OpenAI/Anthropic sk-..., Google AIza..., xAI xai-..., gsk_...).
@@ -14,3 +15,8 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
     return KEY_PATTERN.sub("[redacted]", text)
+
+
+def redacted_traceback(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
+    """An exception with its traceback, for the log, with key-shaped strings masked."""
+    return redact("".join(traceback.format_exception(exc)), secrets)

@@ -47,7 +47,7 @@ class ChatRequest(Loose):
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1, strict=True)
     max_completion_tokens: int | None = Field(None, ge=1, strict=True)
-    n: int | None = Field(None, ge=1, le=1, strict=True)
+    n: int | None = Field(None, ge=1, le=128, strict=True)
     tools: list[dict[str, Any]] | None = None
     provider: ProviderPreferences | None = None
     model_routing_config: dict[str, Any] | None = None

@@ -32,6 +32,80 @@ class Ewma:
         return self.value if self.samples else None
 
 
+QUANTILE_BUCKETS, BUCKETS_PER_DOUBLING, QUANTILE_DECAY = 160, 8.0, 1.0 / 500.0
+
+
+def lower_edge(i: int) -> float:
+    return 2.0 ** (i / BUCKETS_PER_DOUBLING)
+
+
+def bucket_of(ms: float) -> int:
+    return 0 if ms <= 1.0 else min(int(math.floor(math.log2(ms) * BUCKETS_PER_DOUBLING)), QUANTILE_BUCKETS - 1)
+
+
+@dataclass
+class LiveQuantile:
+    """A decaying histogram over log-spaced buckets; censored samples redistribute to the right."""
+
+    decay: float = QUANTILE_DECAY
+    weights: list[float] = field(default_factory=lambda: [0.0] * QUANTILE_BUCKETS)
+    total: float = 0.0
+    samples: int = 0
+
+    def _age(self) -> None:
+        keep = 1.0 - self.decay
+        self.weights = [w * keep for w in self.weights]
+        self.total *= keep
+        self.samples += 1
+
+    def observe(self, ms: float) -> None:
+        if not math.isfinite(ms) or ms < 0:
+            return
+        self._age()
+        self.weights[bucket_of(ms)] += self.decay
+        self.total += self.decay
+
+    def observe_censored(self, ms: float) -> None:
+        if not math.isfinite(ms) or ms < 0:
+            return
+        self._age()
+        at = bucket_of(ms)
+        upper = lower_edge(at + 1)
+        share = min(max((upper - ms) / (upper - lower_edge(at)), 0.0), 1.0)
+        above = self.weights[at] * share + sum(self.weights[at + 1:])
+        if above <= 0:
+            self.weights[at] += self.decay
+        else:
+            scale = self.decay / above
+            self.weights[at] += self.weights[at] * share * scale
+            for i in range(at + 1, QUANTILE_BUCKETS):
+                self.weights[i] += self.weights[i] * scale
+        self.total += self.decay
+
+    def quantile(self, q: float) -> float | None:
+        if self.total <= 0 or not 0 <= q <= 1:
+            return None
+        target, below = q * self.total, 0.0
+        for i, w in enumerate(self.weights):
+            if w > 0 and below + w >= target:
+                lo, hi = lower_edge(i), lower_edge(i + 1)
+                return float(lo * (hi / lo) ** min(max((target - below) / w, 0.0), 1.0))
+            below += w
+        last = max((i for i, w in enumerate(self.weights) if w > 0), default=None)
+        return None if last is None else lower_edge(last + 1)
+
+    def hedge_delay(self, q: float, gap_share: float) -> float | None:
+        quantile = self.quantile(q)
+        if quantile is None:
+            return None
+        at = i = bucket_of(quantile)
+        gap, allowance = 0.0, gap_share * self.total
+        while i > 0 and gap + self.weights[i - 1] <= allowance:
+            gap += self.weights[i - 1]
+            i -= 1
+        return quantile if i in (at, 0) else min(lower_edge(i), quantile)
+
+
 @dataclass
 class Circuit:
     threshold: int
@@ -87,6 +161,7 @@ class Pair:
     samples: int = 0
     failures: int = 0
     in_flight: int = 0
+    ttft_quantile: LiveQuantile = field(default_factory=LiveQuantile)
 
     @property
     def blended_price(self) -> float:
@@ -136,7 +211,8 @@ class ReferenceScorer:
         pair.circuit.begin(now_ms)
 
     def record(self, model: str, provider: str, outcome: str, first_token_ms: float | None = None,
-               tokens_per_s: float | None = None, retry_after_ms: float | None = None, now_ms: float = 0.0) -> None:
+               tokens_per_s: float | None = None, retry_after_ms: float | None = None, now_ms: float = 0.0,
+               waited_ms: float | None = None) -> None:
         if outcome not in ("ok", "error", "cancelled"):
             raise ValueError(f"unknown outcome {outcome!r}")
         pair = self._pair(model, provider)
@@ -144,6 +220,7 @@ class ReferenceScorer:
         if outcome == "ok":
             if first_token_ms is not None and first_token_ms >= 0:
                 pair.ttft.update(first_token_ms)
+                pair.ttft_quantile.observe(first_token_ms)
             if tokens_per_s is not None and tokens_per_s > 0:
                 pair.tps.update(tokens_per_s)
             pair.error_rate *= 1 - self.error_alpha
@@ -156,6 +233,8 @@ class ReferenceScorer:
             pair.failures += 1
             pair.circuit.failure(now_ms, pair.consecutive, retry_after_ms)
         else:
+            if waited_ms is not None:
+                pair.ttft_quantile.observe_censored(waited_ms)
             pair.circuit.probe = False
 
     def reset(self, model: str, provider: str) -> None:
@@ -164,6 +243,15 @@ class ReferenceScorer:
         pairs[pairs.index(pair)] = Pair(provider, pair.input_price, pair.output_price, Ewma(self.ewma_alpha),
                                         Ewma(self.ewma_alpha),
                                         Circuit(self.failure_threshold, self.cooldown_ms, self.max_cooldown_ms))
+
+    def ttft_quantile(self, model: str, provider: str, q: float = 0.95, min_samples: int = 20) -> float | None:
+        quantile = self._pair(model, provider).ttft_quantile
+        return None if quantile.samples < min_samples else quantile.quantile(q)
+
+    def ttft_hedge_delay(self, model: str, provider: str, q: float = 0.95, gap_share: float = 0.01,
+                         min_samples: int = 20) -> float | None:
+        quantile = self._pair(model, provider).ttft_quantile
+        return None if quantile.samples < min_samples else quantile.hedge_delay(q, gap_share)
 
     def is_available(self, model: str, provider: str, now_ms: float = 0.0) -> bool:
         return self._pair(model, provider).circuit.available(now_ms)
@@ -202,7 +290,8 @@ class ReferenceScorer:
     def stats(self, model: str, provider: str, now_ms: float = 0.0) -> dict[str, Any]:
         p = self._pair(model, provider)
         return {
-            "model": model, "provider": provider, "first_token_ms": p.ttft.get(), "tokens_per_s": p.tps.get(),
+            "model": model, "provider": provider, "first_token_ms": p.ttft.get(),
+            "ttft_p95_ms": p.ttft_quantile.quantile(0.95), "tokens_per_s": p.tps.get(),
             "error_rate": p.error_rate, "consecutive_failures": p.consecutive, "circuit": p.circuit.state(now_ms),
             "in_flight": p.in_flight, "samples": p.samples, "failures": p.failures,
             "available": p.circuit.available(now_ms),

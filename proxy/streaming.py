@@ -130,8 +130,8 @@ class SSEParser:
                 self._retry = int(value)
 
 
-def encode_event(data: bytes, event: str | None = None) -> bytes:
-    """Frame one SSE event; `data` must not contain newlines (JSON from orjson never does)."""
+def sse_frame(data: bytes, event: str | None = None) -> bytes:
+    """One SSE frame, the only place frames are written; `data` must hold no newline (orjson's JSON never does)."""
     if event is None:
         return b"data: " + data + b"\n\n"
     return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"

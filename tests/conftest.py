@@ -5,6 +5,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.gateway_harness import GatewayHarness, simple_model
+from tests.pg_cluster import PostgresCluster
+from tests.redis_server import RedisServer
 
 FAST = {"ttft_ms": 5.0, "tokens_per_s": 5000.0, "chunks": 6}
 
@@ -24,3 +26,19 @@ def three_providers() -> Iterator[GatewayHarness]:
     ).start()
     yield harness
     harness.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the session; tests take a fresh database with new_database()."""
+    cluster = PostgresCluster().init()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One throwaway redis-server for the session; tests that kill it use their own."""
+    server = RedisServer().start()
+    yield server
+    server.destroy()

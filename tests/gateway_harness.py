@@ -7,6 +7,7 @@ from the test's thread exactly as a user's program would.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,6 +19,7 @@ from proxy.app import create_app
 from proxy.appkeys import GATEWAY
 from proxy.config import load_settings
 from proxy.gateway import Gateway
+from proxy.outcome import Outcome
 from proxy.simulated.knobs import Knobs
 from proxy.simulated.openai_mock import create_openai_mock
 from proxy.simulated.server import MockServer
@@ -36,6 +38,7 @@ class GatewayHarness:
         environ: dict[str, str] | None = None,
         factories: dict[str, MockFactory] | None = None,
         mock_host: str = "127.0.0.1",
+        on_finish: list[Callable[[Outcome], None]] | None = None,
     ) -> None:
         """`providers`: slug -> {"wire": ..., "knobs": {...}}; each gets a mock server and a key.
         `mock_host`: where the mocks listen and how the gateway addresses them (a name such as
@@ -46,6 +49,7 @@ class GatewayHarness:
         self.environ = dict(environ or {})
         self.factories = {"openai": create_openai_mock, **(factories or {})}
         self.mock_host = mock_host
+        self.on_finish = on_finish or []
         self.mocks: dict[str, MockServer] = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -78,9 +82,13 @@ class GatewayHarness:
             env_name = f"TEST_{slug.upper().replace('-', '_')}_KEY"
             self.environ[env_name] = key
             providers_cfg[slug] = {"wire": wire, "base_url": server.url + prefix, "api_key_env": env_name, **spec.get("config", {})}
-        overrides = {"simulate": "never", "providers": providers_cfg, "models": self.models, **self.extra_config}
-        settings = load_settings(None, environ={}, overrides=overrides)
-        self.app = create_app(settings, environ=self.environ)
+        # each gateway logs to its own throwaway SQLite file, never the working directory's
+        store = {"data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}
+        overrides = {"simulate": "never", "store": store, "providers": providers_cfg, "models": self.models, **self.extra_config}
+        await self._serve(load_settings(None, environ={}, overrides=overrides))
+
+    async def _serve(self, settings: Any) -> None:
+        self.app = create_app(settings, environ=self.environ, on_finish=self.on_finish)
         self.runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0, backlog=4096)
@@ -137,6 +145,18 @@ class GatewayHarness:
                 return r.status, dict(r.headers), payload
 
         return self.call(go())  # type: ignore[no-any-return]
+
+
+class SimulatedGateway(GatewayHarness):
+    """`switchyard serve` with no provider keys: the bundled catalogue, every provider simulated
+    (all three wire formats), as a newcomer's first run sees it."""
+
+    def __init__(self, extra_config: dict[str, Any] | None = None) -> None:
+        super().__init__(providers={}, models={}, extra_config=extra_config)
+
+    async def _start(self) -> None:
+        store = {"data_dir": tempfile.mkdtemp(prefix="switchyard-test-")}
+        await self._serve(load_settings(None, environ={}, overrides={"simulate": "always", "store": store, **self.extra_config}))
 
 
 def simple_model(providers: dict[str, str], **extra: Any) -> dict[str, Any]:

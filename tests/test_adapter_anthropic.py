@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proxy.api.openai_chat import error_body
 from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.base import AdapterTarget, UpstreamError
 from proxy.streaming import SSEEvent, SSEParser
@@ -209,7 +210,7 @@ def test_error_mapping(status: int, etype: str, client_status: int, openai_type:
     body = orjson.dumps({"type": "error", "error": {"type": etype, "message": f"{etype} happened"}, "request_id": "req_1"})
     err = ADAPTER.parse_error(status, body, {"retry-after": "7"})
     assert (err.status, err.type, err.code, err.retriable) == (client_status, openai_type, code, retriable)
-    assert err.to_openai()["error"]["message"] == f"{etype} happened"
+    assert error_body(err)["error"]["message"] == f"{etype} happened"
     assert err.retry_after_s == 7.0
 
 
@@ -396,7 +397,7 @@ INBOUND_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("body", "expected"), [c[1:] for c in INBOUND_CASES], ids=[c[0] for c in INBOUND_CASES])
 def test_inbound_request_translation(body: dict[str, Any], expected: dict[str, Any]) -> None:
-    from proxy.providers.anthropic_inbound import to_internal_request
+    from proxy.api.anthropic_inbound import to_internal_request
 
     out = to_internal_request({"model": "auto", "max_tokens": 100, **body})
     assert out["model"] == "auto" and out["max_tokens"] == 100
@@ -407,7 +408,7 @@ def test_inbound_request_translation(body: dict[str, Any], expected: dict[str, A
 @pytest.mark.parametrize(("finish", "stop_reason"), [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"),
                                                      ("content_filter", "refusal")])
 def test_inbound_response_translation(finish: str, stop_reason: str) -> None:
-    from proxy.providers.anthropic_inbound import to_anthropic_message
+    from proxy.api.anthropic_inbound import to_anthropic_message
 
     completion = {"id": "chatcmpl-7", "model": "m", "choices": [{"index": 0, "finish_reason": finish, "message": {
         "role": "assistant", "content": "Hi", "reasoning_content": "r",
@@ -422,7 +423,7 @@ def test_inbound_response_translation(finish: str, stop_reason: str) -> None:
 
 def replay(raw: bytes) -> list[dict[str, Any]]:
     """Anthropic events -> internal chunks -> Anthropic events again, as the inbound API serves them."""
-    from proxy.providers.anthropic_inbound import AnthropicEventEncoder
+    from proxy.api.anthropic_inbound import AnthropicEventEncoder
 
     chunks = translate(raw)
     encoder = AnthropicEventEncoder("claude-test")

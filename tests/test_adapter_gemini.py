@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proxy.api.openai_chat import error_body
 from proxy.providers.base import AdapterTarget, UpstreamError
 from proxy.providers.gemini import GeminiAdapter
 from proxy.streaming import SSEEvent, SSEParser
@@ -188,7 +189,7 @@ def test_error_mapping(status: int, rpc: str, client_status: int, openai_type: s
     body = orjson.dumps({"error": {"code": status, "message": f"{rpc} happened", "status": rpc}})
     err = ADAPTER.parse_error(status, body, {})
     assert (err.status, err.type, err.code, err.retriable) == (client_status, openai_type, code, retriable)
-    assert err.to_openai()["error"]["message"] == f"{rpc} happened"
+    assert error_body(err)["error"]["message"] == f"{rpc} happened"
 
 
 def test_error_bad_key_is_401_and_retry_info_is_read() -> None:

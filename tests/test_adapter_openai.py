@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from proxy.api.openai_chat import error_body
 from proxy.providers.base import AdapterTarget, UpstreamError
 from proxy.providers.openai_compat import OpenAIAdapter
 from proxy.streaming import SSEEvent
@@ -57,7 +58,7 @@ def test_error_mapping(status: int, headers: dict, retriable: bool, retry_after:
     body = orjson.dumps({"error": {"message": "nope", "type": "server_error", "param": "x", "code": "c"}})
     err = OpenAIAdapter().parse_error(status, body, headers)
     assert (err.status, err.retriable, err.retry_after_s) == (status, retriable, retry_after)
-    assert err.to_openai() == {"error": {"message": "nope", "type": "server_error", "param": "x", "code": "c"}}
+    assert error_body(err) == {"error": {"message": "nope", "type": "server_error", "param": "x", "code": "c"}}
 
 
 def test_error_body_not_json() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
 
-from proxy.auth import KeyChecker, load_api_keys
+from proxy.auth import Identity, KeyChecker, key_name, load_api_keys, load_gateway_keys
 from proxy.config import ConfigError, ServerConfig
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
@@ -100,3 +101,23 @@ def test_key_env_is_not_a_settings_path() -> None:
     from proxy.config import load_settings
 
     assert load_settings(None, environ={"SWITCHYARD_API_KEYS": "a,b"}).server.api_keys == []
+
+
+def test_keys_have_names_and_admin_keys_are_keys() -> None:
+    server = ServerConfig.model_validate(
+        {"api_keys": [{"name": "team-a", "key": "sk-a"}, "sk-bare"], "admin_keys": [{"name": "ops", "key": "sk-ops"}]})
+    keys = {k.secret: k for k in load_gateway_keys(server, {"SWITCHYARD_ADMIN_KEYS": "sk-env-admin,sk-a"})}
+    assert (keys["sk-a"].name, keys["sk-a"].admin) == ("team-a", True)  # listed as admin too: admin wins
+    assert keys["sk-bare"].name == "key-" + hashlib.sha256(b"sk-bare").hexdigest()[:8] == key_name("sk-bare")
+    assert keys["sk-env-admin"].admin and keys["sk-ops"].name == "ops"
+    checker = KeyChecker(load_gateway_keys(server, {}))
+    assert checker.identify("sk-ops") == Identity("ops", True)
+    assert checker.identify("sk-bare") == Identity(key_name("sk-bare"), False)
+    assert checker.identify("sk-nope") is None
+
+
+def test_admin_key_env_is_not_a_settings_path() -> None:
+    from proxy.config import load_settings
+
+    settings = load_settings(environ={"SWITCHYARD_ADMIN_KEYS": "sk-x"})
+    assert settings.server.admin_keys == []

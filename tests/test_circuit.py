@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from proxy.routing.fallback import ALL_EJECTED, DEGRADED_HEADER
+from proxy.pipeline.fallback import ALL_EJECTED, DEGRADED_HEADER
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 

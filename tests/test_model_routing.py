@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from proxy.call import canonical_preference as normalise_preference
+from proxy.call import parse_routing_config
 from proxy.errors import GatewayError
 from proxy.routing.model_routing import (
     extract_prompt,
     load_catalog_specs,
     new_router,
-    normalise_preference,
-    parse_routing_config,
 )
 from tests.gateway_harness import GatewayHarness, simple_model
 

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proxy.api.openai_chat import ChunkRenderer, error_body
+from proxy.call import parse_chat_call
 from proxy.catalog import Route
-from proxy.config import ProviderConfig, Timeouts
+from proxy.config import ProviderConfig
 from proxy.errors import GatewayError
+from proxy.pipeline.accounting import StreamTally
 from proxy.providers.base import UpstreamError
 from proxy.providers.openai_compat import OpenAIAdapter
-from proxy.relay import StreamShaper, pump
-from proxy.routing.attempt import AttemptTimeouts, open_stream
-from proxy.routing.providers import parse_provider_routing
-from proxy.schemas import ChatParams, ChatRequest, parse_json_body, quick_chat_params, validate_chat_request
-from proxy.timeouts import request_timeouts
+from proxy.schemas import ChatParams, ChatRequest, parse_json_body, quick_chat_params
+from proxy.upstream.attempt import open_stream
+from proxy.upstream.stream import pump
+from proxy.upstream.timeouts import AttemptTimeouts
 from tests.gateway_harness import GatewayHarness
 from tests.sse_client import decode_events
 
@@ -154,9 +156,7 @@ def test_quick_check_takes_the_usual_requests() -> None:
 def parse_request(raw: bytes) -> None:
     """Everything the gateway does to a body before it picks candidates."""
     body = parse_json_body(raw)
-    validate_chat_request(body)
-    parse_provider_routing(body, "latency")
-    request_timeouts(Timeouts(), body, {})
+    parse_chat_call(body, {}, request_id="test", default_factor="latency")
 
 
 def only_client_errors(raw: bytes) -> None:
@@ -164,7 +164,7 @@ def only_client_errors(raw: bytes) -> None:
         parse_request(raw)
     except GatewayError as exc:
         assert 400 <= exc.status < 500
-        assert set(exc.body()["error"]) == {"message", "type", "param", "code"} and exc.message
+        assert set(error_body(exc)["error"]) == {"message", "type", "param", "code"} and exc.message
 
 
 @settings(max_examples=400, deadline=None)
@@ -274,10 +274,14 @@ async def relay(pieces: list[bytes]) -> tuple[list[Any], str | None]:
         opened = await open_stream(FakeSession(pieces), ROUTE, {"messages": []}, TIMEOUTS)  # type: ignore[arg-type]
     except UpstreamError as exc:
         return [], exc.code or "error"
-    shaper = StreamShaper(ROUTE, {"messages": []}, include_usage=True)
-    await sink.write(shaper.encode(opened.held))
+    tally, renderer = StreamTally(ROUTE, {"messages": []}), ChunkRenderer(include_usage=True)
+
+    def emit(chunks: list[dict[str, Any]]) -> Awaitable[None]:
+        return sink.write(renderer.encode(tally.feed(chunks)))
+
+    await emit(opened.held)
     try:
-        await pump(sink, opened, shaper)  # type: ignore[arg-type]
+        await pump(opened, emit)
     except UpstreamError as exc:
         return decode_events(sink.data), exc.code or "error"
     return decode_events(sink.data), None

@@ -16,7 +16,7 @@ PRICES = {"a": (1.0, 2.0), "b": (0.5, 4.0), "c": (3.0, 3.0), "d": (0.5, 4.0)}
 MODELS = ["m", "n"]
 FACTORS = ("latency", "price", "throughput")
 STATS_KEYS = {
-    "model", "provider", "first_token_ms", "tokens_per_s", "error_rate", "consecutive_failures", "circuit",
+    "model", "provider", "first_token_ms", "ttft_p95_ms", "tokens_per_s", "error_rate", "consecutive_failures", "circuit",
     "in_flight", "samples", "failures", "available", "cooldown_remaining_ms", "input_price", "output_price",
 }
 
@@ -48,7 +48,7 @@ step = st.one_of(
     st.tuples(st.just("begin"), model, provider),
     st.tuples(st.just("ok"), model, provider, st.floats(1, 2000), st.one_of(st.none(), st.floats(1, 500))),
     st.tuples(st.just("error"), model, provider, st.one_of(st.none(), st.floats(1, 20000))),
-    st.tuples(st.just("cancelled"), model, provider),
+    st.tuples(st.just("cancelled"), model, provider, st.one_of(st.none(), st.floats(0, 5000))),
     st.tuples(st.just("tick"), st.floats(0, 3000)),
     st.tuples(st.just("price"), model, provider, st.sampled_from([0.1, 0.5, 1.0, 3.0])),
     st.tuples(st.just("reset"), model, provider),
@@ -71,7 +71,7 @@ def apply(s: Scorer | ReferenceScorer, step_: tuple, now: float) -> None:
     elif kind == "error":
         s.record(m, p, "error", retry_after_ms=step_[3], now_ms=now)
     elif kind == "cancelled":
-        s.record(m, p, "cancelled", now_ms=now)
+        s.record(m, p, "cancelled", now_ms=now, waited_ms=step_[3])
     elif kind == "price":
         s.register(m, p, step_[3], PRICES[p][1])
     else:
@@ -97,6 +97,9 @@ def test_rust_matches_reference(config: dict[str, Any], steps: list[tuple]) -> N
         for p in PROVIDERS:
             assert rust.is_available(m, p, now_ms=now) == ref.is_available(m, p, now_ms=now)
             assert rust.stats(m, p, now_ms=now) == pytest.approx(ref.stats(m, p, now_ms=now)), (m, p)
+            for q in (0.5, 0.95, 0.99):
+                assert rust.ttft_quantile(m, p, q, min_samples=1) == pytest.approx(ref.ttft_quantile(m, p, q, 1)), (m, p, q)
+            assert rust.ttft_hedge_delay(m, p, min_samples=1) == pytest.approx(ref.ttft_hedge_delay(m, p, min_samples=1))
 
 
 def test_latency_ranking_and_exploration() -> None:
@@ -297,3 +300,30 @@ def test_many_providers_spill_past_the_inline_buffer() -> None:
                 x.record("big", name, "ok", first_token_ms=float((i * 37) % 101), tokens_per_s=float(i), now_ms=0)
     for factor in FACTORS:
         assert s.rank_providers("big", factor, now_ms=0) == ref.rank_providers("big", factor, now_ms=0)
+
+
+def test_ttft_quantile_waits_for_samples_and_checks_q() -> None:
+    s = Scorer()
+    s.register("m", "a", 1.0, 1.0)
+    for i in range(19):
+        s.record("m", "a", "ok", first_token_ms=300.0 + i)
+    assert s.ttft_quantile("m", "a") is None
+    s.record("m", "a", "ok", first_token_ms=310.0)
+    assert 290.0 < (s.ttft_quantile("m", "a") or 0) < 340.0
+    for _ in range(5):  # hedge losers cancelled at 700 ms: the tail they would have had stays visible
+        s.record("m", "a", "cancelled", waited_ms=700.0)
+    assert (s.ttft_quantile("m", "a", 0.95) or 0) > 650.0
+    assert s.stats("m", "a")["ttft_p95_ms"] == s.ttft_quantile("m", "a", 0.95, min_samples=0)
+    with pytest.raises(ValueError, match="q must be in"):
+        s.ttft_quantile("m", "a", 1.5)
+
+
+def test_hedge_delay_sits_where_the_bulk_ends() -> None:
+    s = Scorer()
+    s.register("m", "a", 1.0, 1.0)
+    for i in range(400):
+        s.record("m", "a", "ok", first_token_ms=3000.0 if i % 15 == 0 else 300.0 + i % 5)
+    assert (s.ttft_quantile("m", "a") or 0) > 2500.0
+    assert 300.0 <= (s.ttft_hedge_delay("m", "a") or 0) <= 340.0
+    with pytest.raises(ValueError, match="gap_share"):
+        s.ttft_hedge_delay("m", "a", gap_share=2.0)

@@ -60,6 +60,7 @@ def start_gateway(tmp_path: Path, mock_url: str, grace_s: float, workers: int = 
     port = free_port()
     config = {
         "simulate": "never",
+        "store": {"data_dir": str(tmp_path / "data")},
         "server": {"shutdown_grace_s": grace_s, "log_level": "info"},
         "providers": {"p-one": {"base_url": mock_url + "/v1", "api_key_env": "SHUTDOWN_TEST_KEY"}},
         "models": {"test/alpha": {"context_window": 32000, "max_output": 4096,

@@ -10,7 +10,7 @@ import pytest
 
 from proxy.config import Timeouts
 from proxy.errors import GatewayError
-from proxy.timeouts import request_timeouts
+from proxy.upstream.timeouts import request_timeouts
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.sse_client import assert_openai_error, post_stream
@@ -96,9 +96,11 @@ def test_first_token_default_comes_from_provider_config() -> None:
 
 def test_idle_timeout_mid_stream_ends_with_error_event() -> None:
     # 2 tokens a chunk at 4 tokens/s: a 0.5 s gap between content chunks
-    h = two_providers({"tokens_per_s": 4.0, "chunks": 6})
+    # the provider's own idle limit (a client's lower one would end the stream the same way, but would
+    # not count against the provider: tests/test_client_cannot_eject.py)
+    h = two_providers({"tokens_per_s": 4.0, "chunks": 6}, {"timeouts": {"idle_s": 0.2}})
     try:
-        body = {"model": "test/alpha:p-slow", "messages": MESSAGES, "switchyard": {"timeouts": {"idle_s": 0.2}}}
+        body = {"model": "test/alpha:p-slow", "messages": MESSAGES}
         result = post_stream(h, body)
         assert result.status == 200 and result.content.startswith("[alpha-slow]")
         assert len(result.errors) == 1 and result.done and not result.finish_reasons

@@ -24,6 +24,7 @@ def model_summary(entry: ModelEntry) -> dict[str, Any]:
         "created": CREATED,
         "owned_by": entry.vendor,
         "name": cfg.name or entry.slug,
+        "aliases": list(cfg.aliases),
         "context_window": cfg.context_window,
         "max_output_tokens": cfg.max_output,
         "capabilities": {"tools": cfg.capabilities.tools, "vision": cfg.capabilities.vision, "json": cfg.capabilities.json_mode},

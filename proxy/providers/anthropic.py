@@ -7,6 +7,9 @@ assistant message of the next turn and they are sent upstream verbatim, so signa
 A single `reasoning_content` with a `reasoning_signature` is accepted too; unsigned reasoning is
 dropped, as Anthropic would reject it. Streams carry `reasoning_content` deltas as the thinking
 arrives, then one `thinking_blocks` delta with the complete block when it closes.
+
+`response_format` travels as a forced tool (see `anthropic_structured`); its call comes back here as
+the answer's text, streamed as it arrives.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any, ClassVar
 
 import orjson
 
+from proxy.providers.anthropic_request import to_anthropic_request
+from proxy.providers.anthropic_structured import STRUCTURED_TOOLS, WRAPPED_TOOL, structured_text
 from proxy.providers.anthropic_wire import (
     API_VERSION,
     ERROR_TYPES,
@@ -26,201 +31,16 @@ from proxy.providers.anthropic_wire import (
     OVERLOADED_STATUS,
     STATUS_TO_ERROR_TYPE,
     STOP_TO_FINISH,
-    THINKING_BUDGETS,
-    Message,
-    MessagesRequest,
 )
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
+from proxy.providers.common import (
+    THINKING_TYPES,
+    error_json,
+    response_json,
+    stream_chunk,
+    usage_chunk,
+)
 from proxy.streaming import SSEEvent
-
-THINKING_TYPES = ("thinking", "redacted_thinking")
-
-
-def bad_request(message: str, param: str | None = None) -> UpstreamError:
-    return UpstreamError(400, message, type="invalid_request_error", code="invalid_value", param=param, retriable=False)
-
-
-# -- request: OpenAI -> Anthropic ---------------------------------------------------------------
-
-
-def parse_data_url(url: str) -> tuple[str, str] | None:
-    """`data:<mime>;base64,<data>` -> (mime, data); None for any other URL."""
-    if not url.startswith("data:"):
-        return None
-    head, sep, data = url[5:].partition(",")
-    if not sep or not head.endswith(";base64"):
-        return None
-    return head[: -len(";base64")] or "application/octet-stream", data
-
-
-def media_block(url: str, param: str) -> dict[str, Any]:
-    """An image (or PDF) from an OpenAI image_url/file part: base64 from data: URLs, else by URL."""
-    inline = parse_data_url(url)
-    if inline is not None:
-        mime, data = inline
-        kind = "document" if mime == "application/pdf" else "image"
-        return {"type": kind, "source": {"type": "base64", "media_type": mime, "data": data}}
-    if url.startswith(("http://", "https://")):
-        kind = "document" if url.lower().split("?")[0].endswith(".pdf") else "image"
-        return {"type": kind, "source": {"type": "url", "url": url}}
-    raise bad_request(f"{param}: expected a data: URL or an http(s) URL.", param)
-
-
-def content_blocks(content: Any, param: str) -> list[dict[str, Any]]:
-    """OpenAI message content (string or parts) as Anthropic content blocks."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    blocks: list[dict[str, Any]] = []
-    for i, part in enumerate(content):
-        where = f"{param}[{i}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            if part.get("text"):
-                blocks.append({"type": "text", "text": part["text"]})
-        elif kind == "image_url":
-            ref = part.get("image_url")
-            url = ref.get("url") if isinstance(ref, dict) else ref
-            blocks.append(media_block(str(url or ""), f"{where}.image_url.url"))
-        elif kind == "file":
-            blocks.append(media_block(str((part.get("file") or {}).get("file_data") or ""), f"{where}.file.file_data"))
-        else:
-            raise bad_request(f"{where}.type: {kind!r} content parts are not supported by Anthropic models.", f"{where}.type")
-    return blocks
-
-
-def system_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    for i, msg in enumerate(messages):
-        if msg.get("role") in ("system", "developer"):
-            blocks += content_blocks(msg.get("content"), f"messages[{i}].content")
-    return blocks
-
-
-def thinking_blocks_of(msg: dict[str, Any]) -> list[dict[str, Any]]:
-    """Signed thinking from a previous assistant turn, exactly as Anthropic issued it."""
-    given = msg.get("thinking_blocks")
-    if isinstance(given, list):
-        return [dict(b) for b in given if isinstance(b, dict) and b.get("type") in THINKING_TYPES]
-    signature = msg.get("reasoning_signature")
-    if msg.get("reasoning_content") and signature:
-        return [{"type": "thinking", "thinking": msg["reasoning_content"], "signature": signature}]
-    return []
-
-
-def tool_use_blocks(msg: dict[str, Any], index: int) -> list[dict[str, Any]]:
-    blocks = []
-    for j, call in enumerate(msg.get("tool_calls") or ()):
-        fn = call.get("function") or {}
-        raw = fn.get("arguments") or "{}"
-        try:
-            args = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            param = f"messages[{index}].tool_calls[{j}].function.arguments"
-            raise bad_request(f"{param}: not valid JSON.", param) from None
-        blocks.append({"type": "tool_use", "id": call.get("id") or f"toolu_{j}", "name": fn.get("name", ""),
-                       "input": args if isinstance(args, dict) else {"value": args}})
-    return blocks
-
-
-def tool_result_block(msg: dict[str, Any], index: int) -> dict[str, Any]:
-    content = msg.get("content")
-    result: Any = content if isinstance(content, str) else content_blocks(content, f"messages[{index}].content")
-    return {"type": "tool_result", "tool_use_id": str(msg.get("tool_call_id") or ""), "content": result}
-
-
-def to_messages(messages: list[dict[str, Any]]) -> list[Message]:
-    """Conversation turns, with consecutive same-role turns merged (tool results join one user turn)."""
-    out: list[Message] = []
-    for i, msg in enumerate(messages):
-        role = msg.get("role")
-        if role in ("system", "developer"):
-            continue
-        if role in ("tool", "function"):
-            wire_role, blocks = "user", [tool_result_block(msg, i)]
-        elif role == "assistant":
-            wire_role = "assistant"
-            blocks = thinking_blocks_of(msg) + content_blocks(msg.get("content"), f"messages[{i}].content")
-            blocks += tool_use_blocks(msg, i)
-        else:
-            wire_role, blocks = "user", content_blocks(msg.get("content"), f"messages[{i}].content")
-        if not blocks:
-            continue
-        if out and out[-1]["role"] == wire_role:
-            prev = out[-1]["content"]
-            assert isinstance(prev, list)
-            prev.extend(blocks)
-        else:
-            out.append({"role": wire_role, "content": blocks})  # type: ignore[typeddict-item]
-    return out
-
-
-def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for tool in tools:
-        fn = tool.get("function") or {}
-        entry: dict[str, Any] = {"name": fn.get("name", ""), "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
-        if fn.get("description"):
-            entry["description"] = fn["description"]
-        out.append(entry)
-    return out
-
-
-def to_tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
-    if choice is None and parallel is not False:
-        return None
-    if isinstance(choice, dict):
-        out: dict[str, Any] = {"type": "tool", "name": (choice.get("function") or {}).get("name", "")}
-    else:
-        out = {"type": {"none": "none", "required": "any"}.get(str(choice), "auto")}
-    if parallel is False and out["type"] != "none":
-        out["disable_parallel_tool_use"] = True
-    return out
-
-
-def thinking_config(body: dict[str, Any], max_tokens: int) -> tuple[dict[str, Any] | None, int]:
-    """`thinking` passed through, or derived from reasoning_effort; max_tokens raised above the budget."""
-    thinking = body.get("thinking")
-    effort = body.get("reasoning_effort")
-    if thinking is None and effort in THINKING_BUDGETS:
-        thinking = {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
-    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
-        budget = int(thinking.get("budget_tokens") or THINKING_BUDGETS["low"])
-        max_tokens = max(max_tokens, budget + 1024)
-    return thinking, max_tokens
-
-
-def to_anthropic_request(body: dict[str, Any], target: AdapterTarget, *, stream: bool) -> MessagesRequest:
-    messages = body.get("messages") or []
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or target.default_max_tokens
-    thinking, max_tokens = thinking_config(body, int(max_tokens))
-    out: MessagesRequest = {"model": target.upstream_model, "max_tokens": max_tokens, "messages": to_messages(messages)}
-    system = system_blocks(messages)
-    if system:
-        out["system"] = system[0]["text"] if len(system) == 1 else system  # type: ignore[typeddict-item]
-    if body.get("tools"):
-        out["tools"] = to_tools(body["tools"])
-        choice = to_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
-        if choice is not None:
-            out["tool_choice"] = choice
-    stop = body.get("stop")
-    if stop:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if thinking is not None:
-        out["thinking"] = thinking
-    elif body.get("temperature") is not None:  # thinking requires the default temperature
-        out["temperature"] = min(1.0, max(0.0, float(body["temperature"])))
-    if body.get("top_p") is not None and thinking is None:
-        out["top_p"] = body["top_p"]
-    if body.get("top_k") is not None:
-        out["top_k"] = body["top_k"]
-    if body.get("user"):
-        out["metadata"] = {"user_id": str(body["user"])}
-    if stream:
-        out["stream"] = True
-    return out
-
 
 # -- response: Anthropic -> OpenAI --------------------------------------------------------------
 
@@ -250,6 +70,7 @@ def finish_reason(stop_reason: Any) -> str | None:
 
 def to_openai_message(content: list[dict[str, Any]]) -> dict[str, Any]:
     texts: list[str] = []
+    structured: str | None = None
     reasoning: list[str] = []
     thinking: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
@@ -261,9 +82,13 @@ def to_openai_message(content: list[dict[str, Any]]) -> dict[str, Any]:
             thinking.append(block)
             if kind == "thinking":
                 reasoning.append(block.get("thinking") or "")
+        elif kind == "tool_use" and block.get("name") in STRUCTURED_TOOLS:
+            structured = structured_text(block.get("name"), block.get("input"))
         elif kind == "tool_use":
             args = orjson.dumps(block.get("input") or {}).decode()
             calls.append({"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": args}})
+    if structured is not None:  # the structured answer is the reply; text beside it was preamble
+        texts = [structured]
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
@@ -274,6 +99,11 @@ def to_openai_message(content: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def to_openai_completion(data: dict[str, Any]) -> dict[str, Any]:
+    message = to_openai_message(data.get("content") or [])
+    finish = finish_reason(data.get("stop_reason")) or "stop"
+    structured = any(b.get("name") in STRUCTURED_TOOLS for b in data.get("content") or [] if isinstance(b, dict))
+    if finish == "tool_calls" and structured and not message.get("tool_calls"):  # only the structured answer's tool
+        finish = "stop"
     return {
         "id": str(data.get("id") or f"msg_{uuid.uuid4().hex[:24]}"),
         "object": "chat.completion",
@@ -281,9 +111,9 @@ def to_openai_completion(data: dict[str, Any]) -> dict[str, Any]:
         "model": data.get("model", ""),
         "choices": [{
             "index": 0,
-            "message": to_openai_message(data.get("content") or []),
+            "message": message,
             "logprobs": None,
-            "finish_reason": finish_reason(data.get("stop_reason")) or "stop",
+            "finish_reason": finish,
         }],
         "usage": to_openai_usage(data.get("usage") or {}),
     }
@@ -318,10 +148,7 @@ class AnthropicAdapter:
         return UpstreamRequest(url=f"{target.base_url}{MESSAGES_PATH}", headers=headers, body=payload)
 
     def parse_response(self, payload: bytes) -> dict[str, Any]:
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(502, "Anthropic returned a body that is not JSON.", code="bad_upstream_response") from None
+        data = response_json(payload, "Anthropic")
         if not isinstance(data, dict) or data.get("type") == "error":
             raise error_from_body(502, data, None)
         if not isinstance(data.get("content"), list):
@@ -329,10 +156,7 @@ class AnthropicAdapter:
         return to_openai_completion(data)
 
     def parse_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        try:
-            data = orjson.loads(payload) if payload else {}
-        except orjson.JSONDecodeError:
-            data = {}
+        data = error_json(payload)
         return error_from_body(status, data, parse_retry_after(headers))
 
     def stream_translator(self) -> AnthropicStreamTranslator:
@@ -349,6 +173,7 @@ class AnthropicStreamTranslator:
         self.raw_usage: dict[str, Any] = {}
         self.blocks: dict[int, dict[str, Any]] = {}  # Anthropic block index -> block so far
         self.tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool_calls index
+        self.structured: dict[int, str] = {}  # block index -> partial JSON of a structured answer's tool
         self.stop_reason: str | None = None
         self._done = False
 
@@ -361,14 +186,10 @@ class AnthropicStreamTranslator:
         return to_openai_usage(self.raw_usage) if self.raw_usage else None
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
+        return stream_chunk(self.id, self.created, self.model, delta, finish)
 
     def usage_chunk(self) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [], "usage": to_openai_usage(self.raw_usage)}
+        return usage_chunk(self.id, self.created, self.model, to_openai_usage(self.raw_usage))
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         try:
@@ -404,6 +225,9 @@ class AnthropicStreamTranslator:
     def on_block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
         kind = block.get("type")
         self.blocks[index] = dict(block)
+        if kind == "tool_use" and block.get("name") in STRUCTURED_TOOLS:
+            self.structured[index] = ""
+            return []
         if kind == "tool_use":
             position = self.tool_index[index] = len(self.tool_index)
             call = {"index": position, "id": block.get("id"), "type": "function",
@@ -422,6 +246,8 @@ class AnthropicStreamTranslator:
             return [self.chunk({"content": delta.get("text") or ""})] if delta.get("text") else []
         if kind == "input_json_delta":
             partial = delta.get("partial_json") or ""
+            if index in self.structured:
+                return self.on_structured_delta(index, partial)
             if not partial or index not in self.tool_index:
                 return []
             return [self.chunk({"tool_calls": [{"index": self.tool_index[index], "function": {"arguments": partial}}]})]
@@ -433,8 +259,21 @@ class AnthropicStreamTranslator:
             block["signature"] = block.get("signature", "") + (delta.get("signature") or "")
         return []
 
+    def on_structured_delta(self, index: int, partial: str) -> list[dict[str, Any]]:
+        """An object answer streams as content as it comes; a wrapped one waits for its block's end."""
+        if self.blocks[index].get("name") == WRAPPED_TOOL:
+            self.structured[index] += partial
+            return []
+        return [self.chunk({"content": partial})] if partial else []
+
     def on_block_stop(self, index: int) -> list[dict[str, Any]]:
         block = self.blocks.get(index) or {}
+        if block.get("name") == WRAPPED_TOOL and index in self.structured:
+            try:
+                tool_input = orjson.loads(self.structured[index] or "{}")
+            except orjson.JSONDecodeError:
+                raise UpstreamError(502, "Anthropic sent a structured answer that is not JSON.", code="bad_upstream_stream") from None
+            return [self.chunk({"content": structured_text(WRAPPED_TOOL, tool_input)})]
         if block.get("type") in THINKING_TYPES:
             return [self.chunk({"thinking_blocks": [block]})]
         return []
@@ -445,7 +284,10 @@ class AnthropicStreamTranslator:
         if stop is None:
             return []
         self.stop_reason = str(stop)
-        return [self.chunk({}, finish_reason(stop))]
+        finish = finish_reason(stop)
+        if finish == "tool_calls" and self.structured and not self.tool_index:  # only the structured answer's tool
+            finish = "stop"
+        return [self.chunk({}, finish)]
 
     def finish(self) -> list[dict[str, Any]]:
         if self._done:

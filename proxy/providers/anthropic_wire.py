@@ -58,13 +58,6 @@ class Message(TypedDict):
     content: str | list[dict[str, Any]]
 
 
-class Usage(TypedDict, total=False):
-    input_tokens: int
-    output_tokens: int
-    cache_creation_input_tokens: int | None
-    cache_read_input_tokens: int | None
-
-
 class MessagesRequest(TypedDict, total=False):
     model: str
     max_tokens: int
@@ -79,17 +72,6 @@ class MessagesRequest(TypedDict, total=False):
     stream: bool
     metadata: dict[str, Any]
     thinking: dict[str, Any]
-
-
-class MessagesResponse(TypedDict):
-    id: str
-    type: Literal["message"]
-    role: Literal["assistant"]
-    model: str
-    content: list[dict[str, Any]]
-    stop_reason: str | None
-    stop_sequence: str | None
-    usage: Usage
 
 
 # Anthropic stop_reason <-> OpenAI finish_reason.

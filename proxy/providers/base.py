@@ -9,10 +9,14 @@ knows about no other adapter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+from proxy.catalog import AdapterTarget
+from proxy.errors import UpstreamError, is_retriable_status
 from proxy.streaming import SSEEvent
+
+__all__ = ["Adapter", "AdapterTarget", "StreamTranslator", "UpstreamError", "UpstreamRequest", "is_retriable_status",
+           "parse_retry_after"]
 
 
 class UpstreamRequest(NamedTuple):
@@ -21,52 +25,6 @@ class UpstreamRequest(NamedTuple):
     url: str
     headers: dict[str, str]
     body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class AdapterTarget:
-    """What an adapter needs to know about the provider and model it is calling."""
-
-    base_url: str
-    upstream_model: str
-    api_key: str | None
-    extra_headers: Mapping[str, str] = field(default_factory=dict)
-    default_max_tokens: int = 4096
-
-
-class UpstreamError(Exception):
-    """An upstream failure, carried in OpenAI's error shape.
-
-    `retriable` says whether the fallback loop may try the next candidate (connection errors,
-    timeouts, 429, 5xx, overload); 400/401/403/404/422 are not retriable.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "upstream_error",
-        code: str | None = None,
-        param: str | None = None,
-        retriable: bool | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.code = code
-        self.param = param
-        self.retriable = is_retriable_status(status) if retriable is None else retriable
-        self.retry_after_s = retry_after_s
-
-    def to_openai(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-
-def is_retriable_status(status: int) -> bool:
-    return status == 408 or status == 429 or status >= 500
 
 
 class StreamTranslator(Protocol):

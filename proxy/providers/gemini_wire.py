@@ -47,35 +47,12 @@ class Content(TypedDict, total=False):
     parts: list[Part]
 
 
-class UsageMetadata(TypedDict, total=False):
-    promptTokenCount: int
-    candidatesTokenCount: int
-    thoughtsTokenCount: int
-    cachedContentTokenCount: int
-    toolUsePromptTokenCount: int
-    totalTokenCount: int
-
-
 class GenerateContentRequest(TypedDict, total=False):
     contents: list[Content]
     systemInstruction: Content
     tools: list[dict[str, Any]]
     toolConfig: dict[str, Any]
     generationConfig: dict[str, Any]
-
-
-class Candidate(TypedDict, total=False):
-    content: Content
-    finishReason: str
-    index: int
-
-
-class GenerateContentResponse(TypedDict, total=False):
-    candidates: list[Candidate]
-    usageMetadata: UsageMetadata
-    promptFeedback: dict[str, Any]
-    modelVersion: str
-    responseId: str
 
 
 # finishReason -> OpenAI finish_reason; STOP becomes tool_calls when the answer called functions.

@@ -13,10 +13,9 @@ from typing import Any, ClassVar
 import orjson
 
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
+from proxy.providers.common import GATEWAY_FIELDS, error_json, response_json
 from proxy.streaming import SSEEvent
 
-# Fields that only the gateway understands; never sent upstream.
-GATEWAY_FIELDS = ("provider", "model_routing_config", "switchyard")
 # Reasoning round-trip fields that other adapters put on assistant turns (Claude's signed thinking
 # blocks, Gemini's thought signatures); OpenAI-format providers reject or misread them.
 REASONING_FIELDS = ("thinking_blocks", "reasoning_content", "reasoning_signature", "extra_content")
@@ -52,8 +51,6 @@ class OpenAIAdapter:
     def __init__(self, auth_header: str = "Authorization", auth_scheme: str = "Bearer") -> None:
         self.auth_header = auth_header
         self.auth_scheme = auth_scheme
-        # per (target, stream): the URL and headers, which depend on nothing else (built once, not per request)
-        self._fixed: dict[tuple[int, bool], tuple[AdapterTarget, str, dict[str, str]]] = {}
 
     def build_request(self, body: dict[str, Any], target: AdapterTarget, *, stream: bool) -> UpstreamRequest:
         out = body.copy()
@@ -72,23 +69,20 @@ class OpenAIAdapter:
         return UpstreamRequest(url=url, headers=headers.copy(), body=orjson.dumps(out))
 
     def fixed_parts(self, target: AdapterTarget, stream: bool) -> tuple[str, dict[str, str]]:
-        fixed = self._fixed.get((id(target), stream))
-        if fixed is None or fixed[0] is not target:
+        """The URL and headers, which depend on the target alone: built once per target, kept on it."""
+        key = ("openai", self.auth_header, self.auth_scheme, stream)
+        fixed: tuple[str, dict[str, str]] | None = target.prepared.get(key)
+        if fixed is None:
             headers = {"Content-Type": "application/json", **target.extra_headers}
             if stream:
                 headers["Accept"] = "text/event-stream"
             if target.api_key:
                 headers[self.auth_header] = f"{self.auth_scheme} {target.api_key}".strip()
-            if len(self._fixed) >= 1024:  # targets are per route, a handful; tests build many
-                self._fixed.clear()
-            fixed = self._fixed[(id(target), stream)] = (target, f"{target.base_url}/chat/completions", headers)
-        return fixed[1], fixed[2]
+            fixed = target.prepared[key] = (f"{target.base_url}/chat/completions", headers)
+        return fixed
 
     def parse_response(self, payload: bytes) -> dict[str, Any]:
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(502, "Upstream returned a body that is not JSON.", code="bad_upstream_response") from None
+        data = response_json(payload, "Upstream")
         if not isinstance(data, dict) or "error" in data and "choices" not in data:
             raise error_from_body(502, data if isinstance(data, dict) else {}, None)
         if not isinstance(data.get("choices"), list):
@@ -96,10 +90,7 @@ class OpenAIAdapter:
         return data
 
     def parse_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        try:
-            data = orjson.loads(payload) if payload else {}
-        except orjson.JSONDecodeError:
-            data = {}
+        data = error_json(payload)
         return error_from_body(status, data if isinstance(data, dict) else {}, parse_retry_after(headers))
 
     def stream_translator(self) -> OpenAIStreamTranslator:

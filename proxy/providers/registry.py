@@ -1,28 +1,25 @@
-"""Adapters by wire format. Each adapter module knows only its own format.
-
-Anthropic and Gemini adapters are imported lazily: a build without one simply has no such wire.
-"""
+"""Adapters by wire format. Each adapter module knows only its own format."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
 from proxy.config import ProviderConfig
+from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.base import Adapter
+from proxy.providers.gemini import GeminiAdapter
 from proxy.providers.openai_compat import OpenAIAdapter
 
-# wire -> (module, class)
-ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
-    "openai": ("proxy.providers.openai_compat", "OpenAIAdapter"),
-    "anthropic": ("proxy.providers.anthropic", "AnthropicAdapter"),
-    "gemini": ("proxy.providers.gemini", "GeminiAdapter"),
+ADAPTER_CLASSES: dict[str, Callable[[], Adapter]] = {
+    "openai": OpenAIAdapter,
+    "anthropic": AnthropicAdapter,
+    "gemini": GeminiAdapter,
 }
 
 
 def get_adapter(wire: str) -> Adapter:
     """A default-configured adapter for a wire format."""
-    module_name, class_name = ADAPTER_CLASSES[wire]
-    return getattr(importlib.import_module(module_name), class_name)()  # type: ignore[no-any-return]
+    return ADAPTER_CLASSES[wire]()
 
 
 def adapter_for(provider: ProviderConfig) -> Adapter:

@@ -1,43 +1,73 @@
-"""From a validated request to the ordered (model, provider) candidates the fallback loop will try."""
+"""From a checked call to the ordered (model, provider) candidates the fallback loop will try."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from proxy.catalog import Route
+from proxy._scorer import Scorer
+from proxy.call import ChatCall, ProviderRouting
+from proxy.catalog import Catalog, Route
 from proxy.errors import GatewayError
-from proxy.gateway import Gateway
-from proxy.routing.providers import order_providers, parse_provider_routing
-
-AUTO_MODEL = "auto"
+from proxy.routing.model_fit import able_routes, check_fits_model, token_counter
+from proxy.routing.model_routing import AutoDecision, ModelRouter, extract_prompt, route_auto
+from proxy.routing.providers import order_providers
 
 
 class CandidatePlan(NamedTuple):
     """(A named tuple: one is built per request.)"""
 
     candidates: list[Route]
-    route_reason: str | None = None  # for x-switchyard-route when the model was picked by auto routing
-    details: Mapping[str, Any] = MappingProxyType({})
+    decision: AutoDecision | None = None  # how auto routing picked the model, when it did
 
 
-def plan_candidates(gw: Gateway, body: dict[str, Any], headers: Mapping[str, str]) -> CandidatePlan:
-    model_name: str = body["model"]
-    routing = parse_provider_routing(body, gw.settings.routing.default_factor)
-    if model_name == AUTO_MODEL:
-        if gw.model_router is None:
-            raise GatewayError(400, "Automatic model routing is not available in this build.", param="model")
-        from proxy.routing.model_routing import plan_auto
-
-        return plan_auto(gw, body, headers, routing)  # type: ignore[no-any-return]
-    entry, pin = gw.catalog.resolve(model_name)
+def plan_candidates(call: ChatCall, catalog: Catalog, scorer: Scorer, router: ModelRouter | None) -> CandidatePlan:
+    if call.auto is not None:
+        return plan_auto(call, catalog, scorer, router)
+    entry, pin = catalog.resolve(call.model)
+    check_fits_model(entry.slug, entry.config, call.body, token_counter(router))
     providers = order_providers(
         entry.slug,
         known=entry.config.providers,
         live=entry.routes,
         pin=pin,
-        routing=routing,
-        rank=gw.scorer.rank_providers,
+        routing=call.provider_routing,
+        rank=scorer.rank_providers,
     )
-    return CandidatePlan([entry.routes[p] for p in providers])
+    return CandidatePlan(able_routes([entry.routes[p] for p in providers], call.body, call.stream))
+
+
+def decide_auto(call: ChatCall, catalog: Catalog, scorer: Scorer, router: ModelRouter | None) -> AutoDecision:
+    """What both `model: auto` and `POST /v1/route` do."""
+    if router is None or call.auto is None:
+        raise GatewayError(400, "Automatic model routing is not available in this build.", param="model")
+    return route_auto(catalog, scorer, router, call.auto, extract_prompt(call.body))
+
+
+def plan_auto(call: ChatCall, catalog: Catalog, scorer: Scorer, router: ModelRouter | None) -> CandidatePlan:
+    """The ranked (model, provider) list is the fallback order; the request's provider routing, when
+    it set one, orders each model's providers instead of the router."""
+    decision = decide_auto(call, catalog, scorer, router)
+    by_model: dict[str, list[str]] = {}
+    for model, provider in decision.candidates:
+        by_model.setdefault(model, []).append(provider)
+    routes: list[Route] = []
+    explicit = call.provider_routing_set
+    for model, providers in by_model.items():
+        routes += providers_for(catalog, scorer, model, providers, call.provider_routing, explicit)
+    if not routes:
+        raise GatewayError(400, "provider.routing.providers names no provider that serves a model in the routing pool.",
+                           param="provider.routing.providers", code="unknown_provider")
+    return CandidatePlan(able_routes(routes, call.body, call.stream), decision)
+
+
+def providers_for(catalog: Catalog, scorer: Scorer, model: str, ranked: list[str], routing: ProviderRouting,
+                  explicit: bool) -> list[Route]:
+    """Provider order for one model: the router's order, or the request's provider routing when it set one."""
+    entry = catalog.models[model]
+    if routing.kind == "order":
+        wanted = [p for p in routing.providers if p in entry.routes]
+    elif explicit:
+        wanted = [p for p in scorer.rank_providers(model, routing.factor) if p in entry.routes]
+    else:
+        wanted = ranked
+    return [entry.routes[p] for p in wanted]

@@ -1,54 +1,34 @@
-"""Model routing for `model: "auto"`: parse the request's routing config, ask the Rust Router, build candidates.
+"""Model routing for `model: "auto"`: pure functions over the catalogue, the scorer's numbers and the Rust Router.
 
-Pure functions where possible: `parse_routing_config` and `extract_prompt` read the body; `route_auto` turns
-a ranked decision into (model, provider) candidates plus the details `/v1/route` shows. Serving uses only
-the Rust scorer (`proxy._scorer.Router`), the weights and static embedding files next to this module, and
-each model's ability from `abilities.py` (or a `router fit` file named by `routing.router_path`).
+`extract_prompt` reads what the router scores from the messages; `route_auto` ranks the pool and turns
+the decision into (model, provider) candidates plus the details `/v1/route` shows. The routing ask
+itself (`AutoRouting`: pool, canonical preference, tradeoff and limits) was parsed once, in `proxy.call`.
+Each model's ability comes from `abilities.py` (or a `router fit` file named by `routing.router_path`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from proxy._scorer import Router, Scorer
+from proxy.call import AutoRouting
+from proxy.catalog import Catalog
 from proxy.errors import GatewayError
 from proxy.routing.abilities import resolve as resolve_ability
 from proxy.routing.catalog_specs import CatalogSpec, load_catalog_specs
 
-__all__ = ["CatalogSpec", "ModelRouter", "load_catalog_specs", "load_weights", "new_router", "parse_routing_config"]
-
-if TYPE_CHECKING:
-    from proxy._scorer import Router
-    from proxy.catalog import Catalog, Route
-    from proxy.gateway import Gateway
-    from proxy.routing.candidates import CandidatePlan
-    from proxy.routing.providers import ProviderRouting
+__all__ = ["CatalogSpec", "ModelRouter", "load_catalog_specs", "load_weights", "new_router"]
 
 WEIGHTS_PATH = Path(__file__).with_name("router_v2.json")
 TABLE_PATH = Path(__file__).with_name("static_embed.bin")
-STRATEGY_HEADER = "x-switchyard-strategy"
-PREFERENCES = ("balanced", "quality", "price", "speed")
-ALIASES = {"performance": "quality", "cost": "price"}
 IMAGE_TOKENS = 765  # a 512px-tiled image at high detail in OpenAI's accounting
 MESSAGE_FRAMING_TOKENS = 4
 CANDIDATE_FIELDS = ("model", "provider", "predicted_quality", "estimated_cost_usd", "estimated_latency_ms", "score",
                     "healthy")
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingRequest:
-    """The validated routing ask: the pool (None means every live model), the preference or an explicit
-    tradeoff (which wins), and the per-request limits."""
-
-    pool: tuple[str, ...] | None
-    preference: str
-    preference_source: str = "default"  # "body" | "header" | "default"
-    tradeoff: float | None = None
-    max_cost_usd: float | None = None
-    min_quality: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,72 +50,6 @@ class AutoDecision:
     candidates: list[tuple[str, str]]  # (model, provider), in fallback order
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
-
-
-def _bad(message: str, param: str, code: str = "invalid_model_routing_config") -> GatewayError:
-    return GatewayError(400, message, param=param, code=code)
-
-
-def normalise_preference(value: Any, param: str) -> str:
-    if not isinstance(value, str) or ALIASES.get(value.strip().lower(), value.strip().lower()) not in PREFERENCES:
-        raise _bad(
-            f"{param} must be one of balanced, quality, price, speed (or the aliases performance, cost); got {value!r}.",
-            param,
-        )
-    key = value.strip().lower()
-    return ALIASES.get(key, key)
-
-
-def parse_routing_config(
-    body: Mapping[str, Any], headers: Mapping[str, str], known: Collection[str] | None = None
-) -> RoutingRequest:
-    """`model_routing_config` from the body, the strategy header as a fallback; errors name the field."""
-    cfg = body.get("model_routing_config")
-    if cfg is None:
-        cfg = {}
-    if not isinstance(cfg, Mapping):
-        raise _bad("model_routing_config must be an object.", "model_routing_config")
-
-    pool: tuple[str, ...] | None = None
-    key = "available_models" if "available_models" in cfg else "models" if "models" in cfg else None
-    if key is not None:
-        param = f"model_routing_config.{key}"
-        models = cfg[key]
-        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
-            raise _bad(f"{param} must be a list of model slugs.", param)
-        unique = tuple(dict.fromkeys(models))
-        if len(unique) < 2:
-            raise _bad(f"{param} must list at least two distinct models to route between; got {len(unique)}.", param)
-        if known is not None:
-            for i, slug in enumerate(models):
-                if slug not in known:
-                    raise _bad(f"{param}[{i}]: unknown model '{slug}'. GET /v1/models lists them.", f"{param}[{i}]",
-                               code="model_not_found")
-        pool = unique
-
-    tradeoff = _number(cfg, "tradeoff", 0.0, 1.0)
-    max_cost = _number(cfg, "max_cost_usd", 0.0, None)
-    min_quality = _number(cfg, "min_quality", 0.0, 1.0)
-    header = next((v for k, v in headers.items() if k.lower() == STRATEGY_HEADER), None)
-    if cfg.get("preference") is not None:
-        pref, source = normalise_preference(cfg["preference"], "model_routing_config.preference"), "body"
-    elif header is not None:
-        pref, source = normalise_preference(header, STRATEGY_HEADER), "header"
-    else:
-        pref, source = "balanced", "default"
-    return RoutingRequest(pool, pref, source, tradeoff, max_cost, min_quality)
-
-
-def _number(cfg: Mapping[str, Any], key: str, lo: float, hi: float | None) -> float | None:
-    """An optional number in [lo, hi]; errors name the field."""
-    value = cfg.get(key)
-    if value is None:
-        return None
-    param = f"model_routing_config.{key}"
-    span = f"from {lo:g} to {hi:g}" if hi is not None else f"at least {lo:g}"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= (hi or float("inf")):
-        raise _bad(f"{param} must be a number {span}; got {value!r}.", param)
-    return float(value)
 
 
 def _part_text(content: Any) -> tuple[str, int]:
@@ -191,8 +105,6 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict[str, Any]:
 
 def new_router(weights: Mapping[str, Any] | None = None) -> Router:
     """A Rust Router with the shipped (or given) weights and the static embedding table, no models yet."""
-    from proxy._scorer import Router
-
     return Router(dict(weights or load_weights()), TABLE_PATH.read_bytes())
 
 
@@ -221,31 +133,44 @@ class ModelRouter:
                                   tools=caps.tools, vision=caps.vision, json=caps.json_mode, specialty=cfg.specialty)
 
 
-def build_model_router(gw: Gateway) -> ModelRouter | None:
+def build_model_router(catalog: Catalog, router_path: str | None = None) -> ModelRouter | None:
     """None when the weights file is missing: `auto` then answers 400 rather than guessing."""
     if not WEIGHTS_PATH.exists():
         return None
-    path = gw.settings.routing.router_path
-    return ModelRouter(gw.catalog, fitted=load_fitted(path) if path else None)
+    return ModelRouter(catalog, fitted=load_fitted(router_path) if router_path else None)
 
 
-def _offers(gw: Gateway, pool: Sequence[str]) -> list[tuple[str, str, float, float, float, float, bool]]:
+def _offers(catalog: Catalog, scorer: Scorer, pool: Sequence[str]) -> list[tuple[str, str, float, float, float, float, bool]]:
     offers = []
     for slug in pool:
-        for route in gw.catalog.models[slug].routes.values():
-            stats = gw.scorer.stats(slug, route.provider)
+        for route in catalog.models[slug].routes.values():
+            stats = scorer.stats(slug, route.provider)
             offers.append((slug, route.provider, route.input_price, route.output_price,
                            float(stats.get("first_token_ms") or 0.0), float(stats.get("tokens_per_s") or 0.0),
                            bool(stats.get("available", True))))
     return offers
 
 
-def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> AutoDecision:
-    """Rank the pool for this prompt; candidates are grouped by model, best first."""
-    router: ModelRouter = gw.model_router
-    pool = list(request.pool) if request.pool is not None else [m.slug for m in gw.catalog.live_models()]
-    unserved = [m for m in pool if not gw.catalog.models[m].routes]
-    servable = [m for m in pool if gw.catalog.models[m].routes]
+def _limits_error(request: AutoRouting, limited: Sequence[tuple[str, str, float, float, str]]) -> GatewayError:
+    """No candidate meets `max_cost_usd` / `min_quality`: a 400 naming the field and the closest candidate."""
+    if request.min_quality is not None and all(why == "min_quality" for *_, why in limited):
+        model, provider, q, cost, _ = max(limited, key=lambda r: r[2])
+        field_, want = "min_quality", f"a predicted quality of at least {request.min_quality:g}"
+    else:
+        model, provider, q, cost, _ = min(limited, key=lambda r: r[3])
+        field_, want = "max_cost_usd", f"an estimated cost of at most ${request.max_cost_usd:g}"
+    return GatewayError(400, f"No model in the routing pool meets model_routing_config.{field_} ({want}). The "
+                        f"closest is {model} via {provider}: predicted quality {q:.3f}, estimated cost ${cost:.6f}. "
+                        f"Relax model_routing_config.{field_} or widen the pool.",
+                        param=f"model_routing_config.{field_}", code="no_model_meets_limits")
+
+
+def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: AutoRouting, prompt: PromptInfo) -> AutoDecision:
+    """Rank the pool for this prompt (its slugs were checked against the catalogue by `parse_chat_call`);
+    candidates are grouped by model, best first."""
+    pool = list(request.pool) if request.pool is not None else [m.slug for m in catalog.live_models()]
+    unserved = [m for m in pool if not catalog.models[m].routes]
+    servable = [m for m in pool if catalog.models[m].routes]
     if not servable:
         raise GatewayError(503, "No model in the routing pool has a configured provider. Set a provider's API key "
                            "environment variable, or widen model_routing_config.available_models.",
@@ -254,7 +179,7 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
     if prompt.context:
         extra += int(router.router.features(prompt.context)["est_tokens"])
     decision = router.router.route(
-        prompt.text, _offers(gw, servable), preference=request.preference, tradeoff=request.tradeoff,
+        prompt.text, _offers(catalog, scorer, servable), preference=request.preference, tradeoff=request.tradeoff,
         max_cost_usd=request.max_cost_usd, min_quality=request.min_quality, tools=prompt.tools > 0,
         vision=prompt.images > 0, json=prompt.json_mode, max_tokens=prompt.max_tokens, extra_input_tokens=extra,
         explain=True,
@@ -299,55 +224,3 @@ def route_auto(gw: Gateway, request: RoutingRequest, prompt: PromptInfo) -> Auto
         "rejected": rejected,
     }
     return AutoDecision([(str(c["model"]), str(c["provider"])) for c in ranked], reason, details)
-
-
-def _limits_error(request: RoutingRequest, limited: Sequence[tuple[str, str, float, float, str]]) -> GatewayError:
-    """No candidate meets `max_cost_usd` / `min_quality`: a 400 naming the field and the closest candidate."""
-    if request.min_quality is not None and all(why == "min_quality" for *_, why in limited):
-        model, provider, q, cost, _ = max(limited, key=lambda r: r[2])
-        field_, want = "min_quality", f"a predicted quality of at least {request.min_quality:g}"
-    else:
-        model, provider, q, cost, _ = min(limited, key=lambda r: r[3])
-        field_, want = "max_cost_usd", f"an estimated cost of at most ${request.max_cost_usd:g}"
-    return _bad(f"No model in the routing pool meets model_routing_config.{field_} ({want}). The closest is "
-                f"{model} via {provider}: predicted quality {q:.3f}, estimated cost ${cost:.6f}. Relax "
-                f"model_routing_config.{field_} or widen the pool.", f"model_routing_config.{field_}",
-                code="no_model_meets_limits")
-
-
-def decide(gw: Gateway, body: Mapping[str, Any], headers: Mapping[str, str]) -> AutoDecision:
-    """Parse, then route: what both `model: auto` and `POST /v1/route` do."""
-    if gw.model_router is None:
-        raise GatewayError(400, "Automatic model routing is not available in this build.", param="model")
-    request = parse_routing_config(body, headers, known=gw.catalog.models)
-    return route_auto(gw, request, extract_prompt(body))
-
-
-def _providers_for(gw: Gateway, model: str, ranked: list[str], routing: ProviderRouting, explicit: bool) -> list[Route]:
-    """Provider order for one model: the router's order, or the request's provider routing when it set one."""
-    entry = gw.catalog.models[model]
-    if routing.kind == "order":
-        wanted = [p for p in routing.providers if p in entry.routes]
-    elif explicit:
-        wanted = [p for p in gw.scorer.rank_providers(model, routing.factor) if p in entry.routes]
-    else:
-        wanted = ranked
-    return [entry.routes[p] for p in wanted]
-
-
-def plan_auto(gw: Gateway, body: dict[str, Any], headers: Mapping[str, str], routing: ProviderRouting) -> CandidatePlan:
-    """The call site in candidates.py: the ranked (model, provider) list is the fallback order."""
-    from proxy.routing.candidates import CandidatePlan
-
-    decision = decide(gw, body, headers)
-    explicit = bool((body.get("provider") or {}).get("routing"))
-    by_model: dict[str, list[str]] = {}
-    for model, provider in decision.candidates:
-        by_model.setdefault(model, []).append(provider)
-    routes: list[Route] = []
-    for model, providers in by_model.items():
-        routes += _providers_for(gw, model, providers, routing, explicit)
-    if not routes:
-        raise GatewayError(400, "provider.routing.providers names no provider that serves a model in the routing pool.",
-                           param="provider.routing.providers", code="unknown_provider")
-    return CandidatePlan(routes, route_reason=decision.reason, details=decision.details)

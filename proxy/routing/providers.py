@@ -3,41 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from typing import Any
 
+from proxy.call import ProviderRouting
 from proxy.errors import GatewayError
-
-FACTORS = ("latency", "price", "throughput")
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderRouting:
-    """`provider.routing` from the request: sort by a factor, or try exactly the listed providers."""
-
-    kind: str  # "priority" | "order"
-    factor: str = "latency"
-    providers: tuple[str, ...] = ()
-
-
-def parse_provider_routing(body: dict[str, Any], default_factor: str) -> ProviderRouting:
-    """Read `provider.routing`; the request was validated already, so only shape is checked here."""
-    routing = (body.get("provider") or {}).get("routing") or {}
-    kind = routing.get("type")
-    if kind == "order":
-        providers = routing.get("providers") or []
-        if not providers:
-            raise GatewayError(400, "provider.routing.providers must list at least one provider when type is 'order'.", param="provider.routing.providers")
-        return ProviderRouting("order", providers=tuple(providers))
-    if kind == "priority":
-        return ProviderRouting("priority", factor=routing.get("primary_factor") or default_factor)
-    default = _DEFAULT_ROUTING.get(default_factor)
-    if default is None:  # frozen, so one per factor serves every request that sets none
-        default = _DEFAULT_ROUTING[default_factor] = ProviderRouting("priority", factor=default_factor)
-    return default
-
-
-_DEFAULT_ROUTING: dict[str, ProviderRouting] = {}
 
 
 def order_providers(
@@ -70,8 +38,6 @@ def order_providers(
         if not ordered:
             raise no_live_provider(model, list(routing.providers), param="provider.routing.providers")
         return ordered
-    if routing.factor not in FACTORS:
-        raise GatewayError(400, f"provider.routing.primary_factor must be one of {', '.join(FACTORS)}.", param="provider.routing.primary_factor")
     if not live:
         raise no_live_provider(model, list(known), param="model")
     return rank(model, routing.factor)

@@ -8,6 +8,7 @@ blocks passed back with the signature this mock issued for them.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from typing import Any
 
@@ -55,6 +56,33 @@ def blocks_of(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [b for b in content or [] if isinstance(b, dict)]
 
 
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+
+
+def parameter_problem(body: dict[str, Any]) -> str | None:
+    """Sampling, stop and tool fields the way the real API types them."""
+    stop = body.get("stop_sequences")
+    if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+        return "stop_sequences: Input should be a valid list of strings"
+    for name, high in (("temperature", 1.0), ("top_p", 1.0)):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= high):
+            return f"{name}: Input should be a number between 0 and {high:g}"
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        return "tools: Input should be a valid list"
+    for i, tool in enumerate(tools or []):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not TOOL_NAME.match(tool["name"]):
+            return f"tools.{i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+        schema = tool.get("input_schema")
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            return f"tools.{i}.custom.input_schema.type: Input should be 'object'"
+    choice = body.get("tool_choice")
+    if choice is not None and (not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none")):
+        return "tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'"
+    return None
+
+
 def request_problem(body: Any) -> str | None:
     """The first reason the real API would reject this body with a 400, or None."""
     if not isinstance(body, dict):
@@ -62,6 +90,9 @@ def request_problem(body: Any) -> str | None:
     for name in ("model", "max_tokens", "messages"):
         if name not in body:
             return f"{name}: Field required"
+    problem = parameter_problem(body)
+    if problem is not None:
+        return problem
     if not isinstance(body["messages"], list) or not body["messages"]:
         return "messages: at least one message is required"
     tool_ids: set[str] = set()
@@ -112,9 +143,12 @@ def plan_content(body: dict[str, Any], knobs: Knobs) -> tuple[list[dict[str, Any
     tool = chosen_tool(body)
     if tool is not None:
         args = orjson.dumps(sample_arguments(tool.get("input_schema") or {})).decode()
-        lead = f"I'll use {tool['name']}."
-        blocks.append({"type": "text", "text": lead})
-        pieces.append([lead])
+        # a forced tool choice gets the call alone; with `auto` Claude often says what it is doing first
+        forced = (body.get("tool_choice") or {}).get("type") in ("tool", "any")
+        lead = "" if forced else f"I'll use {tool['name']}."
+        if lead:
+            blocks.append({"type": "text", "text": lead})
+            pieces.append([lead])
         blocks.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": tool["name"], "input": orjson.loads(args)})
         pieces.append(split_text(args, max(knobs.chunks - 2, 1)))
         return blocks, pieces, "tool_use", estimate_tokens(lead + args)
@@ -128,9 +162,10 @@ def plan_content(body: dict[str, Any], knobs: Knobs) -> tuple[list[dict[str, Any
     return blocks, pieces, stop, len(words) * knobs.tokens_per_chunk
 
 
-def usage_block(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def usage_block(input_tokens: int, output_tokens: int, cache_read: int = 0) -> dict[str, Any]:
+    """Anthropic reports cache reads beside input_tokens, not inside them."""
     return {"input_tokens": input_tokens, "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": cache_read}
 
 
 async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse:
@@ -159,12 +194,12 @@ async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse
     input_tokens = estimate_tokens(orjson.dumps(body["messages"]).decode())
     message = {
         "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": body["model"],
-        "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage_block(input_tokens, output_tokens),
+        "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage_block(input_tokens, output_tokens, knobs.cached_prompt_tokens),
     }
     if body.get("stream"):
         ctx.counters.streams += 1
-        return await stream_message(ctx, request, message, pieces)
-    await sleep_ms(knobs.ttft_ms)
+        return await stream_message(ctx, request, message, pieces, plan.ttft_ms)
+    await sleep_ms(plan.ttft_ms)
     return json_response(message, headers={"request-id": request_id()})
 
 
@@ -192,7 +227,8 @@ def block_events(index: int, block: dict[str, Any], pieces: list[str]) -> list[t
     return out
 
 
-async def stream_message(ctx: MockContext, request: web.Request, message: dict[str, Any], pieces: list[list[str]]) -> web.StreamResponse:
+async def stream_message(ctx: MockContext, request: web.Request, message: dict[str, Any], pieces: list[list[str]],
+                         ttft_ms: float) -> web.StreamResponse:
     knobs = ctx.knobs
     resp = web.StreamResponse(status=200, headers={
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "request-id": request_id()})
@@ -203,11 +239,11 @@ async def stream_message(ctx: MockContext, request: web.Request, message: dict[s
     await resp.write(sse("ping", {"type": "ping"}))
     waited = 0.0
     if knobs.keepalive_every_ms > 0:  # Anthropic keeps a quiet stream alive with ping events
-        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+        while waited + knobs.keepalive_every_ms < ttft_ms:
             await sleep_ms(knobs.keepalive_every_ms)
             waited += knobs.keepalive_every_ms
             await resp.write(sse("ping", {"type": "ping"}))
-    await sleep_ms(knobs.ttft_ms - waited)
+    await sleep_ms(ttft_ms - waited)
 
     events = [e for i, block in enumerate(message["content"]) for e in block_events(i, block, pieces[i])]
     sent = 0

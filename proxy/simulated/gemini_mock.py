@@ -8,13 +8,22 @@ turn before, schema keys functionDeclarations reject, and thought signatures pas
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from proxy.simulated.knobs import Knobs, answer_words, estimate_tokens, sample_arguments, sleep_ms
+from proxy.simulated.knobs import (
+    Knobs,
+    answer_words,
+    estimate_tokens,
+    json_answer,
+    sample_arguments,
+    sleep_ms,
+    split_text,
+)
 from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
 
 RPC_STATUS: dict[int, tuple[str, str]] = {
@@ -28,6 +37,7 @@ RPC_STATUS: dict[int, tuple[str, str]] = {
     504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
 }
 BAD_SCHEMA_KEYS = ("additionalProperties", "$schema")
+FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$")
 
 
 def error_body(status: int, message: str | None = None, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -64,8 +74,19 @@ def request_problem(body: Any) -> str | None:
     """The first reason the real API would answer 400 INVALID_ARGUMENT, or None."""
     if not isinstance(body, dict) or not isinstance(body.get("contents"), list) or not body["contents"]:
         return "* GenerateContentRequest.contents: contents is not specified"
+    config = field(body, "generationConfig", "generation_config") or {}
+    stop = field(config, "stopSequences", "stop_sequences")
+    if stop is not None and not (isinstance(stop, list) and len(stop) <= 5 and all(isinstance(s, str) for s in stop)):
+        return "* GenerateContentRequest.generation_config.stop_sequences: at most 5 strings are allowed."
     for tool in body.get("tools") or []:
         for decl in field(tool, "functionDeclarations", "function_declarations") or []:
+            if not isinstance(decl.get("name"), str) or not FUNCTION_NAME.match(decl["name"]):
+                return ("* GenerateContentRequest.tools[0].function_declarations[0].name: Invalid function name. Must start with a "
+                        "letter or an underscore. Must be alphameric (a-z, A-Z, 0-9), underscores (_), dots (.), colons (:) or "
+                        "dashes (-), with a maximum length of 64.")
+            if "parameters" in decl and not isinstance(decl["parameters"], dict):
+                return ("Invalid JSON payload received. Invalid value at 'tools[0].function_declarations[0].parameters' "
+                        "(type.googleapis.com/google.ai.generativelanguage.v1beta.Schema)")
             dumped = orjson.dumps(decl.get("parameters") or {}).decode()
             for key in BAD_SCHEMA_KEYS:
                 if f'"{key}"' in dumped:
@@ -123,6 +144,11 @@ def plan_chunks(body: dict[str, Any], model: str, knobs: Knobs) -> tuple[list[li
         chunks.append([{"functionCall": {"name": fn["name"], "args": args}, "thoughtSignature": signature_for(fn["name"], args)}])
         return chunks, "STOP", estimate_tokens(orjson.dumps(args).decode()), thoughts
     words = answer_words(model, prompt_text(body), knobs.chunks)
+    if field(config, "responseMimeType", "response_mime_type") == "application/json":
+        schema = field(config, "responseJsonSchema", "response_json_schema") or field(config, "responseSchema", "response_schema")
+        text = json_answer(schema if isinstance(schema, dict) else None, "".join(words))
+        chunks += [[{"text": piece}] for piece in split_text(text, knobs.chunks)]
+        return chunks, "STOP", estimate_tokens(text), thoughts
     finish = "STOP"
     limit = field(config, "maxOutputTokens", "max_output_tokens")
     if limit:
@@ -180,8 +206,8 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
     response_id = uuid.uuid4().hex[:22]
     if method == "streamGenerateContent" and request.query.get("alt") == "sse":
         ctx.counters.streams += 1
-        return await stream_sse(ctx, request, chunks, finish, (prompt, candidates, thoughts), model, response_id)
-    await sleep_ms(knobs.ttft_ms)
+        return await stream_sse(ctx, request, chunks, finish, (prompt, candidates, thoughts), model, response_id, plan.ttft_ms)
+    await sleep_ms(plan.ttft_ms)
     meta = usage_metadata(prompt, candidates, thoughts)
     if method == "streamGenerateContent":  # without alt=sse the stream is one JSON array
         ctx.counters.streams += 1
@@ -197,18 +223,18 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
 
 
 async def stream_sse(ctx: MockContext, request: web.Request, chunks: list[list[dict[str, Any]]], finish: str,
-                     tokens: tuple[int, int, int], model: str, response_id: str) -> web.StreamResponse:
+                     tokens: tuple[int, int, int], model: str, response_id: str, ttft_ms: float) -> web.StreamResponse:
     knobs = ctx.knobs
     prompt, candidates, thoughts = tokens
     resp = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     waited = 0.0
     if knobs.keepalive_every_ms > 0:
-        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+        while waited + knobs.keepalive_every_ms < ttft_ms:
             await sleep_ms(knobs.keepalive_every_ms)
             waited += knobs.keepalive_every_ms
             await resp.write(b": keep-alive\r\n\r\n")
-    await sleep_ms(knobs.ttft_ms - waited)
+    await sleep_ms(ttft_ms - waited)
     per_chunk = max(1, candidates // max(len(chunks), 1))
     for i, parts in enumerate(chunks):
         if knobs.drop_after_chunks is not None and i >= knobs.drop_after_chunks:

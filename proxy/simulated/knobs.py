@@ -7,10 +7,16 @@ import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import orjson
+
+from proxy.simulated.schema_instance import instance_for
+
 
 @dataclass
 class Knobs:
     ttft_ms: float = 20.0  # delay before the first content chunk (or before a non-stream body)
+    slow_share: float = 0.0  # the tail: this share of requests waits `slow_ttft_ms` instead (a queue)
+    slow_ttft_ms: float = 3000.0
     tokens_per_s: float = 400.0  # pace of content chunks; each chunk carries `tokens_per_chunk` tokens
     tokens_per_chunk: int = 2
     chunks: int = 8  # content chunks per answer
@@ -22,6 +28,7 @@ class Knobs:
     drop_after_chunks: int | None = None  # close the connection after N content chunks (mid-stream)
     stream_error_after_chunks: int | None = None  # send an in-stream error event after N content chunks
     keepalive_every_ms: float = 0.0  # send SSE keep-alive comments while waiting for the first token
+    cached_prompt_tokens: int = 0  # prompt tokens reported as read from the provider's prompt cache
     api_key: str | None = None  # when set, requests must carry this key in the wire format's auth header
     seed: int | None = None
 
@@ -56,10 +63,12 @@ class MockCounters:
 class FaultPlan:
     """What this one request will suffer, drawn once from the knobs."""
 
-    __slots__ = ("status", "hang")
+    __slots__ = ("status", "hang", "ttft_ms")
 
     def __init__(self, knobs: Knobs, rng: random.Random) -> None:
         self.hang = knobs.hang
+        slow = knobs.slow_share > 0 and rng.random() < knobs.slow_share
+        self.ttft_ms = knobs.slow_ttft_ms if slow else knobs.ttft_ms
         if knobs.status is not None:
             self.status: int | None = knobs.status
         elif knobs.error_rate > 0 and rng.random() < knobs.error_rate:
@@ -97,29 +106,16 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def sample_arguments(schema: dict[str, Any]) -> dict[str, Any]:
-    """Arguments that satisfy a JSON schema's required properties, for simulated tool calls."""
-    props = schema.get("properties") or {}
-    required = schema.get("required") or list(props)[:1]
-    out: dict[str, Any] = {}
-    for name in required:
-        kind = (props.get(name) or {}).get("type", "string")
-        enum = (props.get(name) or {}).get("enum")
-        if enum:
-            out[name] = enum[0]
-        elif kind == "integer":
-            out[name] = 1
-        elif kind == "number":
-            out[name] = 1.5
-        elif kind == "boolean":
-            out[name] = True
-        elif kind == "array":
-            out[name] = []
-        elif kind == "object":
-            out[name] = {}
-        else:
-            out[name] = f"sample {name}"
-    return out
+def sample_arguments(schema: Any) -> dict[str, Any]:
+    """Tool-call arguments that validate against the tool's JSON schema (an object, as tools take)."""
+    value = instance_for(schema if isinstance(schema, dict) and schema else {"type": "object"})
+    return value if isinstance(value, dict) else {}
+
+
+def json_answer(schema: Any | None, answer: str) -> str:
+    """Structured output: a JSON text valid against `schema`, or a JSON object when there is none."""
+    value = {"answer": answer} if schema is None else instance_for(schema)
+    return orjson.dumps(value).decode()
 
 
 def split_text(text: str, parts: int) -> list[str]:

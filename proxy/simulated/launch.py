@@ -44,13 +44,9 @@ PROFILES: dict[str, tuple[float, float]] = {
 }
 
 
-def mock_factory(wire: str) -> tuple[Callable[..., web.Application], str] | None:
+def mock_factory(wire: str) -> tuple[Callable[..., web.Application], str]:
     module_name, factory, prefix = MOCKS[wire]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return getattr(module, factory), prefix
+    return getattr(importlib.import_module(module_name), factory), prefix
 
 
 async def start_simulated(settings: Settings, providers: list[str] | None = None) -> tuple[dict[str, Upstream], list[MockServer]]:
@@ -58,11 +54,7 @@ async def start_simulated(settings: Settings, providers: list[str] | None = None
     servers: list[MockServer] = []
     for slug in providers if providers is not None else list(settings.providers):
         wire = settings.providers[slug].wire
-        found = mock_factory(wire)
-        if found is None:
-            log.warning("no simulated %s provider available; %s is left out", wire, slug)
-            continue
-        factory, prefix = found
+        factory, prefix = mock_factory(wire)
         ttft_ms, tokens_per_s = PROFILES.get(slug, (100.0, 200.0))
         key = "sim-" + secrets.token_hex(12)
         knobs = Knobs(ttft_ms=ttft_ms, tokens_per_s=tokens_per_s, chunks=12, api_key=key)

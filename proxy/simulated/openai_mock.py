@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -9,7 +10,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.simulated.knobs import Knobs, answer_words, estimate_tokens, sample_arguments, sleep_ms, split_text
+from proxy.simulated.knobs import (
+    Knobs,
+    answer_words,
+    estimate_tokens,
+    json_answer,
+    sample_arguments,
+    sleep_ms,
+    split_text,
+)
 from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
 
 ERROR_BODIES: dict[int, tuple[str, str, str | None]] = {
@@ -25,13 +34,47 @@ ERROR_BODIES: dict[int, tuple[str, str, str | None]] = {
 }
 
 
-def error_response(status: int, knobs: Knobs, message: str | None = None) -> web.Response:
+def error_response(status: int, knobs: Knobs, message: str | None = None, param: str | None = None) -> web.Response:
     etype, default_message, code = ERROR_BODIES.get(status, ("server_error", "Upstream error.", None))
     headers = {"x-request-id": f"req_{uuid.uuid4().hex[:24]}"}
     if status in (429, 503) and knobs.retry_after_s is not None:
         headers["retry-after"] = str(knobs.retry_after_s)
-    body = {"error": {"message": message or default_message, "type": etype, "param": None, "code": code}}
+    body = {"error": {"message": message or default_message, "type": etype, "param": param, "code": code}}
     return json_response(body, status=status, headers=headers)
+
+
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def json_type(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), "a value")
+
+
+def request_problem(body: Any) -> tuple[str, str | None] | None:
+    """What OpenAI answers 400 to (message, param), for the fields a gateway could pass on wrongly."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+        return "'messages' and 'model' are required properties.", None
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+        return f"Invalid type for 'stop': expected a string or an array of strings, but got {json_type(stop)} instead.", "stop"
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        return f"Invalid type for 'tools': expected an array, but got {json_type(tools)} instead.", "tools"
+    for i, tool in enumerate(tools or []):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(fn, dict):
+            return f"Missing required parameter: 'tools[{i}].function'.", f"tools[{i}].function"
+        if not isinstance(fn.get("name"), str) or not TOOL_NAME.match(fn["name"]):
+            return (f"Invalid 'tools[{i}].function.name': string does not match pattern. Expected a string that matches "
+                    "the pattern '^[a-zA-Z0-9_-]{1,64}$'.", f"tools[{i}].function.name")
+        if "parameters" in fn and not isinstance(fn["parameters"], dict):
+            return (f"Invalid type for 'tools[{i}].function.parameters': expected an object, but got "
+                    f"{json_type(fn['parameters'])} instead.", f"tools[{i}].function.parameters")
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and not isinstance((fmt.get("json_schema") or {}).get("schema", {}), dict):
+        return "Invalid type for 'response_format.json_schema.schema': expected an object.", "response_format.json_schema.schema"
+    return None
 
 
 def prompt_text(body: dict[str, Any]) -> str:
@@ -53,11 +96,41 @@ def wants_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     if not tools or choice == "none" or (messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"):
         return None
     if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
+        fn = choice.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else None
         for tool in tools:
             if (tool.get("function") or {}).get("name") == name:
                 return tool
     return tools[0]
+
+
+def structured_answer(body: dict[str, Any], model: str, text: str, chunks: int) -> str | None:
+    """The JSON text `response_format` asks for (valid against its schema), or None for plain text."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("json_object", "json_schema"):
+        return None
+    schema = (fmt.get("json_schema") or {}).get("schema") if fmt["type"] == "json_schema" else None
+    return json_answer(schema if isinstance(schema, dict) else None, "".join(answer_words(model, text, chunks)))
+
+
+def choice_count(body: dict[str, Any]) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+
+
+def token_logprobs(text: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's `logprobs.content` for a piece of text (one entry a word), when the request asked."""
+    if body.get("logprobs") is not True:
+        return None
+    top = body.get("top_logprobs") or 0
+    entries = []
+    for k, word in enumerate(text.split(" ")):
+        token = word if k == 0 else " " + word
+        entry = {"token": token, "logprob": -0.05 * (k + 1), "bytes": list(token.encode())}
+        entry["top_logprobs"] = [{"token": token if j == 0 else f"{token}~{j}", "logprob": -0.05 * (k + 1) - j,
+                                  "bytes": list(token.encode())} for j in range(top)]
+        entries.append(entry)
+    return {"content": entries, "refusal": None}
 
 
 def authorized(request: web.Request, key: str) -> bool:
@@ -72,9 +145,10 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
     if knobs.api_key is not None and not authorized(request, knobs.api_key):
         ctx.counters.errors += 1
         return error_response(401, knobs)
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body.get("model"):
+    problem = request_problem(body)
+    if problem is not None:
         ctx.counters.errors += 1
-        return error_response(400, knobs, "'messages' and 'model' are required properties.")
+        return error_response(400, knobs, *problem)
     plan = ctx.plan()
     if plan.hang:
         await hang_forever()
@@ -91,39 +165,49 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
     tool = wants_tool_call(body)
     if body.get("stream"):
         ctx.counters.streams += 1
-        return await stream_answer(ctx, request, body, model, completion_id, created, prompt_tokens, text, tool)
+        return await stream_answer(ctx, request, body, model, completion_id, created, prompt_tokens, text, tool, plan.ttft_ms)
 
-    await sleep_ms(knobs.ttft_ms)
-    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
-    if tool is not None:
-        args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
-        message["tool_calls"] = [
-            {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-             "function": {"name": tool["function"]["name"], "arguments": args}}
-        ]
-        finish, completion_tokens = "tool_calls", estimate_tokens(args)
-    else:
-        content = "".join(answer_words(model, text, knobs.chunks))
-        message["content"] = content
-        finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
+    await sleep_ms(plan.ttft_ms)
+    choices = []
+    completion_tokens = 0
+    for index in range(choice_count(body)):
+        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+        logprobs = None
+        if tool is not None:
+            args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
+            message["tool_calls"] = [
+                {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+                 "function": {"name": tool["function"]["name"], "arguments": args}}
+            ]
+            finish, tokens = "tool_calls", estimate_tokens(args)
+        else:
+            structured = structured_answer(body, model, text, knobs.chunks)
+            words = answer_words(model, text, knobs.chunks)
+            message["content"] = structured if structured is not None else "".join(words) + (f" #{index + 1}" if index else "")
+            logprobs = token_logprobs(message["content"], body)
+            finish, tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
+        choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
+        completion_tokens += tokens
     payload = {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": usage_block(prompt_tokens, completion_tokens),
+        "choices": choices,
+        "usage": usage_block(prompt_tokens, completion_tokens, knobs.cached_prompt_tokens),
         "system_fingerprint": "fp_mock",
     }
-    return json_response(payload, headers={"x-request-id": f"req_{uuid.uuid4().hex[:24]}", "openai-processing-ms": str(int(knobs.ttft_ms))})
+    return json_response(payload, headers={"x-request-id": f"req_{uuid.uuid4().hex[:24]}", "openai-processing-ms": str(int(plan.ttft_ms))})
 
 
-def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def usage_block(prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> dict[str, Any]:
+    """OpenAI counts cached tokens inside prompt_tokens."""
+    prompt_tokens += cached_tokens
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
 
@@ -138,6 +222,7 @@ async def stream_answer(
     prompt_tokens: int,
     text: str,
     tool: dict[str, Any] | None,
+    ttft_ms: float,
 ) -> web.StreamResponse:
     knobs = ctx.knobs
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -151,27 +236,31 @@ async def stream_answer(
     )
     await resp.prepare(request)
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    n = choice_count(body)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> bytes:
+        logprobs = token_logprobs(delta["content"], body) if delta.get("content") else None
         obj: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
             "system_fingerprint": "fp_mock",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
         }
         if include_usage:
             obj["usage"] = None
         return b"data: " + orjson.dumps(obj) + b"\n\n"
 
-    await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}))
+    for index in range(n):
+        await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}, index=index))
     waited = 0.0
     if knobs.keepalive_every_ms > 0:
-        while waited + knobs.keepalive_every_ms < knobs.ttft_ms:
+        while waited + knobs.keepalive_every_ms < ttft_ms:
             await sleep_ms(knobs.keepalive_every_ms)
             waited += knobs.keepalive_every_ms
             await resp.write(b": keep-alive\n\n")
-    await sleep_ms(knobs.ttft_ms - waited)
+    await sleep_ms(ttft_ms - waited)
 
     if tool is not None:
         args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
@@ -183,7 +272,9 @@ async def stream_answer(
         deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces]
         finish, completion_tokens = "tool_calls", estimate_tokens(args)
     else:
-        deltas = [{"content": w} for w in answer_words(model, text, knobs.chunks)]
+        structured = structured_answer(body, model, text, knobs.chunks)
+        words = split_text(structured, knobs.chunks) if structured is not None else answer_words(model, text, knobs.chunks)
+        deltas = [{"content": w} for w in words]
         finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
 
     gap = knobs.chunk_gap_s * 1000.0
@@ -200,11 +291,11 @@ async def stream_answer(
             return resp
         if i > 0:
             await sleep_ms(gap)
-        await resp.write(chunk(delta))
-    await resp.write(chunk({}, finish))
+        await resp.write(b"".join(chunk(delta, index=index) for index in range(n)))  # the choices interleave
+    await resp.write(b"".join(chunk({}, finish, index=index) for index in range(n)))
     if include_usage:
         tail = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "system_fingerprint": "fp_mock", "choices": [], "usage": usage_block(prompt_tokens, completion_tokens)}
+                "system_fingerprint": "fp_mock", "choices": [], "usage": usage_block(prompt_tokens, completion_tokens * n, knobs.cached_prompt_tokens)}
         await resp.write(b"data: " + orjson.dumps(tail) + b"\n\n")
     await resp.write(b"data: [DONE]\n\n")
     await resp.write_eof()

@@ -68,6 +68,8 @@ def build_mock_app(name: str, knobs: Knobs, routes: list[tuple[str, str, MockHan
             ctx.counters.in_flight += 1
             try:
                 return await handler(ctx, request)
+            except ConnectionResetError:  # the gateway hung up (a hedge's loser, a client gone): no answer owed
+                return web.Response(status=499)
             finally:
                 ctx.counters.in_flight -= 1
 

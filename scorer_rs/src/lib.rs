@@ -4,6 +4,7 @@
 pub mod circuit;
 pub mod ewma;
 pub mod provider_rank;
+pub mod quantile;
 pub mod scorer_config;
 pub mod stats;
 

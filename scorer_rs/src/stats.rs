@@ -6,6 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::circuit::{Circuit, CircuitState};
 use crate::ewma::Ewma;
+use crate::quantile::LiveQuantile;
 use crate::scorer_config::ScorerConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,24 +58,30 @@ pub struct AttemptEnd {
     pub tokens_per_s: Option<f64>,
     /// A Retry-After (429/503): the circuit stays open at least this long.
     pub retry_after_ms: Option<f64>,
+    /// For a cancelled attempt that had no first token: how long it had waited. It enters the TTFT
+    /// quantile as censored (the first token would have come later), and nothing else.
+    pub waited_ms: Option<f64>,
 }
 
 impl AttemptEnd {
     #[must_use]
     pub fn ok(first_token_ms: f64, tokens_per_s: Option<f64>) -> Self {
-        Self { outcome: Outcome::Ok, first_token_ms: Some(first_token_ms), tokens_per_s, retry_after_ms: None }
+        Self { outcome: Outcome::Ok, first_token_ms: Some(first_token_ms), tokens_per_s, retry_after_ms: None, waited_ms: None }
     }
 
     #[must_use]
     pub fn error(retry_after_ms: Option<f64>) -> Self {
-        Self { outcome: Outcome::Error, first_token_ms: None, tokens_per_s: None, retry_after_ms }
+        Self { outcome: Outcome::Error, first_token_ms: None, tokens_per_s: None, retry_after_ms, waited_ms: None }
     }
 
     #[must_use]
     pub fn cancelled() -> Self {
-        Self { outcome: Outcome::Cancelled, first_token_ms: None, tokens_per_s: None, retry_after_ms: None }
+        Self { outcome: Outcome::Cancelled, first_token_ms: None, tokens_per_s: None, retry_after_ms: None, waited_ms: None }
     }
 }
+
+/// The TTFT quantile's weight per new sample: an effective window of the last 500 attempts.
+pub const QUANTILE_DECAY: f64 = 1.0 / 500.0;
 
 /// Live statistics of one (model, provider) pair.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,6 +90,8 @@ pub struct PairStats {
     pub input_price: f64,
     pub output_price: f64,
     pub first_token_ms: Ewma,
+    /// Live TTFT distribution, for hedging's delay (p95): successes observed, cancelled waits censored.
+    pub first_token_quantile: LiveQuantile,
     pub tokens_per_s: Ewma,
     pub error_rate: f64,
     pub consecutive_failures: u32,
@@ -99,6 +108,7 @@ impl PairStats {
             input_price,
             output_price,
             first_token_ms: Ewma::new(config.ewma_alpha),
+            first_token_quantile: LiveQuantile::new(QUANTILE_DECAY),
             tokens_per_s: Ewma::new(config.ewma_alpha),
             error_rate: 0.0,
             consecutive_failures: 0,
@@ -260,6 +270,7 @@ impl StatsTable {
             Outcome::Ok => {
                 if let Some(ms) = end.first_token_ms.filter(|v| *v >= 0.0) {
                     pair.first_token_ms.update(ms);
+                    pair.first_token_quantile.observe(ms);
                 }
                 if let Some(tps) = end.tokens_per_s.filter(|v| *v > 0.0) {
                     pair.tokens_per_s.update(tps);
@@ -276,7 +287,12 @@ impl StatsTable {
                 pair.circuit.on_failure(&config.circuit, now_ms, pair.consecutive_failures, end.retry_after_ms);
             }
             // No verdict on the provider; only the probe slot (if this was the probe) is released.
-            Outcome::Cancelled => pair.circuit.on_cancel(),
+            Outcome::Cancelled => {
+                if let Some(ms) = end.waited_ms {
+                    pair.first_token_quantile.observe_censored(ms);
+                }
+                pair.circuit.on_cancel();
+            }
         }
         Ok(())
     }
@@ -344,6 +360,27 @@ mod tests {
         let p = t.pair("m", "a").unwrap();
         assert_eq!((p.in_flight, p.samples, p.failures), (0, 0, 0));
         assert_eq!(p.first_token_ms.value(), None);
+    }
+
+    #[test]
+    fn ttft_quantile_sees_successes_and_censored_waits_only() {
+        let mut t = table();
+        for i in 0..40 {
+            t.begin("m", "a", 0.0).unwrap();
+            t.record("m", "a", AttemptEnd::ok(100.0 + f64::from(i), None), 1.0).unwrap();
+        }
+        t.record("m", "a", AttemptEnd::error(None), 1.0).unwrap();
+        let q = &t.pair("m", "a").unwrap().first_token_quantile;
+        assert_eq!(q.samples(), 40);
+        let p95 = q.quantile(0.95).unwrap();
+        assert!((120.0..=150.0).contains(&p95), "{p95}");
+        let waited = AttemptEnd { waited_ms: Some(900.0), ..AttemptEnd::cancelled() };
+        for _ in 0..10 {
+            t.record("m", "a", waited, 2.0).unwrap();
+        }
+        let p = t.pair("m", "a").unwrap();
+        assert!(p.first_token_quantile.quantile(0.95).unwrap() > 800.0);
+        assert_eq!((p.samples, p.failures, p.consecutive_failures), (40, 1, 1));
     }
 
     #[test]

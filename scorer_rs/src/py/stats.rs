@@ -56,6 +56,7 @@ fn stats_dict<'py>(py: Python<'py>, model: &str, pair: &PairStats, now: f64) -> 
     d.set_item("model", model)?;
     d.set_item("provider", &pair.provider)?;
     d.set_item("first_token_ms", pair.first_token_ms.value())?;
+    d.set_item("ttft_p95_ms", pair.first_token_quantile.quantile(0.95))?;
     d.set_item("tokens_per_s", pair.tokens_per_s.value())?;
     d.set_item("error_rate", pair.error_rate)?;
     d.set_item("consecutive_failures", pair.consecutive_failures)?;
@@ -104,7 +105,7 @@ impl PyScorer {
         Ok(self.table.begin(model, provider, now)?)
     }
 
-    #[pyo3(signature = (model, provider, outcome, first_token_ms=None, tokens_per_s=None, retry_after_ms=None, now_ms=None))]
+    #[pyo3(signature = (model, provider, outcome, first_token_ms=None, tokens_per_s=None, retry_after_ms=None, now_ms=None, waited_ms=None))]
     #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
@@ -115,8 +116,9 @@ impl PyScorer {
         tokens_per_s: Option<f64>,
         retry_after_ms: Option<f64>,
         now_ms: Option<f64>,
+        waited_ms: Option<f64>,
     ) -> PyResult<()> {
-        let end = AttemptEnd { outcome: Outcome::parse(outcome)?, first_token_ms, tokens_per_s, retry_after_ms };
+        let end = AttemptEnd { outcome: Outcome::parse(outcome)?, first_token_ms, tokens_per_s, retry_after_ms, waited_ms };
         let now = self.now(now_ms);
         Ok(self.table.record(model, provider, end, now)?)
     }
@@ -129,6 +131,27 @@ impl PyScorer {
         let now = self.now(now_ms);
         let names = &self.names[at];
         with_provider_ranking(self.table.slot_at(at), factor, now, |order| PyList::new(py, order.iter().map(|&i| names[i].bind(py))))
+    }
+
+    /// The live `q` quantile of time to first token in ms; None until `min_samples` attempts fed it.
+    #[pyo3(signature = (model, provider, q=0.95, min_samples=20))]
+    fn ttft_quantile(&self, model: &str, provider: &str, q: f64, min_samples: u64) -> PyResult<Option<f64>> {
+        if !(0.0..=1.0).contains(&q) {
+            return Err(PyValueError::new_err(format!("q must be in [0, 1], got {q}")));
+        }
+        let quantile = &self.table.pair(model, provider)?.first_token_quantile;
+        Ok(if quantile.samples() < min_samples { None } else { quantile.quantile(q) })
+    }
+
+    /// The hedge delay in ms: the `q` quantile lowered across a nearly empty stretch below it (at most
+    /// `gap_share` of the weight); None until `min_samples` attempts fed it.
+    #[pyo3(signature = (model, provider, q=0.95, gap_share=0.01, min_samples=20))]
+    fn ttft_hedge_delay(&self, model: &str, provider: &str, q: f64, gap_share: f64, min_samples: u64) -> PyResult<Option<f64>> {
+        if !(0.0..=1.0).contains(&q) || !(0.0..=1.0).contains(&gap_share) {
+            return Err(PyValueError::new_err(format!("q and gap_share must be in [0, 1], got {q} and {gap_share}")));
+        }
+        let quantile = &self.table.pair(model, provider)?.first_token_quantile;
+        Ok(if quantile.samples() < min_samples { None } else { quantile.hedge_delay(q, gap_share) })
     }
 
     #[pyo3(signature = (model, provider, now_ms=None))]

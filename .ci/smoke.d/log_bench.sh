@@ -1,0 +1,1 @@
+python3 bench/log_bench.py --quick

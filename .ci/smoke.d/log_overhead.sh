@@ -1,0 +1,1 @@
+python3 -m bench.log_overhead --quick

@@ -1,0 +1,65 @@
+"""A virtual key's limits at the door of a chat front end: what each front end calls once its request
+is parsed, before the pipeline runs.
+
+It passes the call through the key's gate (allow-list, rate limits, budget reservation), narrows
+`auto`'s pool to the allowed models, and hooks the settlement onto the request's outcome, so the true
+cost (failed attempts included) replaces the reservation whenever and however the answer ends. A
+refusal is a GatewayError the front end renders in its own shape, with its own rate-limit headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Literal
+
+from aiohttp import web
+
+from proxy.api.frontend import ChatArrival, identity_of
+from proxy.appkeys import KEYS
+from proxy.errors import GatewayError
+from proxy.keys.enforce import Admission, Enforcer
+from proxy.outcome import Outcome
+from proxy.pipeline import fail
+
+
+def max_tokens_of(body: dict[str, Any]) -> int | None:
+    value = body.get("max_completion_tokens", body.get("max_tokens"))
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+async def enter_key_limits(request: web.Request, arrival: ChatArrival, api: Literal["openai", "anthropic"]) -> dict[str, str]:
+    """The rate-limit headers for the answer ({} for a caller without a virtual key). Raises the
+    gate's 403/400/429/503, with the outcome finished."""
+    identity = identity_of(request)
+    if identity.key_id is None:
+        return {}
+    service = request.app[KEYS]
+    key = service.registry.by_id.get(identity.key_id)
+    call, outcome = arrival.call, arrival.outcome
+    try:
+        if key is None or service.gate is None:
+            raise GatewayError(503, "The gateway is still loading its keys; retry shortly.", code="keys_loading")
+        passed = await service.gate.enter(
+            key, model=call.model, auto_pool=call.auto.pool if call.auto is not None else None,
+            messages=call.messages, max_tokens=max_tokens_of(call.body), ticket=call.request_id, api=api)
+    except BaseException as exc:
+        fail(outcome, exc)
+        raise
+    if passed.auto_pool is not None and call.auto is not None:
+        arrival.call = call._replace(auto=replace(call.auto, pool=passed.auto_pool))
+    if passed.admission is not None:
+        outcome.hooks = (*outcome.hooks, settlement(passed.admission, service.enforcer))
+    return passed.headers
+
+
+def settlement(adm: Admission, enforcer: Enforcer) -> Any:
+    """An on_finish hook: settle the key's reservation to what the request truly cost."""
+
+    def settle(outcome: Outcome) -> None:
+        usage = outcome.usage or {}
+        # every attempt carries its own cost (failed ones included); the answer's usage is the last one's
+        attempts = sum(a.cost_usd or 0.0 for a in outcome.attempts)
+        cost = max(attempts, float(usage.get("cost_usd") or 0.0))
+        enforcer.settle_soon(adm, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cost)
+
+    return settle

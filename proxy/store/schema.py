@@ -1,0 +1,93 @@
+"""The store's one schema, as numbered migrations for each back end, applied in order at start-up.
+
+A migration is never edited once released: a change is a new number. `schema_migrations` records
+what a database has; both back ends hold the same tables, columns and indexes.
+
+Layout of `requests`: the columns that lists filter on and usage sums are real columns; the whole
+record (attempts, route receipt, usage detail, bodies) is one JSON document in `doc`, so a new field
+needs no migration. Lists page newest first on (ts, id): each filter that must answer fast on a big
+log (model, status, key) has its own (filter, ts, id) index, so the newest page is an index range
+scan that stops after `limit` rows, whatever the log's size.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from proxy.store.keys import keys_migration
+
+Dialect = Literal["sqlite", "postgres"]
+
+_REQUESTS = """
+CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    ts BIGINT NOT NULL,
+    api TEXT NOT NULL,
+    key_name TEXT,
+    model_requested TEXT NOT NULL,
+    model TEXT,
+    provider TEXT,
+    status TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    ttft_ms {real},
+    duration_ms {real} NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    cached_tokens BIGINT NOT NULL,
+    reasoning_tokens BIGINT NOT NULL,
+    cost_usd {real} NOT NULL,
+    failed_attempts_cost_usd {real} NOT NULL,
+    attempts INTEGER NOT NULL,
+    tags {json} NOT NULL,
+    doc TEXT NOT NULL
+)"""
+
+_FEEDBACK = """
+CREATE TABLE feedback (
+    id {serial},
+    request_id TEXT NOT NULL,
+    ts BIGINT NOT NULL,
+    key_name TEXT,
+    metric TEXT NOT NULL,
+    score {real},
+    thumbs TEXT,
+    comment TEXT
+)"""
+
+_INDEXES = (
+    "CREATE INDEX requests_ts ON requests (ts, id)",
+    "CREATE INDEX requests_model_ts ON requests (model, ts, id)",
+    "CREATE INDEX requests_status_ts ON requests (status, ts, id)",
+    "CREATE INDEX requests_key_ts ON requests (key_name, ts, id)",
+    "CREATE INDEX feedback_request ON feedback (request_id)",
+)
+
+
+def _v1(dialect: Dialect) -> list[str]:
+    if dialect == "sqlite":
+        types = {"real": "REAL", "json": "TEXT", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
+    else:
+        types = {"real": "DOUBLE PRECISION", "json": "JSONB", "serial": "BIGSERIAL PRIMARY KEY"}
+    return [_REQUESTS.format(**types), _FEEDBACK.format(**types), *_INDEXES]
+
+
+def _v2(dialect: Dialect) -> list[str]:
+    """What cache hits saved (issue 16), a column so that usage sums can report it."""
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    return [f"ALTER TABLE requests ADD COLUMN cost_saved_usd {real} NOT NULL DEFAULT 0"]
+
+
+# version -> statements, per dialect
+MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
+    1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
+    2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
+    3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
+}
+LATEST = max(MIGRATIONS)
+
+CREATE_VERSIONS = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+
+
+def pending(applied: set[int]) -> list[int]:
+    """Migration numbers not yet applied, in order."""
+    return [v for v in sorted(MIGRATIONS) if v not in applied]
