@@ -64,7 +64,7 @@ def gateway_context(
         chat = ChatResources(
             catalog=catalog,
             scorer=scorer,
-            model_router=build_model_router(catalog),
+            model_router=build_model_router(catalog, settings.routing.router_path),
             upstreams=pool,
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
