@@ -1,9 +1,11 @@
 """The `switchyard` command: `switchyard serve [--config FILE] [--host H] [--port P] [--workers N]`,
-`switchyard check-config`, and `switchyard keys create|list|revoke --url URL --admin-key KEY`."""
+`switchyard check-config`, `switchyard keys create|list|revoke --url URL --admin-key KEY`, and
+`switchyard router fit --data evals.jsonl --out router.json [--config FILE]`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import os
@@ -30,7 +32,34 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration and print a summary")
     check.add_argument("--config")
     add_keys_parser(sub)
+    router = sub.add_parser("router", help="the `auto` router's abilities")
+    router_sub = router.add_subparsers(dest="router_command", required=True)
+    fit = router_sub.add_parser("fit", help="fit the abilities of the models your evals score (routing.router_path)")
+    fit.add_argument("--config")
+    fit.add_argument("--data", required=True, help='JSONL: {"prompt": str, "scores": {"<model slug>": 0..1}}')
+    fit.add_argument("--out", required=True, help="where to write the fitted abilities (JSON)")
     return parser
+
+
+def router_fit(settings: Settings, data: str, out: str) -> int:
+    """Fit, write, and print a calibration summary; bad rows are errors naming the line and field."""
+    from pathlib import Path
+
+    from proxy.routing.fit import FitError, fit, read_rows
+    from proxy.routing.model_routing import load_weights, new_router
+
+    try:
+        rows = read_rows(Path(data), settings.models)
+    except (OSError, FitError) as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 2
+    weights = load_weights()
+    doc, summary = fit(new_router(weights), rows, settings.models, weights)
+    Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+    print("\n".join(summary))
+    print(f"wrote {out}: {len(doc['models'])} model(s) from {len(rows)} rows; serve with "
+          f"routing.router_path: {out} (or SWITCHYARD_ROUTING__ROUTER_PATH)")
+    return 0
 
 
 def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -132,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"switchyard: {exc}", file=sys.stderr)
         return 2
+    if args.command == "router":
+        return router_fit(settings, args.data, args.out)
     if args.command == "check-config":
         keys = f", {len(api_keys)} gateway API key(s)" if api_keys else ", no gateway API keys (open)"
         mode = ", simulated providers (no provider API key is set)" if simulated else ""

@@ -160,37 +160,43 @@ class TextPass(PromptFeatures):
 
 @type_check_only
 class PromptScore(TypedDict):
-    weak_logit: float
-    strong_logit: float
-    strong_gain: float
+    z: list[float]
     difficulty: float
+    embedding: list[float]
+    embedding_tokens: int
+    form: list[float]
+    form_names: list[str]
 
 @type_check_only
 class RouteDecision(TypedDict, total=False):
     preference: str
+    tradeoff: float
+    latency_weight: float
     difficulty: float
-    strong_gain: float
     input_tokens: int
     output_tokens: int
     candidates: list[_CandidateRow]
     rejected: list[tuple[str, str]]
+    # (model, provider, predicted_quality, estimated_cost_usd, reason) of offers the limits dropped
+    limited: list[tuple[str, str, float, float, str]]
     features: PromptFeatures
 
 @final
 class Router:
-    """The learned model router: one pass over the prompt, a quality prediction per model, hard
-    filters (context window, max output, tools, vision, JSON), then a utility per preference.
-
-    P(good | prompt, model) interpolates two logistic heads (Mixtral 8x7B and GPT-4 Turbo) by the
-    model's ability; other models get their ability from the catalogue quality score.
+    """The learned model router: one pass over the prompt (text features, static MiniLM embedding, form
+    features), a latent vector z, and for every model P(good) = sigmoid(a_m . z - d + b_m); then hard
+    filters (context window, max output, tools, vision, JSON), the request's limits, and the continuous
+    quality-cost trade-off. Weights: `proxy/routing/router_v2.json` (bench/router_v2 trains them).
     """
 
-    def __new__(cls, weights: dict[str, object]) -> Router:
-        """`weights`: the parsed `proxy/routing/router_weights.json`; a malformed file is a ValueError."""
+    def __new__(cls, weights: dict[str, object], table: bytes) -> Router:
+        """`weights`: the parsed `router_v2.json`; `table`: the bytes of `static_embed.bin`. A malformed
+        file is a ValueError naming the part."""
     def add_model(
         self,
         slug: str,
-        quality: float,
+        a: list[float],
+        b: float,
         context_window: int,
         max_output: int,
         tools: bool = False,
@@ -198,20 +204,27 @@ class Router:
         json: bool = False,
         specialty: str | None = None,
     ) -> None:
-        """Register (or replace) a model the router may pick. `specialty` (one of the task signals, e.g.
-        "code") marks a specialist: its predicted quality is discounted on prompts outside that task.
-        An unknown specialty is a ValueError."""
+        """Register (or replace) a model with its ability (`a`: one weight per latent dimension, `b`: bias;
+        proxy/routing/abilities.py resolves them). `specialty` (one of the task signals, e.g. "code") marks a
+        specialist: its predicted quality is discounted on prompts outside that task. An unknown specialty
+        or an ability of the wrong dimension is a ValueError."""
     def models(self) -> list[str]: ...
-    def ability_of(self, slug: str) -> float:
-        """Ability on the predictor's scale: Mixtral 0, GPT-4 Turbo 1."""
+    def ability_of(self, slug: str) -> tuple[list[float], float]:
+        """The model's ability vector and bias."""
     def features(self, text: str) -> TextPass:
-        """The text pass alone (GIL released): features, the predictor's dense inputs and hashed ids."""
-    def score(self, text: str) -> PromptScore: ...
+        """The text pass alone (GIL released): features, the dense inputs and hashed ids."""
+    def score(self, text: str) -> PromptScore:
+        """The predictor's view of one prompt (GIL released)."""
+    def predict(self, text: str) -> list[tuple[str, float]]:
+        """P(good answer) for every registered model, in registration order."""
     def route(
         self,
         text: str,
         offers: list[_OfferRow],
         preference: _Preference | str = "balanced",
+        tradeoff: float | None = None,
+        max_cost_usd: float | None = None,
+        min_quality: float | None = None,
         tools: bool = False,
         vision: bool = False,
         json: bool = False,
@@ -220,5 +233,6 @@ class Router:
         explain: bool = False,
     ) -> RouteDecision:
         """Rank `offers` for `text`: candidates grouped by model, best first; a model with no healthy
-        offer goes last; filtered models are listed in `rejected` with the reason. ValueError on an
-        unknown model or a preference that is not one of the four canonical names."""
+        offer goes last; filtered models are listed in `rejected` with the reason. `tradeoff` (0 cheapest ..
+        1 best predicted quality) replaces the preference's fixed point. ValueError on an unknown model, a
+        preference that is not one of the four canonical names, or a tradeoff outside [0, 1]."""

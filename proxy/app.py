@@ -21,10 +21,11 @@ from proxy.api import (
     responses,
     route,
 )
+from proxy.api.console import add_console_routes
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, METRICS, STORE
-from proxy.auth import key_checker
+from proxy.auth import GatewayAccess, key_checker
 from proxy.cache import MemoryStore
 from proxy.catalog import Upstream, build_catalog, build_embedding_catalog
 from proxy.config import Settings
@@ -87,7 +88,7 @@ def gateway_context(
         chat = ChatResources(
             catalog=catalog,
             scorer=scorer,
-            model_router=build_model_router(catalog),
+            model_router=build_model_router(catalog, settings.routing.router_path),
             upstreams=pool,
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
@@ -193,7 +194,7 @@ def create_app(
     key_service = build_key_service(settings)
     # errors first, so a 401 from the key check leaves in the API's own error shape too; the key check
     # is always on the path, since issuing the first virtual key turns it on
-    middlewares = [errors_middleware, auth_middleware(checker, key_service.registry)]
+    middlewares = [errors_middleware, auth_middleware(GatewayAccess(checker, environ), key_service.registry)]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
@@ -219,4 +220,5 @@ def create_app(
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)
     keys.add_routes(app)
+    add_console_routes(app)
     return app

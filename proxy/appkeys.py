@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.auth import Identity
+from proxy.auth import GatewayAccess, Identity
 from proxy.gateway import Gateway
 from proxy.keys.service import KeyService
 from proxy.metrics import Metrics
@@ -24,3 +24,5 @@ REQUEST_ID = web.RequestKey("request_id", str)
 RESPONSE_STORE = web.AppKey("response_store", ResponseStore)
 # who the caller is (its key), set by the key check; absent on an open gateway
 IDENTITY = web.RequestKey("identity", Identity)
+# the configured keys and console sessions, set by the key check for the console's sign-in exchange
+ACCESS = web.RequestKey("access", GatewayAccess)

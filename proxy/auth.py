@@ -25,6 +25,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from proxy.config import ConfigError, NamedKey, ServerConfig
+from proxy.console.session import ConsoleSessions
 
 KEYS_ENV = "SWITCHYARD_API_KEYS"
 ADMIN_KEYS_ENV = "SWITCHYARD_ADMIN_KEYS"
@@ -127,19 +128,47 @@ class KeyChecker:
     def __bool__(self) -> bool:
         return bool(self._digests)
 
-    def identify(self, key: str | None) -> Identity | None:
-        """The identity of a configured key, or None."""
-        if key is None:
-            return None
+    @property
+    def digests(self) -> list[bytes]:
+        return list(self._digests)
+
+    def _find(self, key: str) -> int:
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
         found = -1
         for i, known in enumerate(self._digests):  # no early exit: every key is compared every time
             if hmac.compare_digest(digest, known):
                 found = i
+        return found
+
+    def identify(self, key: str | None) -> Identity | None:
+        """The identity of a configured key, or None."""
+        found = -1 if key is None else self._find(key)
         return self._identities[found] if found >= 0 else None
+
+    def digest_of(self, key: str) -> bytes | None:
+        """The stored digest of a configured key (what a console session stands for), or None."""
+        found = self._find(key)
+        return self._digests[found] if found >= 0 else None
+
+    def identity_of_digest(self, digest: bytes) -> Identity | None:
+        """The identity behind a console session's digest; None once that key is no longer configured."""
+        for known, identity in zip(self._digests, self._identities):
+            if hmac.compare_digest(digest, known):
+                return identity
+        return None
 
     def accepts(self, key: str | None) -> bool:
         return self.identify(key) is not None
+
+
+class GatewayAccess:
+    """The configured keys and the console sessions that stand for them."""
+
+    __slots__ = ("checker", "sessions")
+
+    def __init__(self, checker: KeyChecker, environ: Mapping[str, str]) -> None:
+        self.checker = checker
+        self.sessions = ConsoleSessions(checker.digests, environ)
 
 
 def key_checker(server: ServerConfig, environ: Mapping[str, str]) -> KeyChecker:

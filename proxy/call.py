@@ -82,6 +82,22 @@ class AutoRouting:
 
     pool: tuple[str, ...] | None
     preference: str
+    tradeoff: float | None = None  # 0 cheapest .. 1 best predicted quality; wins over the preference
+    max_cost_usd: float | None = None
+    min_quality: float | None = None
+
+
+def _routing_number(cfg: Mapping[str, Any], key: str, lo: float, hi: float | None) -> float | None:
+    """An optional number in [lo, hi] from model_routing_config; errors name the field."""
+    value = cfg.get(key)
+    if value is None:
+        return None
+    param = f"model_routing_config.{key}"
+    span = f"from {lo:g} to {hi:g}" if hi is not None else f"at least {lo:g}"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= (hi or float("inf")):
+        raise GatewayError(400, f"{param} must be a number {span}; got {value!r}.", param=param,
+                           code="invalid_model_routing_config")
+    return float(value)
 
 
 def canonical_preference(value: Any, param: str) -> str:
@@ -123,13 +139,15 @@ def parse_routing_config(
                     raise GatewayError(400, f"{param}[{i}]: unknown model '{slug}'. GET /v1/models lists them.",
                                        param=f"{param}[{i}]", code="model_not_found")
         pool = unique
+    knobs = (_routing_number(cfg, "tradeoff", 0.0, 1.0), _routing_number(cfg, "max_cost_usd", 0.0, None),
+             _routing_number(cfg, "min_quality", 0.0, 1.0))
     if cfg.get("preference") is not None:
-        return AutoRouting(pool, canonical_preference(cfg["preference"], "model_routing_config.preference"))
+        return AutoRouting(pool, canonical_preference(cfg["preference"], "model_routing_config.preference"), *knobs)
     # case-insensitive even when `headers` is a plain dict (the auto path only: it scans them)
     header = next((v for k, v in headers.items() if k.lower() == STRATEGY_HEADER), None)
     if header is not None:
-        return AutoRouting(pool, canonical_preference(header, "x-switchyard-strategy"))
-    return AutoRouting(pool, "balanced")
+        return AutoRouting(pool, canonical_preference(header, "x-switchyard-strategy"), *knobs)
+    return AutoRouting(pool, "balanced", *knobs)
 
 
 # -- timeouts ---------------------------------------------------------------------------------------

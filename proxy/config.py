@@ -101,6 +101,22 @@ class ModelProviderConfig(Strict):
 Specialty = Literal["code", "math", "reasoning", "extraction", "translation", "creative", "chitchat"]
 
 
+class RouterSource(Strict):
+    """Where `auto` gets a model's ability: the routing data, a declared proxy in it, or a public score."""
+
+    data: str | None = Field(None, min_length=1, description="the model's name in the routing data")
+    proxy: str | None = Field(None, min_length=1, description="a model in the routing data that stands in for it")
+    mmlu_pro: float | None = Field(None, gt=0, lt=1, description="a public MMLU-Pro accuracy, mapped to an ability")
+    source: str = Field("", description="where the public score comes from")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RouterSource:
+        given = [k for k in ("data", "proxy", "mmlu_pro") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of data, proxy or mmlu_pro; got {', '.join(given) or 'none'}")
+        return self
+
+
 class HedgeConfig(Strict):
     """`routing.hedge` (and per model `models.<slug>.hedge`): start the next candidate as well when the
     first has produced no content after `delay` (the provider's live p95 TTFT, or a fixed ms)."""
@@ -123,6 +139,7 @@ class ModelConfig(Strict):
     aliases: list[str] = Field(
         default_factory=list, description="other names clients send for this model (provider ids resolve without one)")
     quality: float = Field(0.5, ge=0, le=1)
+    router: RouterSource | None = None
     specialty: Specialty | None = Field(
         None, description="a specialist's task: `auto` discounts its predicted quality on other prompts")
     context_window: int = Field(gt=0)
@@ -233,6 +250,9 @@ class RoutingConfig(Strict):
     cooldown_s: float = Field(SCORER_DEFAULTS["cooldown_ms"] / 1000.0, gt=0)
     max_cooldown_s: float = Field(SCORER_DEFAULTS["max_cooldown_ms"] / 1000.0, gt=0)
     max_attempts: int = Field(6, ge=1)
+    router_path: str | None = Field(
+        None, description="abilities fitted by `switchyard router fit`; they override the bundled ones")
+
     hedge: HedgeConfig = Field(default_factory=HedgeConfig)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from bench import train_router as tr
-from proxy.routing.model_routing import load_weights
+from bench.router_v2 import reference, represent, wordpiece
+from proxy.routing.model_routing import load_weights, new_router
 
 Router = pytest.importorskip("proxy._scorer").Router
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ ENGLISH = [
 
 @pytest.fixture(scope="module")
 def router() -> Any:
-    return Router(load_weights())
+    return new_router()
 
 
 @pytest.fixture(scope="module")
@@ -106,23 +107,15 @@ def test_parity_on_training_prompts(router: Any) -> None:
         assert_same_features(router, text)
 
 
-def test_score_matches_the_weights_file(router: Any) -> None:
-    """Logits from Rust equal the weights applied in Python to the reference features."""
-    import math
-
+def test_latent_matches_the_python_reference(router: Any) -> None:
+    """The predictor's latent vector from Rust equals bench/router_v2/reference.py on the same weights."""
     w = load_weights()
-
-    def logit(head: dict[str, Any], f: tr.PromptFeatures) -> float:
-        table = dict(zip(head["hashed_idx"], head["hashed_w"]))
-        hashed = sum(table.get(i, 0.0) for i in f.ids) / math.sqrt(max(len(f.ids), 1))
-        dense = sum(c * (x - m) * s for c, x, m, s in zip(head["dense"], f.dense, w["dense_mean"], w["dense_inv_scale"]))
-        return float(head["bias"] + hashed + dense)
-
-    for text in PARITY_SAMPLES[1:] + ENGLISH:
-        f = tr.prompt_features(text)
+    table = represent.StaticTable.load()
+    for text in PARITY_SAMPLES[1:] + ENGLISH + ["Ünïcödé café naïve résumé, 東京 and emoji 🎉?", "```py\nx = $y$\n```"]:
         s = router.score(text)
-        assert s["weak_logit"] == pytest.approx(logit(w["weak"], f), abs=1e-6)
-        assert s["strong_logit"] == pytest.approx(logit(w["strong"], f), abs=1e-6)
+        assert s["z"] == pytest.approx(reference.latent(text, w, table), abs=1e-9)
+        assert s["embedding_tokens"] == len(wordpiece.token_ids(text, table.vocab))
+        assert s["form"] == represent.form_features(text)
 
 
 @pytest.mark.parametrize(

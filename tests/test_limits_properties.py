@@ -159,3 +159,23 @@ def test_output_reservation_and_shares() -> None:
     assert rules.p95(range(1, 101)) == 95
     shared = rules.KeyLimits(rpm=21, tpm=None, max_parallel=1, budget_nusd=10).shared(2)
     assert (shared.rpm, shared.tpm, shared.max_parallel, shared.budget_nusd) == (10, None, 0, 5)
+
+
+def test_a_lagging_store_poll_never_lowers_the_spend_counted_here() -> None:
+    """The spend writer batches, so a poll of the store can report less than this process settled;
+    the budget must still refuse the request that would go over it."""
+    from proxy.state.backend import Demand, Settlement
+    from proxy.state.local import LocalLimits
+    from proxy.state.rules import KeyLimits
+
+    local = LocalLimits()
+    limits = KeyLimits(budget_nusd=20_000_000)  # $0.02
+
+    def demand(ticket: str) -> Demand:
+        return Demand("k", ticket, limits, 10, 1_000_000, 0, 0, 600.0)
+
+    for i in range(4):
+        assert local.admit_now(demand(f"t{i}"), float(i)).admitted
+        local.settle_now(Settlement("k", f"t{i}", 10, 5_000_000, 0))  # $0.005 each: $0.02 in all
+    local.sync_spent("k", 0, 15_000_000)  # the store has three of them so far
+    assert not local.admit_now(demand("t4"), 4.0).admitted

@@ -8,6 +8,7 @@ the request id, and becomes a 500 in that same shape.
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from aiohttp import web
@@ -16,8 +17,9 @@ from aiohttp.typedefs import Handler, Middleware
 from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
 from proxy.api.frontend import identity_of as identity_of  # re-exported: where other modules look for it
 from proxy.api.openai_chat import FRONT_END as OPENAI
-from proxy.appkeys import GATEWAY, IDENTITY, REQUEST_ID
-from proxy.auth import KEYS_ENV, KeyChecker, VirtualKeys, presented_key
+from proxy.appkeys import ACCESS, GATEWAY, IDENTITY, REQUEST_ID
+from proxy.auth import KEYS_ENV, GatewayAccess, Identity, VirtualKeys, presented_key
+from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
 from proxy.request_id import CURRENT, uuid7
@@ -76,14 +78,49 @@ def unauthorized(missing: bool, front_end: FrontEnd) -> GatewayError:
     )
 
 
-def auth_middleware(checker: KeyChecker, virtual: VirtualKeys | None = None) -> Middleware:
-    """Static keys first, then virtual keys. The gateway is open only while neither kind exists: the
-    first virtual key issued turns the check on without a restart."""
+def session_expired() -> GatewayError:
+    return GatewayError(401, "The console session has expired or is no longer valid. Sign in again with a gateway key.",
+                        code="invalid_session")
+
+
+def csrf_refused() -> GatewayError:
+    return GatewayError(403, f"A call made with the console's session cookie must carry the {CSRF_HEADER} header "
+                        "from GET /console/session.", code="csrf_token_missing")
+
+
+def is_console_path(path: str) -> bool:
+    """The console's shell, assets and sign-in exchange: open, since they hold no data of their own."""
+    return path == "/console" or path.startswith("/console/")
+
+
+def session_identity(access: GatewayAccess, request: web.Request, cookie: str) -> Identity:
+    """The identity a console session cookie stands for (with its CSRF token on writes)."""
+    session = access.sessions.verify(cookie)
+    identity = access.checker.identity_of_digest(session.key_digest) if session else None
+    if session is None or identity is None:
+        raise session_expired()
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, "").encode(), session.csrf.encode()
+    ):
+        raise csrf_refused()
+    return identity
+
+
+def auth_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None) -> Middleware:
+    """Static keys first, then virtual keys; a console session cookie stands for a static key. The gateway
+    is open only while neither kind exists: the first virtual key issued turns the check on without a restart."""
+    checker = access.checker
 
     @web.middleware
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in OPEN_PATHS:
+        if checker:
+            request[ACCESS] = access
+        if request.path not in OPEN_PATHS and not is_console_path(request.path):
             key = presented_key(request.headers)
+            cookie = request.cookies.get(COOKIE_NAME)
+            if key is None and cookie is not None and checker:
+                request[IDENTITY] = session_identity(access, request, cookie)
+                return await handler(request)
             identity = checker.identify(key)
             if identity is None and key is not None and virtual is not None:
                 identity = virtual.identity(key)

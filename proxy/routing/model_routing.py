@@ -2,7 +2,8 @@
 
 `extract_prompt` reads what the router scores from the messages; `route_auto` ranks the pool and turns
 the decision into (model, provider) candidates plus the details `/v1/route` shows. The routing ask
-itself (`AutoRouting`: pool and canonical preference) was parsed once, in `proxy.call`.
+itself (`AutoRouting`: pool, canonical preference, tradeoff and limits) was parsed once, in `proxy.call`.
+Each model's ability comes from `abilities.py` (or a `router fit` file named by `routing.router_path`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from typing import Any
 from proxy._scorer import Router, Scorer
 from proxy.call import AutoRouting
 from proxy.catalog import Catalog
-from proxy.config import ModelConfig, load_settings
 from proxy.errors import GatewayError
+from proxy.routing.abilities import resolve as resolve_ability
+from proxy.routing.catalog_specs import CatalogSpec, load_catalog_specs
 
-WEIGHTS_PATH = Path(__file__).with_name("router_weights.json")
+__all__ = ["CatalogSpec", "ModelRouter", "load_catalog_specs", "load_weights", "new_router"]
+
+WEIGHTS_PATH = Path(__file__).with_name("router_v2.json")
+TABLE_PATH = Path(__file__).with_name("static_embed.bin")
 IMAGE_TOKENS = 765  # a 512px-tiled image at high detail in OpenAI's accounting
 MESSAGE_FRAMING_TOKENS = 4
 CANDIDATE_FIELDS = ("model", "provider", "predicted_quality", "estimated_cost_usd", "estimated_latency_ms", "score",
@@ -98,59 +103,41 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict[str, Any]:
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogSpec:
-    """A model's routing facts from the (validated) catalogue, and its offers' prices."""
-
-    slug: str
-    quality: float
-    context_window: int
-    max_output: int
-    tools: bool
-    vision: bool
-    json: bool
-    prices: dict[str, tuple[float, float]]  # provider -> (input, output) USD per 1M tokens
-    specialty: str | None = None
-
-    @classmethod
-    def from_config(cls, slug: str, cfg: ModelConfig) -> CatalogSpec:
-        caps = cfg.capabilities
-        return cls(slug=slug, quality=cfg.quality, context_window=cfg.context_window, max_output=cfg.max_output,
-                   tools=caps.tools, vision=caps.vision, json=caps.json_mode,
-                   prices={p: (o.input, o.output) for p, o in cfg.providers.items()}, specialty=cfg.specialty)
-
-    def model_kwargs(self) -> dict[str, Any]:
-        return {"slug": self.slug, "quality": self.quality, "context_window": self.context_window,
-                "max_output": self.max_output, "tools": self.tools, "vision": self.vision, "json": self.json,
-                "specialty": self.specialty}
-
-    def cheapest_offer(self) -> tuple[str, str, float, float, float, float, bool]:
-        provider, (i, o) = min(self.prices.items(), key=lambda kv: kv[1][0] + kv[1][1])
-        return (self.slug, provider, i, o, 0.0, 0.0, True)
+def new_router(weights: Mapping[str, Any] | None = None) -> Router:
+    """A Rust Router with the shipped (or given) weights and the static embedding table, no models yet."""
+    return Router(dict(weights or load_weights()), TABLE_PATH.read_bytes())
 
 
-def load_catalog_specs(slugs: Sequence[str] | None = None) -> list[CatalogSpec]:
-    """Routing facts of the bundled catalogue, through the same validated settings the gateway loads
-    (for offline tools: the eval and the speed bench)."""
-    models = load_settings(None, environ={}).models
-    order = list(slugs) if slugs is not None else list(models)
-    return [CatalogSpec.from_config(slug, models[slug]) for slug in order if slug in models]
+def load_fitted(path: str | Path) -> dict[str, Any]:
+    """A `switchyard router fit` result; its abilities override the bundled ones for the models it names."""
+    doc = json.loads(Path(path).read_text())
+    if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
+        raise ValueError(f"{path}: not a router fit file (no 'models' object)")
+    return {**doc, "name": str(path)}
 
 
 class ModelRouter:
-    """The gateway's router: the Rust Router loaded with the weights and every catalogue model."""
+    """The gateway's router: the Rust Router loaded with the weights and every catalogue model's ability."""
 
-    def __init__(self, catalog: Catalog, weights: Mapping[str, Any] | None = None) -> None:
-        self.router = Router(dict(weights or load_weights()))
+    def __init__(self, catalog: Catalog, weights: Mapping[str, Any] | None = None,
+                 fitted: Mapping[str, Any] | None = None) -> None:
+        self.weights = dict(weights or load_weights())
+        self.router: Router = new_router(self.weights)
+        self.sources: dict[str, str] = {}
         for entry in catalog.models.values():
-            self.router.add_model(**CatalogSpec.from_config(entry.slug, entry.config).model_kwargs())
+            cfg = entry.config
+            ability = resolve_ability(entry.slug, cfg, self.weights, fitted)
+            self.sources[entry.slug] = ability.source
+            caps = cfg.capabilities
+            self.router.add_model(entry.slug, list(ability.a), ability.b, cfg.context_window, cfg.max_output,
+                                  tools=caps.tools, vision=caps.vision, json=caps.json_mode, specialty=cfg.specialty)
 
 
-def build_model_router(catalog: Catalog) -> ModelRouter | None:
+def build_model_router(catalog: Catalog, router_path: str | None = None) -> ModelRouter | None:
     """None when the weights file is missing: `auto` then answers 400 rather than guessing."""
     if not WEIGHTS_PATH.exists():
         return None
-    return ModelRouter(catalog)
+    return ModelRouter(catalog, fitted=load_fitted(router_path) if router_path else None)
 
 
 def _offers(catalog: Catalog, scorer: Scorer, pool: Sequence[str]) -> list[tuple[str, str, float, float, float, float, bool]]:
@@ -162,6 +149,20 @@ def _offers(catalog: Catalog, scorer: Scorer, pool: Sequence[str]) -> list[tuple
                            float(stats.get("first_token_ms") or 0.0), float(stats.get("tokens_per_s") or 0.0),
                            bool(stats.get("available", True))))
     return offers
+
+
+def _limits_error(request: AutoRouting, limited: Sequence[tuple[str, str, float, float, str]]) -> GatewayError:
+    """No candidate meets `max_cost_usd` / `min_quality`: a 400 naming the field and the closest candidate."""
+    if request.min_quality is not None and all(why == "min_quality" for *_, why in limited):
+        model, provider, q, cost, _ = max(limited, key=lambda r: r[2])
+        field_, want = "min_quality", f"a predicted quality of at least {request.min_quality:g}"
+    else:
+        model, provider, q, cost, _ = min(limited, key=lambda r: r[3])
+        field_, want = "max_cost_usd", f"an estimated cost of at most ${request.max_cost_usd:g}"
+    return GatewayError(400, f"No model in the routing pool meets model_routing_config.{field_} ({want}). The "
+                        f"closest is {model} via {provider}: predicted quality {q:.3f}, estimated cost ${cost:.6f}. "
+                        f"Relax model_routing_config.{field_} or widen the pool.",
+                        param=f"model_routing_config.{field_}", code="no_model_meets_limits")
 
 
 def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: AutoRouting, prompt: PromptInfo) -> AutoDecision:
@@ -178,13 +179,18 @@ def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: A
     if prompt.context:
         extra += int(router.router.features(prompt.context)["est_tokens"])
     decision = router.router.route(
-        prompt.text, _offers(catalog, scorer, servable), preference=request.preference, tools=prompt.tools > 0,
+        prompt.text, _offers(catalog, scorer, servable), preference=request.preference, tradeoff=request.tradeoff,
+        max_cost_usd=request.max_cost_usd, min_quality=request.min_quality, tools=prompt.tools > 0,
         vision=prompt.images > 0, json=prompt.json_mode, max_tokens=prompt.max_tokens, extra_input_tokens=extra,
         explain=True,
     )
     ranked: list[dict[str, Any]] = [dict(zip(CANDIDATE_FIELDS, row)) for row in decision["candidates"]]
+    for c in ranked:
+        c["ability_source"] = router.sources.get(str(c["model"]), "")
     rejected = [{"model": m, "reason": why} for m, why in decision["rejected"]]
     rejected += [{"model": m, "reason": "no_configured_provider"} for m in unserved]
+    if not ranked and decision["limited"]:
+        raise _limits_error(request, decision["limited"])
     if not ranked:
         why = "; ".join(f"{r['model']}: {r['reason']}" for r in rejected)
         raise GatewayError(400, f"No model in the routing pool can take this request ({why}).",
@@ -192,7 +198,8 @@ def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: A
     models = list(dict.fromkeys(c["model"] for c in ranked))
     chosen = models[0]
     others = len(models) - 1
-    reason = (f"pref={request.preference}; difficulty={decision['difficulty']:.2f}; "
+    knob = f"tradeoff={request.tradeoff:g}" if request.tradeoff is not None else f"pref={request.preference}"
+    reason = (f"{knob}; difficulty={decision['difficulty']:.2f}; "
               f"picked={chosen} over {others} other{'s' if others != 1 else ''}")
     features = {
         **decision["features"],
@@ -210,6 +217,8 @@ def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: A
         "chosen": chosen,
         "reason": reason,
         "preference": request.preference,
+        "tradeoff": decision["tradeoff"],
+        "limits": {"max_cost_usd": request.max_cost_usd, "min_quality": request.min_quality},
         "features": features,
         "candidates": ranked,
         "rejected": rejected,

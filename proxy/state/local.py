@@ -116,7 +116,10 @@ class LocalLimits:
         """The store's durable spend (every replica's) replaces what this process counted alone."""
         state = self.keys.get(key_id)
         if state is not None:
-            state.spent = {period_id: max(durable_nusd, 0)}
+            # never below what this process counted: its own settlements reach the store through the
+            # spend writer's batches, so a poll of the store can lag behind them (a budget then let
+            # one more request through)
+            state.spent = {period_id: max(durable_nusd, state.spent.get(period_id, 0), 0)}
 
     def forget(self, key_id: str) -> None:
         self.keys.pop(key_id, None)

@@ -8,8 +8,9 @@ pub mod quantile;
 pub mod scorer_config;
 pub mod stats;
 
+pub mod embed;
 pub mod features;
-pub mod quality;
+pub mod predictor;
 pub mod registry;
 pub mod route;
 pub mod router;

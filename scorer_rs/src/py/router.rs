@@ -4,10 +4,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
+use crate::embed::{StaticEmbedding, FORM_NAMES};
 use crate::features::{scan, TextFeatures, DENSE_NAMES, SIGNALS};
-use crate::quality::{Predictor, SparseWeights};
+use crate::predictor::{Ability, Predictor, PredictorParts};
 use crate::registry::{specialty_index, RegistryError};
-use crate::route::{ModelSpec, Needs, Offer, Preference};
+use crate::route::{Limits, ModelSpec, Needs, Offer, Preference, Utility};
 use crate::router::Router as CoreRouter;
 
 impl From<RegistryError> for PyErr {
@@ -33,22 +34,16 @@ fn field<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, path: &str, key
     })
 }
 
-type HeadParts = (f64, Vec<f64>, Vec<u32>, Vec<f64>, String);
+fn sub<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match d.get_item(key)? {
+        None => Ok(None),
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) => v.cast_into::<PyDict>().map(Some).map_err(|_| PyValueError::new_err(format!("router weights: {key} must be an object"))),
+    }
+}
 
-fn head(weights: &Bound<'_, PyDict>, name: &str) -> PyResult<HeadParts> {
-    let d = weights
-        .get_item(name)?
-        .ok_or_else(|| PyValueError::new_err(format!("router weights: missing {name}")))?
-        .cast_into::<PyDict>()
-        .map_err(|_| PyValueError::new_err(format!("router weights: {name} must be an object")))?;
-    let path = format!("{name}.");
-    Ok((
-        field(&d, &path, "bias")?,
-        field(&d, &path, "dense")?,
-        field(&d, &path, "hashed_idx")?,
-        field(&d, &path, "hashed_w")?,
-        field(&d, &path, "model")?,
-    ))
+fn bad<E: std::fmt::Display>(e: E) -> PyErr {
+    PyValueError::new_err(e.to_string())
 }
 
 fn features_dict<'py>(py: Python<'py>, f: &TextFeatures) -> PyResult<Bound<'py, PyDict>> {
@@ -70,31 +65,44 @@ fn features_dict<'py>(py: Python<'py>, f: &TextFeatures) -> PyResult<Bound<'py, 
 #[pymethods]
 impl Router {
     /// Builds the router from the parsed weights file (`proxy/routing/router_weights.json`).
+    /// `weights`: the parsed `proxy/routing/router_v2.json`; `table`: the bytes of its static embedding file.
     #[new]
-    fn new(weights: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let buckets: u32 = field(weights, "", "buckets")?;
-        let mean: Vec<f64> = field(weights, "", "dense_mean")?;
-        let inv: Vec<f64> = field(weights, "", "dense_inv_scale")?;
-        let (wb, wd, wi, ww, weak_model) = head(weights, "weak")?;
-        let (sb, sd, si, sw, strong_model) = head(weights, "strong")?;
-        let predictor = Predictor::new(
-            buckets,
-            &mean,
-            &inv,
-            (wb, &wd, SparseWeights { idx: &wi, w: &ww }),
-            (sb, &sd, SparseWeights { idx: &si, w: &sw }),
-        )
-        .map_err(|e| PyValueError::new_err(format!("router weights: {e}")))?;
-        Ok(Self { core: CoreRouter::new(predictor, weak_model, strong_model) })
+    fn new(weights: &Bound<'_, PyDict>, table: &[u8]) -> PyResult<Self> {
+        let k: usize = field(weights, "", "k")?;
+        let w: Vec<f64> = field(weights, "", "w")?;
+        let use_embed = match sub(weights, "embed")? {
+            Some(e) => field::<usize>(&e, "embed.", "dims")? > 0,
+            None => false,
+        };
+        let dense = sub(weights, "dense")?;
+        let (mean, inv): (Option<Vec<f64>>, Option<Vec<f64>>) = match &dense {
+            Some(d) => (Some(field(d, "dense.", "mean")?), Some(field(d, "dense.", "inv_scale")?)),
+            None => (None, None),
+        };
+        let hashed: Option<(u32, Vec<f64>)> = match sub(weights, "hashed")? {
+            Some(h) => Some((field(&h, "hashed.", "buckets")?, field(&h, "hashed.", "e")?)),
+            None => None,
+        };
+        let embedding = StaticEmbedding::parse(table).map_err(|e| PyValueError::new_err(format!("static embedding: {e}")))?;
+        let parts = PredictorParts {
+            k,
+            use_embed,
+            dense_mean: mean.as_deref(),
+            dense_inv_scale: inv.as_deref(),
+            w: &w,
+            hashed: hashed.as_ref().map(|(b, e)| (*b, e.as_slice())),
+        };
+        let predictor = Predictor::new(embedding, &parts).map_err(|e| PyValueError::new_err(format!("router weights: {e}")))?;
+        Ok(Self { core: CoreRouter::new(predictor) })
     }
 
-    /// Registers (or replaces) a model the router may pick.
-    #[pyo3(signature = (slug, quality, context_window, max_output, tools=false, vision=false, json=false, specialty=None))]
+    #[pyo3(signature = (slug, a, b, context_window, max_output, tools=false, vision=false, json=false, specialty=None))]
     #[allow(clippy::too_many_arguments)]
     fn add_model(
         &mut self,
         slug: String,
-        quality: f64,
+        a: Vec<f64>,
+        b: f64,
         context_window: u32,
         max_output: u32,
         tools: bool,
@@ -103,8 +111,8 @@ impl Router {
         specialty: Option<&str>,
     ) -> PyResult<()> {
         let specialty = specialty.map(specialty_index).transpose()?;
-        let spec = ModelSpec { slug, ability: 0.0, context_window, max_output, tools, vision, json, specialty };
-        self.core.models_mut().add(spec, quality);
+        let spec = ModelSpec { slug, ability: Ability { a, b }, context_window, max_output, tools, vision, json, specialty };
+        self.core.models_mut().add(spec)?;
         Ok(())
     }
 
@@ -112,12 +120,11 @@ impl Router {
         self.core.models().slugs().map(str::to_owned).collect()
     }
 
-    /// The model ability on the predictor's scale (weak anchor 0, strong anchor 1).
-    fn ability_of(&self, slug: &str) -> PyResult<f64> {
-        Ok(self.core.models().ability(slug)?)
+    fn ability_of(&self, slug: &str) -> PyResult<(Vec<f64>, f64)> {
+        let a = self.core.models().ability(slug)?;
+        Ok((a.a.clone(), a.b))
     }
 
-    /// The text pass alone: features plus the dense vector and hashed ids the predictor sees.
     fn features<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyDict>> {
         let buckets = self.core.predictor().buckets();
         let (f, ids) = py.detach(|| {
@@ -133,20 +140,26 @@ impl Router {
     }
 
     /// The predictor's view of one prompt.
+    /// The predictor's view of one prompt: its latent vector (z then -difficulty) and form features.
     fn score<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyDict>> {
-        let s = py.detach(|| self.core.predictor().score(text));
+        let s = py.detach(|| self.core.predictor().latent(text));
         let d = PyDict::new(py);
-        d.set_item("weak_logit", s.weak_logit)?;
-        d.set_item("strong_logit", s.strong_logit)?;
-        d.set_item("strong_gain", s.strong_gain())?;
+        d.set_item("z", s.z.clone())?;
         d.set_item("difficulty", s.difficulty())?;
+        d.set_item("embedding", s.embedded.vector.clone())?;
+        d.set_item("embedding_tokens", s.embedded.tokens)?;
+        d.set_item("form", s.embedded.form.to_vec())?;
+        d.set_item("form_names", FORM_NAMES.to_vec())?;
         Ok(d)
     }
 
-    /// Ranks offers `(model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy)` for `text`.
-    /// Candidates come back as `(model, provider, predicted_quality, estimated_cost_usd,
-    /// estimated_latency_ms, score, healthy)` in rank order; `explain` adds the prompt's features.
-    #[pyo3(signature = (text, offers, preference="balanced", tools=false, vision=false, json=false, max_tokens=None, extra_input_tokens=0, explain=false))]
+    /// P(good answer) for each registered model on `text`, in registration order.
+    fn predict(&self, py: Python<'_>, text: &str) -> Vec<(String, f64)> {
+        let latent = py.detach(|| self.core.predictor().latent(text));
+        self.core.models().slugs().filter_map(|m| Some((m.to_owned(), latent.p_good(self.core.models().ability(m).ok()?)))).collect()
+    }
+
+    #[pyo3(signature = (text, offers, preference="balanced", tradeoff=None, max_cost_usd=None, min_quality=None, tools=false, vision=false, json=false, max_tokens=None, extra_input_tokens=0, explain=false))]
     #[allow(clippy::too_many_arguments)]
     fn route<'py>(
         &self,
@@ -154,6 +167,9 @@ impl Router {
         text: &str,
         offers: Vec<OfferTuple<'py>>,
         preference: &str,
+        tradeoff: Option<f64>,
+        max_cost_usd: Option<f64>,
+        min_quality: Option<f64>,
         tools: bool,
         vision: bool,
         json: bool,
@@ -164,6 +180,12 @@ impl Router {
         let pref = Preference::parse(preference).ok_or_else(|| {
             PyValueError::new_err(format!("preference must be balanced, quality, price or speed; got {preference:?}"))
         })?;
+        // An explicit tradeoff replaces the preference's point (and its latency weight).
+        let utility = match tradeoff {
+            Some(t) => Utility::new(t, 0.0).map_err(bad)?,
+            None => pref.utility(),
+        };
+        let limits = Limits { max_cost_usd, min_quality };
         let registry = self.core.models();
         let mut specs: Vec<&ModelSpec> = Vec::new();
         let mut core_offers: Vec<Offer<()>> = Vec::with_capacity(offers.len());
@@ -173,7 +195,7 @@ impl Router {
             core_offers.push(Offer { model, provider: (), input_price, output_price, ttft_ms, tokens_per_s, healthy });
         }
         let needs = Needs { tools, vision, json, max_tokens, extra_input_tokens };
-        let (score, decision) = py.detach(|| self.core.route(text, &specs, &core_offers, &needs, pref));
+        let (score, decision) = py.detach(|| self.core.route(text, &specs, &core_offers, &needs, &utility, &limits));
 
         // Tuples, not dicts: this is the hot path; the Python glue names the fields. The model and
         // provider strings are the caller's own objects.
@@ -195,10 +217,17 @@ impl Router {
         for (m, why) in &decision.rejected {
             rejected.append((specs[*m].slug.as_str(), why.as_str()))?;
         }
+        let limited = PyList::empty(py);
+        for (s, why) in &decision.limited {
+            let offer = &offers[s.offer];
+            limited.append((&offer.0, &offer.1, s.predicted_quality, s.estimated_cost_usd, why.as_str()))?;
+        }
         let out = PyDict::new(py);
         out.set_item("preference", pref.as_str())?;
+        out.set_item("tradeoff", utility.tradeoff)?;
+        out.set_item("latency_weight", utility.latency_weight)?;
         out.set_item("difficulty", decision.difficulty)?;
-        out.set_item("strong_gain", score.strong_gain())?;
+        out.set_item("limited", limited)?;
         out.set_item("input_tokens", decision.input_tokens)?;
         out.set_item("output_tokens", decision.output_tokens)?;
         out.set_item("candidates", candidates)?;

@@ -22,6 +22,10 @@ pub enum Rejection {
     Tools,
     Vision,
     Json,
+    /// Every offer's estimated cost is over the request's `max_cost_usd`.
+    MaxCost,
+    /// The predicted quality is under the request's `min_quality`.
+    MinQuality,
 }
 
 impl Rejection {
@@ -33,6 +37,8 @@ impl Rejection {
             Self::Tools => "tools",
             Self::Vision => "vision",
             Self::Json => "json",
+            Self::MaxCost => "max_cost_usd",
+            Self::MinQuality => "min_quality",
         }
     }
 }

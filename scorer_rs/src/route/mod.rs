@@ -1,21 +1,23 @@
 //! Model routing (`rank_offers`): hard filters, then a utility per preference over (model, provider) offers.
 //! Not to be confused with `provider_rank`, which orders one model's providers by live stats alone.
 //!
-//! Filters drop a model that cannot take the request (context window, max output, tools, vision, JSON).
-//! A model whose providers are all unhealthy is kept but ranked after every healthy one. The utility mixes
-//! predicted quality with cost and latency measured in decades (log10 of the ratio to the cheapest or
-//! fastest eligible offer), so the trade-off does not depend on the price scale.
+//! Filters drop a model that cannot take the request (context window, max output, tools, vision, JSON),
+//! then the request's limits drop offers over `max_cost_usd` and models under `min_quality`. A model whose
+//! providers are all unhealthy is kept but ranked after every healthy one. Offers are ordered by the
+//! continuous trade-off between predicted quality and estimated cost (`utility`).
 //!
 //! `model` holds the model's facts and the predictor seam (`PromptQuality`), `filters` the hard filters,
-//! this file the preference and the ranking.
+//! `utility` the trade-off and limits, this file the named preferences and the ranking.
 
 mod filters;
 mod model;
+mod utility;
 
 use std::borrow::Borrow;
 
 pub use filters::{expected_output_tokens, Needs, Rejection};
 pub use model::{ModelSpec, PromptQuality, SPECIALIST_OFF_TASK};
+pub use utility::{Limits, Utility, KAPPA_SCALE, REFERENCE_COST_USD, SPEED_LATENCY_WEIGHT};
 
 use filters::reject;
 
@@ -39,6 +41,18 @@ impl Preference {
             "speed" => Some(Self::Speed),
             _ => None,
         }
+    }
+
+    /// The preference's fixed point on the trade-off scale (`speed` adds a latency weight).
+    #[must_use]
+    pub fn utility(self) -> Utility {
+        let (tradeoff, latency_weight) = match self {
+            Self::Quality => (1.0, 0.0),
+            Self::Balanced => (BALANCED_TRADEOFF, 0.0),
+            Self::Price => (PRICE_TRADEOFF, 0.0),
+            Self::Speed => (BALANCED_TRADEOFF, SPEED_LATENCY_WEIGHT),
+        };
+        Utility { tradeoff, latency_weight }
     }
 
     #[must_use]
@@ -82,30 +96,21 @@ pub struct Scored {
 pub struct Decision {
     /// Offers grouped by model in rank order; within a model, healthy offers first, best score first.
     pub ranked: Vec<Scored>,
-    /// Models the hard filters dropped, with the first reason.
+    /// Models the hard filters or the limits dropped, with the first reason.
     pub rejected: Vec<(usize, Rejection)>,
+    /// Offers the limits dropped, with their figures (what a "nothing meets the limits" error reports).
+    pub limited: Vec<(Scored, Rejection)>,
     pub input_tokens: u32,
     pub output_tokens: u32,
     pub difficulty: f64,
 }
 
-/// Quality below the best eligible model by more than this is not "adequate" for price or speed.
-pub const PRICE_MARGIN: f64 = 0.15;
-pub const SPEED_MARGIN: f64 = 0.15;
-/// Balanced pays this much predicted quality per tenfold cost (and per tenfold latency).
-pub const BALANCED_COST_WEIGHT: f64 = 0.07;
-pub const BALANCED_LATENCY_WEIGHT: f64 = 0.03;
+/// Tradeoff of `balanced` and `speed`, and of `price`: measured on held-out data (bench/ROUTING.md).
+pub const BALANCED_TRADEOFF: f64 = 0.5;
+pub const PRICE_TRADEOFF: f64 = 0.2;
 
 const DEFAULT_TTFT_MS: f64 = 800.0;
 const DEFAULT_TOKENS_PER_S: f64 = 60.0;
-
-fn decades(x: f64, best: f64) -> f64 {
-    if best > 0.0 && x > best {
-        (x / best).log10()
-    } else {
-        0.0
-    }
-}
 
 /// Ranks `offers` for one prompt. `models` must cover every `Offer::model` index.
 #[must_use]
@@ -114,7 +119,8 @@ pub fn rank_offers<M: Borrow<ModelSpec>, P>(
     offers: &[Offer<P>],
     prompt: &impl PromptQuality,
     needs: &Needs,
-    pref: Preference,
+    utility: &Utility,
+    limits: &Limits,
 ) -> Decision {
     let features = prompt.text_features();
     let input_tokens = features.est_tokens.saturating_add(needs.extra_input_tokens);
@@ -123,7 +129,6 @@ pub fn rank_offers<M: Borrow<ModelSpec>, P>(
     let mut rejected: Vec<(usize, Rejection)> = Vec::new();
     let mut eligible = vec![false; models.len()];
     let mut quality = vec![0.0; models.len()];
-    let mut healthy_model = vec![false; models.len()];
     for (m, spec) in models.iter().map(Borrow::borrow).enumerate() {
         if !offers.iter().any(|o| o.model == m) {
             continue;
@@ -138,6 +143,8 @@ pub fn rank_offers<M: Borrow<ModelSpec>, P>(
     }
 
     let mut scored: Vec<Scored> = Vec::with_capacity(offers.len());
+    let mut limited: Vec<(Scored, Rejection)> = Vec::new();
+    let mut healthy_model = vec![false; models.len()];
     for (i, o) in offers.iter().enumerate() {
         if !eligible[o.model] {
             continue;
@@ -146,46 +153,29 @@ pub fn rank_offers<M: Borrow<ModelSpec>, P>(
         let ttft = if o.ttft_ms.is_finite() && o.ttft_ms > 0.0 { o.ttft_ms } else { DEFAULT_TTFT_MS };
         let tps = if o.tokens_per_s.is_finite() && o.tokens_per_s > 0.0 { o.tokens_per_s } else { DEFAULT_TOKENS_PER_S };
         let latency = ttft + f64::from(output_tokens) * 1000.0 / tps;
-        healthy_model[o.model] |= o.healthy;
-        scored.push(Scored {
+        let q = quality[o.model];
+        let s = Scored {
             offer: i,
             model: o.model,
-            predicted_quality: quality[o.model],
+            predicted_quality: q,
             estimated_cost_usd: cost,
             estimated_latency_ms: latency,
-            score: 0.0,
+            score: utility.score(q, cost, latency),
             healthy: o.healthy,
-        });
-    }
-
-    // Reference points come from healthy offers when there are any, so a dead cheap model sets no bar.
-    let pool = |healthy_only: bool| scored.iter().filter(move |s| !healthy_only || s.healthy);
-    let any_healthy = scored.iter().any(|s| s.healthy);
-    let best_q = pool(any_healthy).map(|s| s.predicted_quality).fold(0.0, f64::max);
-    let min_cost = pool(any_healthy).map(|s| s.estimated_cost_usd).fold(f64::INFINITY, f64::min);
-    let min_lat = pool(any_healthy).map(|s| s.estimated_latency_ms).fold(f64::INFINITY, f64::min);
-
-    for s in &mut scored {
-        let (q, c, l) = (s.predicted_quality, decades(s.estimated_cost_usd, min_cost), decades(s.estimated_latency_ms, min_lat));
-        s.score = match pref {
-            Preference::Quality => q - 0.01 * c - 0.005 * l,
-            Preference::Balanced => q - BALANCED_COST_WEIGHT * c - BALANCED_LATENCY_WEIGHT * l,
-            // Adequate offers first, cheapest (fastest) first; the rest after them, best quality first.
-            Preference::Price => {
-                if q >= best_q - PRICE_MARGIN {
-                    -c - 0.01 * l + 0.1 * q
-                } else {
-                    q - 10.0
-                }
-            }
-            Preference::Speed => {
-                if q >= best_q - SPEED_MARGIN {
-                    -l - 0.01 * c + 0.1 * q
-                } else {
-                    q - 10.0
-                }
-            }
         };
+        if limits.min_quality.is_some_and(|floor| q < floor) {
+            limited.push((s, Rejection::MinQuality));
+        } else if limits.max_cost_usd.is_some_and(|cap| cost > cap) {
+            limited.push((s, Rejection::MaxCost));
+        } else {
+            healthy_model[o.model] |= o.healthy;
+            scored.push(s);
+        }
+    }
+    for (s, why) in &limited {
+        if !scored.iter().any(|k| k.model == s.model) && !rejected.iter().any(|(m, _)| *m == s.model) {
+            rejected.push((s.model, *why));
+        }
     }
 
     // A model's rank is its best healthy offer's score; models with no healthy offer go last.
@@ -207,15 +197,39 @@ pub fn rank_offers<M: Borrow<ModelSpec>, P>(
             .then(a.offer.cmp(&b.offer))
     });
 
-    Decision { ranked: scored, rejected, input_tokens, output_tokens, difficulty: prompt.difficulty() }
+    Decision { ranked: scored, rejected, limited, input_tokens, output_tokens, difficulty: prompt.difficulty() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quality::tests::toy;
+    use crate::features::{features, TextFeatures};
+    use crate::predictor::{sigmoid, Ability};
 
-    fn spec(slug: &str, ability: f64) -> ModelSpec {
+    /// A stand-in predictor: prompts mentioning "integral" are hard, and only strong abilities (a[0]) help.
+    struct Toy {
+        features: TextFeatures,
+        hard: f64,
+    }
+
+    fn toy(text: &str) -> Toy {
+        Toy { features: features(text), hard: if text.contains("integral") { 1.0 } else { 0.0 } }
+    }
+
+    impl PromptQuality for Toy {
+        fn text_features(&self) -> &TextFeatures {
+            &self.features
+        }
+        fn quality_of(&self, model: &ModelSpec) -> f64 {
+            sigmoid(model.ability.b + self.hard * (model.ability.a[0] - 3.0))
+        }
+        fn difficulty(&self) -> f64 {
+            self.hard
+        }
+    }
+
+    fn spec(slug: &str, strength: f64) -> ModelSpec {
+        let ability = Ability { a: vec![strength * 2.0], b: 7.0 + strength };
         ModelSpec { slug: slug.into(), ability, context_window: 128_000, max_output: 8192, tools: true, vision: true, json: true, specialty: None }
     }
 
@@ -234,50 +248,89 @@ mod tests {
         models[d.ranked[0].model].slug.clone()
     }
 
+    fn rank(models: &[ModelSpec], offers: &[Offer], text: &str, needs: &Needs, pref: Preference) -> Decision {
+        rank_offers(models, offers, &toy(text), needs, &pref.utility(), &Limits::default())
+    }
+
     const EASY: &str = "hi, what is the capital of France?";
     const HARD: &str = "Compute the integral of x^3 e^x from 0 to 1, then use that integral to bound the series and prove convergence.";
 
     #[test]
-    fn balanced_sends_easy_prompts_cheap_and_hard_prompts_strong() {
+    fn balanced_sends_easy_prompts_cheap_and_hard_prompts_stronger() {
         let (models, offers) = pool();
-        let p = toy();
-        let easy = rank_offers(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Balanced);
-        let hard = rank_offers(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Balanced);
+        let easy = rank(&models, &offers, EASY, &Needs::default(), Preference::Balanced);
+        let hard = rank(&models, &offers, HARD, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &easy), "cheap");
-        assert_eq!(chosen(&models, &hard), "strong");
+        assert_ne!(chosen(&models, &hard), "cheap");
         assert!(hard.difficulty > easy.difficulty);
     }
 
     #[test]
-    fn quality_picks_the_strongest_and_price_the_cheapest_adequate() {
+    fn quality_picks_the_strongest_and_price_the_cheapest() {
         let (models, offers) = pool();
-        let p = toy();
         for text in [EASY, HARD] {
-            let q = rank_offers(&models, &offers, &p.score(text), &Needs::default(), Preference::Quality);
-            assert_eq!(chosen(&models, &q), "strong");
+            assert_eq!(chosen(&models, &rank(&models, &offers, text, &Needs::default(), Preference::Quality)), "strong");
+            assert_eq!(chosen(&models, &rank(&models, &offers, text, &Needs::default(), Preference::Price)), "cheap");
         }
-        let easy = rank_offers(&models, &offers, &p.score(EASY), &Needs::default(), Preference::Price);
-        assert_eq!(chosen(&models, &easy), "cheap");
-        // On the hard prompt the cheap model is not adequate: the cheapest adequate one wins.
-        let hard = rank_offers(&models, &offers, &p.score(HARD), &Needs::default(), Preference::Price);
-        assert_ne!(chosen(&models, &hard), "cheap");
-        let best = hard.ranked.iter().map(|s| s.predicted_quality).fold(0.0, f64::max);
-        assert!(hard.ranked[0].predicted_quality >= best - PRICE_MARGIN);
     }
 
     #[test]
-    fn speed_picks_the_fastest_adequate() {
+    fn the_tradeoff_moves_the_choice_from_cheapest_to_best() {
+        let (models, offers) = pool();
+        let pick = |t: f64| {
+            let d = rank_offers(&models, &offers, &toy(HARD), &Needs::default(), &Utility::new(t, 0.0).unwrap(), &Limits::default());
+            d.ranked[0].model
+        };
+        assert_eq!(pick(0.0), 0);
+        assert_eq!(pick(1.0), 2);
+        let picks: Vec<usize> = (0..=20).map(|i| pick(f64::from(i) / 20.0)).collect();
+        assert!(picks.windows(2).all(|w| w[0] <= w[1]), "quality never drops as the tradeoff rises: {picks:?}");
+    }
+
+    #[test]
+    fn speed_weighs_latency() {
         let (models, mut offers) = pool();
-        offers[1].tokens_per_s = 400.0;
-        offers[1].ttft_ms = 100.0;
-        let d = rank_offers(&models, &offers, &toy().score(EASY), &Needs::default(), Preference::Speed);
+        offers[0].tokens_per_s = 5.0; // the cheap model is very slow
+        let by_cost = rank(&models, &offers, EASY, &Needs::default(), Preference::Balanced);
+        let by_speed = rank(&models, &offers, EASY, &Needs::default(), Preference::Speed);
+        assert_eq!(chosen(&models, &by_cost), "cheap");
+        assert_ne!(chosen(&models, &by_speed), "cheap");
+    }
+
+    #[test]
+    fn max_cost_drops_offers_over_the_cap() {
+        let (models, offers) = pool();
+        let quality = Preference::Quality.utility();
+        let open = rank_offers(&models, &offers, &toy(HARD), &Needs::default(), &quality, &Limits::default());
+        let cap = open.ranked.iter().filter(|s| s.model == 1).map(|s| s.estimated_cost_usd).fold(0.0, f64::max);
+        let limits = Limits { max_cost_usd: Some(cap), min_quality: None };
+        let d = rank_offers(&models, &offers, &toy(HARD), &Needs::default(), &quality, &limits);
         assert_eq!(chosen(&models, &d), "mid");
+        assert!(d.ranked.iter().all(|s| s.estimated_cost_usd <= cap));
+        assert_eq!(d.rejected, vec![(2, Rejection::MaxCost)]);
+        assert_eq!(d.limited.len(), 2);
+    }
+
+    #[test]
+    fn min_quality_drops_weak_models_and_reports_them() {
+        let (models, offers) = pool();
+        let price = Preference::Price.utility();
+        let q = |m: usize| toy(HARD).quality_of(&models[m]);
+        let limits = Limits { max_cost_usd: None, min_quality: Some((q(1) + q(2)) / 2.0) };
+        let d = rank_offers(&models, &offers, &toy(HARD), &Needs::default(), &price, &limits);
+        assert_eq!(chosen(&models, &d), "strong");
+        assert_eq!(d.rejected, vec![(0, Rejection::MinQuality), (1, Rejection::MinQuality)]);
+        // Nothing meets an impossible floor: no candidates, and the limited offers carry their figures.
+        let none = rank_offers(&models, &offers, &toy(HARD), &Needs::default(), &price, &Limits { max_cost_usd: None, min_quality: Some(0.9999) });
+        assert!(none.ranked.is_empty());
+        let best = none.limited.iter().map(|(s, _)| s.predicted_quality).fold(0.0, f64::max);
+        assert!((best - q(2)).abs() < 1e-12);
     }
 
     #[test]
     fn candidates_are_grouped_by_model_with_the_better_provider_first() {
         let (models, offers) = pool();
-        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank(&models, &offers, HARD, &Needs::default(), Preference::Quality);
         let order: Vec<(usize, &str)> = d.ranked.iter().map(|s| (s.model, offers[s.offer].provider.as_str())).collect();
         assert_eq!(order[0], (2, "a"));
         assert_eq!(order[1], (2, "b"));
@@ -289,13 +342,13 @@ mod tests {
         let (mut models, offers) = pool();
         models[2].context_window = 1000;
         let long = "word ".repeat(2000);
-        let d = rank_offers(&models, &offers, &toy().score(&long), &Needs::default(), Preference::Quality);
+        let d = rank(&models, &offers, &long, &Needs::default(), Preference::Quality);
         assert!(d.ranked.iter().all(|s| s.model != 2));
         assert_eq!(d.rejected, vec![(2, Rejection::ContextWindow)]);
         // Room for the prompt but not for the requested output also rejects.
         models[2].context_window = 2100;
         let needs = Needs { max_tokens: Some(4000), ..Needs::default() };
-        let d = rank_offers(&models, &offers, &toy().score(&long), &needs, Preference::Quality);
+        let d = rank(&models, &offers, &long, &needs, Preference::Quality);
         assert_eq!(d.rejected, vec![(2, Rejection::ContextWindow)]);
     }
 
@@ -305,20 +358,19 @@ mod tests {
         let mut models = vec![spec("coder", 0.6), spec("general", 0.6)];
         models[0].specialty = Some(0); // SIGNALS[0] == "code"
         let offers = vec![offer(0, "a", 0.5, 1.0), offer(1, "a", 1.0, 2.0)];
-        let p = toy();
-        let code = p.score("Write a Python function that parses this JSON and returns the keys; fix the bug in my code.");
-        let prose = p.score("Translate 'good morning, my friend' into French, please.");
-        assert!(code.features.signal_hits[0] > 0 && prose.features.signal_hits[0] == 0);
-        let on_task = rank_offers(&models, &offers, &code, &Needs::default(), Preference::Balanced);
+        let code = "Write a Python function that parses this JSON and returns the keys; fix the bug in my code.";
+        let prose = "Translate 'good morning, my friend' into French, please.";
+        assert!(toy(code).features.signal_hits[0] > 0 && toy(prose).features.signal_hits[0] == 0);
+        let on_task = rank(&models, &offers, code, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &on_task), "coder");
-        assert!((on_task.ranked[0].predicted_quality - code.p_good(0.6)).abs() < 1e-12);
-        let off_task = rank_offers(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        assert!((on_task.ranked[0].predicted_quality - toy(code).quality_of(&models[0])).abs() < 1e-12);
+        let off_task = rank(&models, &offers, prose, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &off_task), "general");
         let coder = off_task.ranked.iter().find(|s| s.model == 0).unwrap();
-        assert!((coder.predicted_quality - prose.p_good(0.6) * SPECIALIST_OFF_TASK).abs() < 1e-12);
+        assert!((coder.predicted_quality - toy(prose).quality_of(&models[0]) * SPECIALIST_OFF_TASK).abs() < 1e-12);
         // Without the specialty the cheaper model wins everywhere.
         models[0].specialty = None;
-        let plain = rank_offers(&models, &offers, &prose, &Needs::default(), Preference::Balanced);
+        let plain = rank(&models, &offers, prose, &Needs::default(), Preference::Balanced);
         assert_eq!(chosen(&models, &plain), "coder");
     }
 
@@ -328,14 +380,13 @@ mod tests {
         models[2].tools = false;
         models[1].vision = false;
         models[0].json = false;
-        let p = toy().score(HARD);
-        let tools = rank_offers(&models, &offers, &p, &Needs { tools: true, ..Needs::default() }, Preference::Quality);
+        let tools = rank(&models, &offers, HARD, &Needs { tools: true, ..Needs::default() }, Preference::Quality);
         assert_eq!(tools.rejected, vec![(2, Rejection::Tools)]);
-        let vision = rank_offers(&models, &offers, &p, &Needs { vision: true, ..Needs::default() }, Preference::Quality);
+        let vision = rank(&models, &offers, HARD, &Needs { vision: true, ..Needs::default() }, Preference::Quality);
         assert_eq!(vision.rejected, vec![(1, Rejection::Vision)]);
-        let json = rank_offers(&models, &offers, &p, &Needs { json: true, ..Needs::default() }, Preference::Price);
+        let json = rank(&models, &offers, HARD, &Needs { json: true, ..Needs::default() }, Preference::Price);
         assert_eq!(json.rejected, vec![(0, Rejection::Json)]);
-        let big = rank_offers(&models, &offers, &p, &Needs { max_tokens: Some(9000), ..Needs::default() }, Preference::Price);
+        let big = rank(&models, &offers, HARD, &Needs { max_tokens: Some(9000), ..Needs::default() }, Preference::Price);
         assert_eq!(big.rejected.len(), 3);
         assert!(big.ranked.is_empty());
     }
@@ -345,21 +396,20 @@ mod tests {
         let (models, mut offers) = pool();
         offers[2].healthy = false;
         offers[3].healthy = false;
-        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank(&models, &offers, HARD, &Needs::default(), Preference::Quality);
         assert_ne!(d.ranked[0].model, 2);
         assert_eq!(d.ranked.last().unwrap().model, 2);
         assert_eq!(d.ranked.len(), 4);
         // One healthy provider is enough to keep the model's rank, and it goes first within the model.
         offers[3].healthy = true;
-        let d = rank_offers(&models, &offers, &toy().score(HARD), &Needs::default(), Preference::Quality);
+        let d = rank(&models, &offers, HARD, &Needs::default(), Preference::Quality);
         assert_eq!((d.ranked[0].model, d.ranked[0].offer), (2, 3));
     }
 
     #[test]
     fn cost_and_latency_estimates() {
         let (models, offers) = pool();
-        let p = toy().score(EASY);
-        let d = rank_offers(&models, &offers, &p, &Needs { max_tokens: Some(50), ..Needs::default() }, Preference::Price);
+        let d = rank(&models, &offers, EASY, &Needs { max_tokens: Some(50), ..Needs::default() }, Preference::Price);
         assert_eq!(d.output_tokens, 50);
         let s = d.ranked.iter().find(|s| s.offer == 2).unwrap();
         let want = (f64::from(d.input_tokens) * 10.0 + 50.0 * 30.0) / 1e6;
@@ -376,5 +426,13 @@ mod tests {
         for other in ["performance", "cost", "Balanced", " price", "cheap"] {
             assert_eq!(Preference::parse(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn named_preferences_are_points_on_the_scale() {
+        assert_eq!(Preference::Quality.utility().tradeoff, 1.0);
+        assert!(Preference::Price.utility().tradeoff < Preference::Balanced.utility().tradeoff);
+        assert_eq!(Preference::Speed.utility().tradeoff, Preference::Balanced.utility().tradeoff);
+        assert!(Preference::Speed.utility().latency_weight > 0.0);
     }
 }

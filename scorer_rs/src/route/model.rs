@@ -1,11 +1,11 @@
 //! What routing knows about a model and what it asks of the quality predictor.
 
 use crate::features::TextFeatures;
-use crate::quality::PromptScore;
+use crate::predictor::Ability;
 
 /// What ranking needs from the quality predictor about one prompt: the seam where a predictor plugs in.
-/// Today's is `PromptScore` (two anchor heads interpolated by ability); another predictor implements this
-/// for its own per-prompt output and `rank_offers` takes it unchanged.
+/// Today's is `predictor::PromptLatent` (a latent vector dotted with each model's ability); another
+/// predictor implements this for its own per-prompt output and `rank_offers` takes it unchanged.
 pub trait PromptQuality {
     /// The text pass's features (token estimate, task signals).
     fn text_features(&self) -> &TextFeatures;
@@ -15,26 +15,12 @@ pub trait PromptQuality {
     fn difficulty(&self) -> f64;
 }
 
-impl PromptQuality for PromptScore {
-    fn text_features(&self) -> &TextFeatures {
-        &self.features
-    }
-
-    fn quality_of(&self, model: &ModelSpec) -> f64 {
-        self.p_good(model.ability)
-    }
-
-    fn difficulty(&self) -> f64 {
-        PromptScore::difficulty(self)
-    }
-}
-
 /// A model as the router sees it.
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
     pub slug: String,
-    /// On the predictor's scale: weak anchor 0, strong anchor 1.
-    pub ability: f64,
+    /// The model's ability vector and bias on the predictor's scale (`predictor::Ability`).
+    pub ability: Ability,
     pub context_window: u32,
     pub max_output: u32,
     pub tools: bool,

@@ -1,0 +1,1 @@
+"""The web console: static files (no build step) and its login sessions."""
