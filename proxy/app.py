@@ -9,14 +9,25 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from proxy.api import anthropic_messages, count_tokens, health, keys, models, openai_chat, route
+from proxy.api import (
+    anthropic_messages,
+    count_tokens,
+    embeddings,
+    health,
+    keys,
+    legacy,
+    models,
+    openai_chat,
+    responses,
+    route,
+)
 from proxy.api.console import add_console_routes
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, METRICS, STORE
 from proxy.auth import GatewayAccess, key_checker
 from proxy.cache import MemoryStore
-from proxy.catalog import build_catalog
+from proxy.catalog import Upstream, build_catalog, build_embedding_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
 from proxy.keys.enforce import Enforcer
@@ -27,6 +38,8 @@ from proxy.observability import install_request_log, log_outcome
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
 from proxy.pipeline.cached import AnswerCache
+from proxy.providers.base import Adapter
+from proxy.providers.embeddings import EMBEDDING_WIRES, embeddings_adapter_for
 from proxy.providers.registry import adapter_for
 from proxy.request_id import install_log_filter
 from proxy.routing.hedging import Hedging
@@ -43,6 +56,16 @@ from proxy.upstream.pool import UpstreamPool
 log = logging.getLogger("switchyard")
 
 
+def embedding_adapters(settings: Settings, upstreams: Mapping[str, Upstream]) -> dict[str, Adapter]:
+    """The embeddings adapter of each live provider whose wire format has an embeddings API."""
+    out: dict[str, Adapter] = {}
+    for slug in upstreams:
+        provider = settings.providers[slug]
+        if provider.wire in EMBEDDING_WIRES:
+            out[slug] = embeddings_adapter_for(provider.wire, provider.auth_header, provider.auth_scheme)
+    return out
+
+
 def gateway_context(
     settings: Settings, environ: Mapping[str, str], on_finish: Sequence[Callable[[Outcome], None]] = ()
 ) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -56,9 +79,10 @@ def gateway_context(
         log.warning(startup_line(simulated, upstreams, keys_on))
         adapters = {slug: adapter_for(settings.providers[slug]) for slug in upstreams}
         catalog = build_catalog(settings, upstreams, adapters)
+        embeddings = build_embedding_catalog(settings, upstreams, embedding_adapters(settings, upstreams))
         pool = UpstreamPool()
         key_service = app[KEYS]
-        scorer = build_scorer(settings, catalog)
+        scorer = build_scorer(settings, catalog, embeddings)
         # provider health shared with the other replicas (when state.redis_url is set)
         circuits = SharedCircuits(key_service.state, scorer, settings.state.sync_interval_ms / 1000)
         chat = ChatResources(
@@ -75,7 +99,7 @@ def gateway_context(
             probe_gate=circuits.probe_gate if key_service.state.shared else None,
             bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
-        app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on)
+        app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on, embeddings=embeddings)
         key_service.gate = KeyGate(key_service.enforcer, catalog)
         app[CIRCUITS] = circuits
         circuits.start()
@@ -152,7 +176,8 @@ async def keys_context(app: web.Application) -> AsyncIterator[None]:
 
 # One module per inbound API: its routes, and the front end that renders that path's errors.
 CHAT_APIS = ((openai_chat, "/v1/chat/completions", openai_chat.chat_completions),
-             (anthropic_messages, "/v1/messages", anthropic_messages.messages))
+             (anthropic_messages, "/v1/messages", anthropic_messages.messages),
+             (responses, "/v1/responses", responses.create_response))
 
 
 def create_app(
@@ -182,6 +207,12 @@ def create_app(
     for module, path, handler in CHAT_APIS:
         app.router.add_post(path, handler)
         app[FRONT_ENDS][path] = module.FRONT_END
+    app.router.add_get("/v1/responses/{response_id}", responses.get_response)
+    app.router.add_delete("/v1/responses/{response_id}", responses.delete_response)
+    app.router.add_get("/v1/responses/{response_id}/input_items", responses.list_input_items)
+    app.router.add_post("/v1/embeddings", embeddings.create_embeddings)
+    app[FRONT_ENDS]["/v1/embeddings"] = openai_chat.FRONT_END
+    app.router.add_post("/v1/completions", legacy.completions)
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app[FRONT_ENDS]["/v1/messages/count_tokens"] = anthropic_messages.FRONT_END
     app.router.add_post("/v1/route", route.route_dry_run)

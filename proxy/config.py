@@ -33,6 +33,9 @@ WireFormat = Literal["openai", "anthropic", "gemini"]
 SCORER_DEFAULTS = scorer_defaults()  # written once, in Rust (ScorerConfig's Default)
 
 
+EMBEDDING_WIRES = ("openai", "gemini")
+
+
 class ConfigError(Exception):
     """A configuration problem, already phrased for the person who wrote the file."""
 
@@ -146,6 +149,26 @@ class ModelConfig(Strict):
     hedge: HedgeConfig | None = None  # this model's own hedging; None follows routing.hedge
 
 
+class EmbeddingOffer(Strict):
+    id: str = Field(min_length=1)
+    input: float = Field(ge=0, description="USD per 1M input tokens")
+
+
+class EmbeddingModelConfig(Strict):
+    """An embedding model: served at /v1/embeddings only, never a chat or `auto` candidate."""
+
+    name: str = ""
+    dimensions: int = Field(gt=0, description="the vector length without a `dimensions` request")
+    max_input_tokens: int = Field(gt=0, description="per input text")
+    providers: dict[str, EmbeddingOffer] = Field(min_length=1)
+
+    def as_model_config(self) -> ModelConfig:
+        """The catalogue's model shape, so routes, pins and fallback work unchanged: the context window
+        is the input limit and `max_output` the vector length."""
+        return ModelConfig(name=self.name, context_window=self.max_input_tokens, max_output=self.dimensions,
+                           providers={slug: ModelProviderConfig(id=o.id, input=o.input, output=0.0) for slug, o in self.providers.items()})
+
+
 class NamedKey(Strict):
     """A gateway key with the name the request log, usage and metrics know it by."""
 
@@ -181,6 +204,7 @@ class ServerConfig(Strict):
 class StoreConfig(Strict):
     data_dir: str = "./switchyard-data"
     url: SecretStr | None = Field(None, description="postgresql://... for replicas; SQLite in data_dir when unset")
+    responses: bool = Field(True, description="keep Responses API conversations a client asks to store")
     responses_ttl_days: float = Field(30.0, gt=0)
 
     @field_validator("url")
@@ -251,6 +275,7 @@ class Settings(Strict):
     state: StateConfig = Field(default_factory=StateConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+    embedding_models: dict[str, EmbeddingModelConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _aliases_unique(self) -> Settings:
@@ -264,13 +289,21 @@ class Settings(Strict):
 
     @model_validator(mode="after")
     def _providers_exist(self) -> Settings:
-        for slug, model in self.models.items():
-            for provider in model.providers:
-                if provider not in self.providers:
-                    known = ", ".join(sorted(self.providers)) or "none"
-                    raise ValueError(
-                        f"models.{slug}.providers.{provider}: no provider named {provider!r} (known: {known})"
-                    )
+        sections: list[tuple[str, Mapping[str, ModelConfig | EmbeddingModelConfig]]] = [
+            ("models", self.models), ("embedding_models", self.embedding_models)]
+        for section, models in sections:
+            for slug, model in models.items():
+                for provider in model.providers:
+                    if provider not in self.providers:
+                        known = ", ".join(sorted(self.providers)) or "none"
+                        raise ValueError(
+                            f"{section}.{slug}.providers.{provider}: no provider named {provider!r} (known: {known})"
+                        )
+        for slug, embedding in self.embedding_models.items():
+            for provider in embedding.providers:
+                if self.providers[provider].wire not in EMBEDDING_WIRES:
+                    raise ValueError(f"embedding_models.{slug}.providers.{provider}: the {self.providers[provider].wire} "
+                                     f"wire format has no embeddings API (use an OpenAI-format or Gemini provider)")
         return self
 
 

@@ -21,6 +21,7 @@ class Gateway:
     chat: ChatResources
     simulated: bool = False
     gateway_keys: bool = False  # whether clients must present a gateway API key
+    embeddings: Catalog = field(default_factory=lambda: Catalog({}))  # /v1/embeddings models, apart from chat
     started_at: float = field(default_factory=time.time)
     in_flight: int = 0
 
@@ -49,7 +50,7 @@ class Gateway:
         return token_counter(self.model_router)(text)
 
 
-def build_scorer(settings: Settings, catalog: Catalog) -> Scorer:
+def build_scorer(settings: Settings, *catalogs: Catalog) -> Scorer:
     r = settings.routing
     scorer = Scorer(
         ewma_alpha=r.ewma_alpha,
@@ -57,7 +58,8 @@ def build_scorer(settings: Settings, catalog: Catalog) -> Scorer:
         cooldown_ms=r.cooldown_s * 1000.0,
         max_cooldown_ms=r.max_cooldown_s * 1000.0,
     )
-    for model in catalog.models.values():
-        for route in model.routes.values():
-            scorer.register(model.slug, route.provider, route.input_price, route.output_price)
+    for catalog in catalogs:
+        for model in catalog.models.values():
+            for route in model.routes.values():
+                scorer.register(model.slug, route.provider, route.input_price, route.output_price)
     return scorer

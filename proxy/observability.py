@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from proxy.api import prometheus, requests_log
-from proxy.appkeys import METRICS, STORE
+from proxy.appkeys import METRICS, RESPONSE_STORE, STORE
 from proxy.config import Settings
 from proxy.metrics import Metrics
 from proxy.outcome import Outcome
 from proxy.store import RequestRecord, Store, backend_for
 from proxy.store.outcome_record import record_of
+from proxy.store.responses import DatabaseResponseStore
 
 access = logging.getLogger("switchyard.access")
 log = logging.getLogger("switchyard")
@@ -90,6 +91,7 @@ def store_context(settings: Settings, worker: int) -> Callable[[web.Application]
         store = open_store(settings, metrics)
         app[METRICS] = metrics
         app[STORE] = store
+        app[RESPONSE_STORE] = DatabaseResponseStore(store.backend)
         app[REQUEST_LOG] = RequestLog(store, metrics, log_enabled=settings.log.enabled,
                                       metrics_enabled=settings.server.metrics, access_log=settings.server.access_log)
         await store.start()

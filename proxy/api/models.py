@@ -65,13 +65,30 @@ def provider_detail(gw: Gateway, entry: ModelEntry) -> list[dict[str, Any]]:
     return out
 
 
+def embedding_summary(entry: ModelEntry) -> dict[str, Any]:
+    """An embedding model (served at /v1/embeddings): its vector length, input limit and price."""
+    cfg = entry.config
+    prices = [r.input_price for r in entry.routes.values()] or [o.input for o in cfg.providers.values()]
+    return {
+        "id": entry.slug, "object": "model", "created": CREATED, "owned_by": entry.vendor, "name": cfg.name or entry.slug,
+        "type": "embedding", "dimensions": cfg.max_output, "max_input_tokens": cfg.context_window,
+        "pricing": {"input_per_million": min(prices), "currency": "USD"},
+        "providers": list(entry.routes), "unconfigured_providers": list(entry.unconfigured), "available": bool(entry.routes),
+    }
+
+
 async def list_models(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     data = [model_summary(m) for m in gw.catalog.models.values() if m.routes]
+    data += [embedding_summary(m) for m in gw.embeddings.models.values() if m.routes]
     return web.json_response({"object": "list", "data": data})
 
 
 async def get_model(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    entry, _ = gw.catalog.resolve(request.match_info["slug"])
+    slug = request.match_info["slug"]
+    if gw.embeddings.models.get(slug.split(":")[0]) is not None:
+        entry, _ = gw.embeddings.resolve(slug)
+        return web.json_response({**embedding_summary(entry), "providers": provider_detail(gw, entry)})
+    entry, _ = gw.catalog.resolve(slug)
     return web.json_response({**model_summary(entry), "providers": provider_detail(gw, entry)})

@@ -180,8 +180,19 @@ class Catalog:
 
 def build_catalog(settings: Settings, upstreams: Mapping[str, Upstream], adapters: Mapping[str, Adapter]) -> Catalog:
     """`upstreams` holds only the live providers; a model's other providers are listed as unconfigured."""
+    return build_routes(settings.models, settings, upstreams, adapters)
+
+
+def build_embedding_catalog(settings: Settings, upstreams: Mapping[str, Upstream], adapters: Mapping[str, Adapter]) -> Catalog:
+    """The embedding models, apart from the chat catalogue; `adapters` are the embeddings adapters."""
+    configs = {slug: cfg.as_model_config() for slug, cfg in settings.embedding_models.items()}
+    return build_routes(configs, settings, {p: u for p, u in upstreams.items() if p in adapters}, adapters)
+
+
+def build_routes(configs: Mapping[str, ModelConfig], settings: Settings, upstreams: Mapping[str, Upstream],
+                 adapters: Mapping[str, Adapter]) -> Catalog:
     models: dict[str, ModelEntry] = {}
-    for slug, cfg in settings.models.items():
+    for slug, cfg in configs.items():
         routes: dict[str, Route] = {}
         missing: list[str] = []
         for provider_slug, offer in cfg.providers.items():

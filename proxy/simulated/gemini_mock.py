@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from proxy.simulated.embeddings_mock import gemini_embeddings
 from proxy.simulated.knobs import (
     Knobs,
     answer_words,
@@ -37,6 +38,7 @@ RPC_STATUS: dict[int, tuple[str, str]] = {
     504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
 }
 BAD_SCHEMA_KEYS = ("additionalProperties", "$schema")
+EMBED_METHODS = ("embedContent", "batchEmbedContents")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$")
 
 
@@ -179,7 +181,7 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
     body = await read_json(request)
     ctx.note_request(request, body)
     model, _, method = request.match_info["tail"].rpartition(":")
-    if method not in ("generateContent", "streamGenerateContent"):
+    if method not in ("generateContent", "streamGenerateContent", *EMBED_METHODS):
         return error_response(404, knobs, f"Method not found: {method}.")
     if knobs.api_key is not None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
@@ -189,7 +191,7 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
         if key != knobs.api_key:
             ctx.counters.errors += 1
             return key_invalid(knobs)
-    problem = request_problem(body)
+    problem = None if method in EMBED_METHODS else request_problem(body)
     if problem is not None:
         ctx.counters.errors += 1
         return error_response(400, knobs, problem)
@@ -200,6 +202,9 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
         ctx.counters.errors += 1
         await sleep_ms(min(knobs.ttft_ms, 5.0))
         return error_response(plan.status, knobs)
+    if method in EMBED_METHODS:
+        await sleep_ms(knobs.ttft_ms)
+        return gemini_embeddings(model.removeprefix("models/"), method, body)
 
     chunks, finish, candidates, thoughts = plan_chunks(body, model, knobs)
     prompt = estimate_tokens(orjson.dumps(body["contents"]).decode())

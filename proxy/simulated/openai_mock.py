@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from proxy.simulated.embeddings_mock import openai_embeddings
 from proxy.simulated.knobs import (
     Knobs,
     answer_words,
@@ -302,6 +303,24 @@ async def stream_answer(
     return resp
 
 
+async def embeddings(ctx: MockContext, request: web.Request) -> web.StreamResponse:
+    body = await read_json(request)
+    ctx.note_request(request, body)
+    if ctx.knobs.api_key is not None and not authorized(request, ctx.knobs.api_key):
+        ctx.counters.errors += 1
+        return error_response(401, ctx.knobs)
+    plan = ctx.plan()
+    if plan.hang:
+        await hang_forever()
+    if plan.status is not None:
+        ctx.counters.errors += 1
+        return error_response(plan.status, ctx.knobs)
+    await sleep_ms(ctx.knobs.ttft_ms)
+    answer = openai_embeddings(body)
+    ctx.counters.errors += answer.status >= 400
+    return answer
+
+
 async def list_models(ctx: MockContext, request: web.Request) -> web.StreamResponse:
     return json_response({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": ctx.name}]})
 
@@ -310,5 +329,6 @@ def create_openai_mock(knobs: Knobs | None = None, name: str = "openai-mock") ->
     return build_mock_app(
         name,
         knobs or Knobs(),
-        [("POST", "/v1/chat/completions", chat_completions), ("GET", "/v1/models", list_models)],
+        [("POST", "/v1/chat/completions", chat_completions), ("POST", "/v1/embeddings", embeddings),
+         ("GET", "/v1/models", list_models)],
     )

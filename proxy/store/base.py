@@ -64,6 +64,16 @@ class LogBackend(Protocol):
     async def keys_changed_since(self, since_ms: int) -> list[KeyRecord]:
         """Keys whose updated_at >= since_ms, oldest change first (0: every key)."""
 
+    async def save_response(self, row: tuple[str, str | None, int, int, str], now_ms: int) -> None:
+        """Durable: committed when this returns (id, key_name, created_ms, expires_ms, doc); a few
+        responses expired before `now_ms` are deleted in the same transaction."""
+
+    async def load_response(self, response_id: str, now_ms: int) -> tuple[str | None, int, str] | None:
+        """(key_name, expires_ms, doc) of a stored response that has not expired, or None."""
+
+    async def delete_response(self, response_id: str, key_name: str | None) -> bool:
+        """True when the key's response existed and is gone."""
+
 
 def record_row(rec: RequestRecord) -> tuple[Any, ...]:
     usage = rec.usage

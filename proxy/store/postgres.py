@@ -25,13 +25,18 @@ from proxy.store.keys import SELECT as SELECT_KEYS
 from proxy.store.keys import KeyRecord, insert_sql, spend_sql, update_params, update_sql
 from proxy.store.queries import Page, PostgresDialect, RequestFilter, list_sql, usage_rows, usage_sql
 from proxy.store.records import Feedback
-from proxy.store.sqlite import page_of
+from proxy.store.sqlite import EXPIRED_PER_SAVE, page_of
 
 _MARKS = ", ".join(f"${i}" + ("::jsonb" if col == "tags" else "") for i, col in enumerate(INSERT_COLUMNS, start=1))
 _INSERT = f"INSERT INTO requests ({', '.join(INSERT_COLUMNS)}) VALUES ({_MARKS}) ON CONFLICT (id) DO NOTHING"
 _INSERT_FEEDBACK = (f"INSERT INTO feedback ({', '.join(FEEDBACK_COLUMNS)}) "
                     f"VALUES ({', '.join(f'${i}' for i in range(1, len(FEEDBACK_COLUMNS) + 1))})")
 _SELECT_FEEDBACK = f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM feedback WHERE request_id = $1 ORDER BY id"
+_UPSERT_RESPONSE = ("INSERT INTO responses (id, key_name, created_ms, expires_ms, doc) VALUES ($1, $2, $3, $4, $5) "
+                    "ON CONFLICT (id) DO UPDATE SET key_name = excluded.key_name, created_ms = excluded.created_ms, "
+                    "expires_ms = excluded.expires_ms, doc = excluded.doc")
+_EXPIRE_RESPONSES = ("DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_ms <= $1 "
+                     "ORDER BY expires_ms LIMIT $2 FOR UPDATE SKIP LOCKED)")
 _MIGRATION_LOCK = 0x5357_4C4F47  # any constant: replicas starting together migrate one at a time
 # Short enough that an outage shows as a dropped batch within a second or two, not a stuck writer.
 CONNECT_TIMEOUT_S = 2.0
@@ -165,3 +170,27 @@ class PostgresBackend:
     async def keys_changed_since(self, since_ms: int) -> list[KeyRecord]:
         rows = await self._fetch(SELECT_KEYS + " WHERE updated_at >= $1 ORDER BY updated_at, id", since_ms)
         return [KeyRecord.from_row(r) for r in rows]
+
+    async def save_response(self, row: tuple[str, str | None, int, int, str], now_ms: int) -> None:
+        try:
+            async with self._ready().acquire() as conn, conn.transaction():
+                await conn.execute(_EXPIRE_RESPONSES, now_ms, EXPIRED_PER_SAVE)
+                await conn.execute(_UPSERT_RESPONSE, *row)
+        except OUTAGES as exc:
+            raise StoreUnavailable(f"{self._where()}: {type(exc).__name__}: {exc}") from None
+
+    async def load_response(self, response_id: str, now_ms: int) -> tuple[str | None, int, str] | None:
+        try:
+            row = await self._ready().fetchrow(
+                "SELECT key_name, expires_ms, doc FROM responses WHERE id = $1 AND expires_ms > $2", response_id, now_ms)
+        except OUTAGES as exc:
+            raise StoreUnavailable(f"{self._where()}: {type(exc).__name__}: {exc}") from None
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def delete_response(self, response_id: str, key_name: str | None) -> bool:
+        try:
+            status = await self._ready().execute(
+                "DELETE FROM responses WHERE id = $1 AND key_name IS NOT DISTINCT FROM $2", response_id, key_name)
+        except OUTAGES as exc:
+            raise StoreUnavailable(f"{self._where()}: {type(exc).__name__}: {exc}") from None
+        return status.rsplit(" ", 1)[-1] != "0"

@@ -77,11 +77,28 @@ def _v2(dialect: Dialect) -> list[str]:
     return [f"ALTER TABLE requests ADD COLUMN cost_saved_usd {real} NOT NULL DEFAULT 0"]
 
 
+# Stored Responses API conversations (issue 14): kept because the client asked (`store`), apart from
+# the log and its retention. `doc` holds the response, its input items and the conversation as JSON.
+_RESPONSES = """
+CREATE TABLE responses (
+    id TEXT PRIMARY KEY,
+    key_name TEXT,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    doc TEXT NOT NULL
+)"""
+
+
+def _v4(dialect: Dialect) -> list[str]:
+    return [_RESPONSES, "CREATE INDEX responses_expires ON responses (expires_ms)"]
+
+
 # version -> statements, per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
     2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
     3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
+    4: {"sqlite": _v4("sqlite"), "postgres": _v4("postgres")},  # stored Responses conversations
 }
 LATEST = max(MIGRATIONS)
 

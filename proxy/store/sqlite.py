@@ -88,6 +88,14 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+_UPSERT_RESPONSE = ("INSERT INTO responses (id, key_name, created_ms, expires_ms, doc) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET key_name = excluded.key_name, created_ms = excluded.created_ms, "
+                    "expires_ms = excluded.expires_ms, doc = excluded.doc")
+_EXPIRE_RESPONSES = "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)"
+# Expired responses go a few at a time as new ones are saved: the table stays bounded by the write rate.
+EXPIRED_PER_SAVE = 16
+
+
 class SQLiteBackend:
     dialect = "sqlite"
 
@@ -256,6 +264,39 @@ class SQLiteBackend:
             return [KeyRecord.from_row(r) for r in rows]
 
         return await self._on(self._reads, fetch)
+
+
+    async def save_response(self, row: tuple[str, str | None, int, int, str], now_ms: int) -> None:
+        def save() -> None:
+            conn = self._writer()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(_EXPIRE_RESPONSES, (now_ms, EXPIRED_PER_SAVE))
+                conn.execute(_UPSERT_RESPONSE, row)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        await self._on(self._writes, save)
+
+    async def load_response(self, response_id: str, now_ms: int) -> tuple[str | None, int, str] | None:
+        def load() -> tuple[str | None, int, str] | None:
+            row = self._reader().execute(
+                "SELECT key_name, expires_ms, doc FROM responses WHERE id = ? AND expires_ms > ?", (response_id, now_ms)).fetchone()
+            return None if row is None else (row[0], row[1], row[2])
+
+        return await self._on(self._reads, load)
+
+    async def delete_response(self, response_id: str, key_name: str | None) -> bool:
+        def delete() -> bool:
+            conn = self._writer()
+            with conn:
+                cur = conn.execute("DELETE FROM responses WHERE id = ? AND key_name IS ?", (response_id, key_name))
+            return cur.rowcount > 0
+
+        return await self._on(self._writes, delete)
 
 
 def page_of(rows: list[Any], limit: int) -> tuple[list[dict[str, Any]], str | None]:
