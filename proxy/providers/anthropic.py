@@ -35,10 +35,9 @@ from proxy.providers.anthropic_wire import (
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
 from proxy.providers.common import (
     THINKING_TYPES,
+    VendorStream,
     error_json,
     response_json,
-    stream_chunk,
-    usage_chunk,
 )
 from proxy.streaming import SSEEvent
 
@@ -163,33 +162,17 @@ class AnthropicAdapter:
         return AnthropicStreamTranslator()
 
 
-class AnthropicStreamTranslator:
+class AnthropicStreamTranslator(VendorStream):
     """Anthropic stream events to OpenAI chunks; ends with a usage chunk at message_stop."""
 
+    openai_usage = staticmethod(to_openai_usage)
+
     def __init__(self) -> None:
-        self.id = f"msg_{uuid.uuid4().hex[:24]}"
-        self.model = ""
-        self.created = int(time.time())
-        self.raw_usage: dict[str, Any] = {}
+        super().__init__("msg_")
         self.blocks: dict[int, dict[str, Any]] = {}  # Anthropic block index -> block so far
         self.tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool_calls index
         self.structured: dict[int, str] = {}  # block index -> partial JSON of a structured answer's tool
         self.stop_reason: str | None = None
-        self._done = False
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return to_openai_usage(self.raw_usage) if self.raw_usage else None
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return stream_chunk(self.id, self.created, self.model, delta, finish)
-
-    def usage_chunk(self) -> dict[str, Any]:
-        return usage_chunk(self.id, self.created, self.model, to_openai_usage(self.raw_usage))
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         try:

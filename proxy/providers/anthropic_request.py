@@ -18,6 +18,7 @@ from proxy.providers.common import (
     bad_request,
     merge_turn,
     parse_data_url,
+    translate_content,
 )
 
 # -- request: OpenAI -> Anthropic ---------------------------------------------------------------
@@ -38,26 +39,7 @@ def media_block(url: str, param: str) -> dict[str, Any]:
 
 def content_blocks(content: Any, param: str) -> list[dict[str, Any]]:
     """OpenAI message content (string or parts) as Anthropic content blocks."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    blocks: list[dict[str, Any]] = []
-    for i, part in enumerate(content):
-        where = f"{param}[{i}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            if part.get("text"):
-                blocks.append({"type": "text", "text": part["text"]})
-        elif kind == "image_url":
-            ref = part.get("image_url")
-            url = ref.get("url") if isinstance(ref, dict) else ref
-            blocks.append(media_block(str(url or ""), f"{where}.image_url.url"))
-        elif kind == "file":
-            blocks.append(media_block(str((part.get("file") or {}).get("file_data") or ""), f"{where}.file.file_data"))
-        else:
-            raise bad_request(f"{where}.type: {kind!r} content parts are not supported by Anthropic models.", f"{where}.type")
-    return blocks
+    return translate_content(content, param, "Anthropic", lambda s: {"type": "text", "text": s}, media_block)
 
 
 def system_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -115,20 +97,8 @@ def to_messages(messages: list[dict[str, Any]]) -> list[Message]:
             blocks += tool_use_blocks(msg, i)
         else:
             wire_role, blocks = "user", content_blocks(msg.get("content"), f"messages[{i}].content")
-        merge_turn(out, wire_role, blocks, make_message, message_blocks, message_role)
+        merge_turn(out, wire_role, blocks, "content")
     return out
-
-
-def make_message(role: str, blocks: list[Any]) -> Message:
-    return {"role": role, "content": blocks}  # type: ignore[typeddict-item]
-
-
-def message_blocks(message: Message) -> list[Any]:
-    return message["content"]  # type: ignore[return-value]
-
-
-def message_role(message: Message) -> str:
-    return message["role"]
 
 
 def to_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

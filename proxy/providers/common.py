@@ -3,7 +3,9 @@ the stream chunk shape and the merge of consecutive same-role turns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -46,16 +48,71 @@ def usage_chunk(id: str, created: int, model: str, usage: dict[str, Any]) -> dic
     return {"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage}
 
 
-def merge_turn(turns: list[T], role: str, items: list[Any], make: Callable[[str, list[Any]], T],
-               items_of: Callable[[T], list[Any]], role_of: Callable[[T], str]) -> None:
-    """Append a turn, or extend the last one when it has the same role (wire formats that want
-    strictly alternating turns: all tool results of one step join one user turn)."""
+def merge_turn(turns: list[Any], role: str, items: list[Any], items_key: str) -> None:
+    """Append a turn {"role", items_key: items}, or extend the last one when it has the same role
+    (wire formats that want strictly alternating turns: all tool results of one step join one user turn)."""
     if not items:
         return
-    if turns and role_of(turns[-1]) == role:
-        items_of(turns[-1]).extend(items)
+    if turns and turns[-1]["role"] == role:
+        turns[-1][items_key].extend(items)
     else:
-        turns.append(make(role, items))
+        turns.append({"role": role, items_key: items})
+
+
+def translate_content(content: Any, param: str, vendor: str, text: Callable[[str], Any],
+                      media: Callable[[str, str], Any]) -> list[Any]:
+    """OpenAI message content (a string, or text / image_url / file parts) in a vendor's items:
+    `text(s)` makes a text item, `media(url, param)` an image or file item; other parts are a 400."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [text(content)] if content else []
+    items: list[Any] = []
+    for i, part in enumerate(content):
+        where = f"{param}[{i}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            if part.get("text"):
+                items.append(text(part["text"]))
+        elif kind == "image_url":
+            ref = part.get("image_url")
+            url = ref.get("url") if isinstance(ref, dict) else ref
+            items.append(media(str(url or ""), f"{where}.image_url.url"))
+        elif kind == "file":
+            items.append(media(str((part.get("file") or {}).get("file_data") or ""), f"{where}.file.file_data"))
+        else:
+            raise bad_request(f"{where}.type: {kind!r} content parts are not supported by {vendor} models.", f"{where}.type")
+    return items
+
+
+class VendorStream:
+    """What the Anthropic and Gemini stream translators share: the OpenAI chunks' identity (id,
+    created, model), the `done` flag, and the vendor's usage (`raw_usage`, read by `openai_usage`)."""
+
+    def __init__(self, id_prefix: str) -> None:
+        self.id = f"{id_prefix}{uuid.uuid4().hex[:24]}"
+        self.model = ""
+        self.created = int(time.time())
+        self.raw_usage: dict[str, Any] = {}
+        self._done = False
+
+    @staticmethod
+    def openai_usage(raw: Mapping[str, Any], /) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self.openai_usage(self.raw_usage) if self.raw_usage else None
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return stream_chunk(self.id, self.created, self.model, delta, finish)
+
+    def usage_chunk(self) -> dict[str, Any]:
+        return usage_chunk(self.id, self.created, self.model, self.openai_usage(self.raw_usage))
 
 
 def response_json(payload: bytes, vendor: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import orjson
 
 from proxy.providers.base import AdapterTarget, UpstreamError, UpstreamRequest, parse_retry_after
-from proxy.providers.common import error_json, response_json, stream_chunk, usage_chunk
+from proxy.providers.common import VendorStream, error_json, response_json
 from proxy.providers.gemini_request import to_gemini_request
 from proxy.providers.gemini_wire import (
     API_KEY_HEADER,
@@ -165,34 +165,21 @@ class GeminiAdapter:
         return GeminiStreamTranslator()
 
 
-class GeminiStreamTranslator:
+class GeminiStreamTranslator(VendorStream):
     """Each SSE event is a whole GenerateContentResponse holding only new parts; the one with a
     finishReason is the last, and its usageMetadata has the final counts."""
 
+    openai_usage = staticmethod(to_openai_usage)
+
     def __init__(self) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        super().__init__("chatcmpl-")
         self.response_id = ""
-        self.model = ""
-        self.created = int(time.time())
         self.started = False
         self.tool_calls = 0
-        self.meta: dict[str, Any] = {}
-        self._done = False
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return to_openai_usage(self.meta) if self.meta else None
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return stream_chunk(self.id, self.created, self.model, delta, finish)
 
     def end(self, finish: str) -> list[dict[str, Any]]:
         self._done = True
-        return [self.chunk({}, finish), usage_chunk(self.id, self.created, self.model, to_openai_usage(self.meta))]
+        return [self.chunk({}, finish), self.usage_chunk()]
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         try:
@@ -214,7 +201,7 @@ class GeminiStreamTranslator:
             self.model = str(data.get("modelVersion") or "")
             out.append(self.chunk({"role": "assistant", "content": ""}))
         if data.get("usageMetadata"):
-            self.meta = data["usageMetadata"]
+            self.raw_usage = data["usageMetadata"]
         candidates = data.get("candidates") or []
         if not candidates:
             if (data.get("promptFeedback") or {}).get("blockReason"):

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from proxy.providers.common import bad_request, merge_turn, parse_data_url
+from proxy.providers.common import bad_request, merge_turn, parse_data_url, translate_content
 from proxy.providers.gemini_wire import (
     THINKING_BUDGETS,
     UNSUPPORTED_SCHEMA_KEYS,
@@ -31,26 +31,7 @@ def media_part(url: str, param: str) -> Part:
 
 
 def content_parts(content: Any, param: str) -> list[Part]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    parts: list[Part] = []
-    for i, part in enumerate(content):
-        where = f"{param}[{i}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            if part.get("text"):
-                parts.append({"text": part["text"]})
-        elif kind == "image_url":
-            ref = part.get("image_url")
-            url = ref.get("url") if isinstance(ref, dict) else ref
-            parts.append(media_part(str(url or ""), f"{where}.image_url.url"))
-        elif kind == "file":
-            parts.append(media_part(str((part.get("file") or {}).get("file_data") or ""), f"{where}.file.file_data"))
-        else:
-            raise bad_request(f"{where}.type: {kind!r} content parts are not supported by Gemini models.", f"{where}.type")
-    return parts
+    return translate_content(content, param, "Gemini", lambda s: {"text": s}, media_part)
 
 
 def function_call_parts(msg: dict[str, Any], index: int) -> list[Part]:
@@ -100,20 +81,8 @@ def to_contents(messages: list[dict[str, Any]]) -> list[Content]:
             parts = content_parts(msg.get("content"), f"messages[{i}].content") + function_call_parts(msg, i)
         else:
             wire_role, parts = "user", content_parts(msg.get("content"), f"messages[{i}].content")
-        merge_turn(out, wire_role, parts, make_content, content_parts_of, content_role)
+        merge_turn(out, wire_role, parts, "parts")
     return out
-
-
-def make_content(role: str, parts: list[Any]) -> Content:
-    return {"role": role, "parts": parts}  # type: ignore[typeddict-item]
-
-
-def content_parts_of(content: Content) -> list[Any]:
-    return content["parts"]  # type: ignore[return-value]
-
-
-def content_role(content: Content) -> str:
-    return content["role"]
 
 
 def clean_schema(schema: Any) -> Any:
