@@ -81,6 +81,8 @@ function updateHeader() {
   const who = document.getElementById("who");
   who.hidden = !signedIn;
   who.textContent = signedIn ? `${session.key}${session.admin ? " · admin" : ""}` : "";
+  // the Keys page is for admin keys only (the open gateway has no key to manage keys with)
+  document.querySelector("#nav a[data-page='keys']").hidden = !(signedIn && session.admin);
   who.title = session.admin ? "An admin key: every key's requests and usage" : "This key's own requests and usage";
 }
 
