@@ -153,13 +153,16 @@ def test_burst_survives_a_killed_provider(three_providers: GatewayHarness) -> No
 
         async def one(i: int) -> str:
             async with sem:
+                # An attempt that the dying provider leaves silent falls back at the first-token
+                # deadline. The default (30 s) equals the client's timeout, so the fallback would come
+                # just as the client gives up (seen once in CI): the deadline is set well inside it. A
+                # non-streaming attempt has no first-token deadline unless the request sets one (it
+                # then bounds the wait for the response headers), so both kinds set it.
                 if i % 2:
-                    r = await aclient.chat.completions.create(model="test/alpha", messages=MESSAGES)
+                    r = await aclient.chat.completions.create(model="test/alpha", messages=MESSAGES,
+                                                              extra_body=FIRST_TOKEN_10S)
                     return r.choices[0].message.content or ""
                 parts = []
-                # A stream attempt that the dying provider leaves silent falls back at the first-token
-                # deadline. The default (30 s) equals the client's timeout, so the fallback would come
-                # just as the client gives up (seen once in CI): the deadline is set well inside it.
                 async for chunk in await aclient.chat.completions.create(model="test/alpha", messages=MESSAGES, stream=True,
                                                                          extra_body=FIRST_TOKEN_10S):
                     parts.extend(c.delta.content or "" for c in chunk.choices)
