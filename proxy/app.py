@@ -27,6 +27,7 @@ from proxy.api.middleware import auth_middleware, errors_middleware
 from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, METRICS, STORE
 from proxy.auth import GatewayAccess, key_checker
 from proxy.cache import MemoryStore
+from proxy.cache.redis_store import RedisStore
 from proxy.catalog import Upstream, build_catalog, build_embedding_catalog
 from proxy.config import Settings
 from proxy.gateway import Gateway, build_scorer
@@ -85,6 +86,9 @@ def gateway_context(
         scorer = build_scorer(settings, catalog, embeddings)
         # provider health shared with the other replicas (when state.redis_url is set)
         circuits = SharedCircuits(key_service.state, scorer, settings.state.sync_interval_ms / 1000)
+        # the answer cache: shared by the replicas through Redis when there is one, else this process's LRU
+        redis_url = settings.state.redis_url
+        store = RedisStore.from_url(redis_url.get_secret_value()) if redis_url else MemoryStore(settings.cache.max_bytes)
         chat = ChatResources(
             catalog=catalog,
             scorer=scorer,
@@ -94,7 +98,7 @@ def gateway_context(
             max_attempts=settings.routing.max_attempts,
             on_finish=tuple(on_finish),
             hedging=Hedging(settings.routing.hedge, catalog, scorer),
-            cache=AnswerCache(MemoryStore(settings.cache.max_bytes), settings.cache),
+            cache=AnswerCache(store, settings.cache),
             upstream_keys=build_upstream_keys(settings, environ) if not simulated else None,
             probe_gate=circuits.probe_gate if key_service.state.shared else None,
             bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
@@ -108,6 +112,8 @@ def gateway_context(
             yield
         finally:
             await circuits.close()
+            if isinstance(store, RedisStore):
+                await store.close()
             gc.set_threshold(*thresholds)
             gc.unfreeze()
             await pool.close()

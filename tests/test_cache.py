@@ -210,3 +210,39 @@ def wait_for_value(condition: Any, timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_responses_hits_replay_through_the_responses_front_end(cached: tuple[GatewayHarness, list[Outcome]]) -> None:
+    """Filled through /v1/responses or chat, a hit replays as Responses JSON and as a Responses stream the SDK parses."""
+    h, _ = cached
+    sdk = openai.OpenAI(base_url=h.url, api_key="x")
+    miss = sdk.responses.with_raw_response.create(model=MODEL, input="cached via responses")
+    hit = sdk.responses.with_raw_response.create(model=MODEL, input="cached via responses")
+    assert (miss.headers["x-switchyard-cache"], hit.headers["x-switchyard-cache"]) == ("miss", "hit")
+    assert hit.parse().output_text == miss.parse().output_text and miss.parse().output_text
+    assert h.counters("p-one").requests == 1
+    with sdk.responses.with_streaming_response.create(model=MODEL, input="cached via responses", stream=True) as raw:
+        assert raw.headers["x-switchyard-cache"] == "hit"
+        events = list(raw.parse())
+    assert events[-1].type == "response.completed" and events[-1].response.output_text == miss.parse().output_text
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == miss.parse().output_text
+    # a chat answer serves a Responses request with the same conversation: the key is the ChatCall's
+    _, headers, body = post(h, chat("filled through chat"))
+    via_chat = orjson.loads(body)["choices"][0]["message"]["content"]
+    crossed = sdk.responses.with_raw_response.create(model=MODEL, input=[{"role": "user", "content": "filled through chat"}])
+    assert crossed.headers["x-switchyard-cache"] == "hit" and crossed.parse().output_text == via_chat
+    assert h.counters("p-one").requests == 2
+
+
+def test_previous_response_id_is_keyed_on_the_resolved_conversation(cached: tuple[GatewayHarness, list[Outcome]]) -> None:
+    h, _ = cached
+    sdk = openai.OpenAI(base_url=h.url, api_key="x")
+    first = sdk.responses.create(model=MODEL, input="turn one")
+    other = sdk.responses.create(model=MODEL, input="another turn one")
+    follow = sdk.responses.with_raw_response.create(model=MODEL, input="turn two", previous_response_id=first.id)
+    assert follow.headers["x-switchyard-cache"] == "miss"
+    # the same follow-up on another conversation is a different request: not a hit on the first's answer
+    elsewhere = sdk.responses.with_raw_response.create(model=MODEL, input="turn two", previous_response_id=other.id)
+    assert elsewhere.headers["x-switchyard-cache"] == "miss"
+    again = sdk.responses.with_raw_response.create(model=MODEL, input="turn two", previous_response_id=first.id)
+    assert again.headers["x-switchyard-cache"] == "hit" and again.parse().output_text == follow.parse().output_text

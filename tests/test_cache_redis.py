@@ -9,9 +9,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
+from openai import OpenAI
 
 from proxy.cache.redis_store import RedisStore
+from tests.conftest import FAST
+from tests.gateway_harness import GatewayHarness, simple_model
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
@@ -67,3 +71,23 @@ async def test_a_redis_that_is_gone_means_misses_not_errors(redis_url: str, capl
         assert sum("answer cache: Redis" in r.message for r in caplog.records) == 1  # once per outage
     finally:
         await store.close()
+
+
+def test_replicas_on_one_redis_share_answers(redis_url: str) -> None:
+    """Wired in by `state.redis_url`: an answer cached through gateway A is a hit on gateway B."""
+    def gateway() -> GatewayHarness:
+        return GatewayHarness(providers={"p-one": {"knobs": {**FAST, "chunks": 4}}},
+                              models={"test/alpha": simple_model({"p-one": "alpha-one"})},
+                              extra_config={"cache": {"enabled": True, "ttl_s": 60}, "state": {"redis_url": redis_url}}).start()
+
+    a, b = gateway(), gateway()
+    try:
+        body = {"model": "test/alpha", "messages": [{"role": "user", "content": "shared?"}]}
+        miss = OpenAI(base_url=a.url, api_key="x").chat.completions.with_raw_response.create(**body)  # type: ignore[call-overload]
+        hit = OpenAI(base_url=b.url, api_key="x").chat.completions.with_raw_response.create(**body)  # type: ignore[call-overload]
+        assert miss.headers["x-switchyard-cache"] == "miss" and hit.headers["x-switchyard-cache"] == "hit"
+        assert orjson.loads(hit.content) == orjson.loads(miss.content)
+        assert a.counters("p-one").requests == 1 and b.counters("p-one").requests == 0  # B never went upstream
+    finally:
+        a.stop()
+        b.stop()

@@ -208,3 +208,30 @@ def test_the_receipt_and_metrics_show_the_hedge(hedged: tuple[GatewayHarness, li
         return {s.labels["outcome"]: s.value for s in families["switchyard_hedges"].samples if s.name.endswith("_total")}
 
     assert wait_for(lambda: hedges().get("won") == 1.0)
+
+
+def test_a_hedge_losers_estimated_cost_counts_against_the_keys_budget() -> None:
+    admin = "sk-admin-hedge-test-0123456789"
+    outcomes: list[Outcome] = []
+    h = GatewayHarness(
+        providers={"p-slow": {"knobs": {**FAST, "ttft_ms": 1500.0, "keepalive_every_ms": 20.0}}, "p-fast": {"knobs": FAST}},
+        # the loser pays for its prompt only (an estimate); the winner for its output only
+        models={MODEL: simple_model({"p-slow": "alpha-slow", "p-fast": "alpha-fast"},
+                                    prices={"p-slow": (50_000.0, 0.0), "p-fast": (0.0, 300.0)})},
+        extra_config={"routing": {"hedge": {"enabled": True, "delay": 100, "budget_share": 1.0}},
+                      "server": {"admin_keys": [{"name": "ops", "key": admin}]}},
+        on_finish=[outcomes.append],
+    ).start()
+    try:
+        auth = {"Authorization": f"Bearer {admin}"}
+        status, _, made = h.raw("POST", "/v1/keys", {"name": "hedged", "budget_usd": 100}, auth)
+        assert status == 201, made
+        sdk = openai.OpenAI(base_url=h.url, api_key=made["key"], max_retries=0)
+        sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "ping"}], extra_body=SLOW_FIRST)
+        lost, won = outcomes[-1].attempts
+        assert lost.outcome == "hedge_lost" and (lost.cost_usd or 0) > 0 and (won.cost_usd or 0) > 0
+        expected = lost.cost_usd + won.cost_usd  # type: ignore[operator]
+        assert wait_for(lambda: h.raw("GET", f"/v1/keys/{made['id']}", headers=auth)[2]["spend_usd"]
+                        == pytest.approx(expected, abs=1e-6))
+    finally:
+        h.stop()
