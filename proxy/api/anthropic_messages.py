@@ -70,7 +70,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if not call.stream:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(to_anthropic_message(done.data)), content_type="application/json",
-                            headers={**done.notes, **limits})  # the middleware adds the request id
+                            headers={**done.notes, **limits, **answer_headers(request)})
     stream = await open_chat_stream(call, res, outcome, received_at)
     resp = EventStreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
     renderer = EventRenderer(stream.route.model)

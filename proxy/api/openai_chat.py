@@ -93,7 +93,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if not call.stream:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(done.data), content_type="application/json",
-                            headers={**done.notes, **limits})  # the middleware adds the request id
+                            headers={**done.notes, **limits, **answer_headers(request)})
     stream = await open_chat_stream(call, res, outcome, received_at)
     resp = EventStreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
     await relay(stream, ChunkRenderer(call.include_usage), lambda: resp.prepare(request), resp.write, res, outcome)
