@@ -23,6 +23,7 @@ from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
 from proxy.request_id import CURRENT, uuid7
+from proxy.request_id import HEADER as REQUEST_ID_HEADER
 
 log = logging.getLogger("switchyard")
 
@@ -52,7 +53,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         except Exception as exc:  # the last line of defence: logged once, never a stack trace to the client
             log.error("unhandled error on %s %s: %s", request.method, request.path, redacted_traceback(exc))
             return render(request, internal_error())
-        if not resp.prepared:  # a stream took these headers before its first byte
+        # The chat front ends build their answers with these headers (cheaper than adding them after);
+        # a stream took them before its first byte. Any other answer gets them here.
+        if not resp.prepared and REQUEST_ID_HEADER not in resp.headers:
             resp.headers.update(answer_headers(request))
         return resp
     finally:
