@@ -137,3 +137,18 @@ def test_max_parallel(gw: GatewayHarness) -> None:
     # the slots were freed when the answers ended
     assert httpx.post(gw.url + "/chat/completions", json={"model": "test/alpha", "messages": MSG},
                       headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+
+def test_responses_api_is_under_the_same_limits(gw: GatewayHarness) -> None:
+    """/v1/responses enters a key's limits like the chat routes: headers, budget, allow-list."""
+    _, secret = new_key(gw, budget_usd=0.01, budget_period="day", rpm=100, models=["test/*"])
+    client = openai.OpenAI(base_url=gw.url, api_key=secret, max_retries=0)
+    first = client.responses.with_raw_response.create(model="test/alpha", input="hi", max_output_tokens=16)
+    assert first.headers["x-ratelimit-limit-requests"]
+    first.parse()
+    client.responses.create(model="test/alpha", input="hi", max_output_tokens=16)  # $0.005 each: $0.01 in all
+    with pytest.raises(openai.RateLimitError) as err:
+        client.responses.create(model="test/alpha", input="hi", max_output_tokens=16)
+    assert err.value.code == "insufficient_quota"
+    with pytest.raises(openai.PermissionDeniedError):
+        client.responses.create(model="other/beta", input="hi")

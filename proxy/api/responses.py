@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from proxy.api.event_stream import EventStreamResponse
 from proxy.api.frontend import answer_headers, read_chat_call
+from proxy.api.key_limits import enter_key_limits
 from proxy.api.openai_chat import SSE_HEADERS, end_stream, error_body
 from proxy.api.responses_events import ResponsesEventEncoder
 from proxy.api.responses_inbound import ResponsesRequest, to_responses_request
@@ -110,6 +112,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         return translated[0].chat_body()
 
     arrival = await read_chat_call(request, NAME, translate)
+    limits = await enter_key_limits(request, arrival, "openai")
     call, outcome, received_at, req = arrival.call, arrival.outcome, arrival.received_at, translated[0]
     if req.echo.get("metadata"):  # the Responses API's own metadata tags the request, as chat's does
         outcome.tags = MappingProxyType({**call.tags, **req.echo["metadata"]})
@@ -132,10 +135,11 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         if kept:
             message = ((done.data.get("choices") or [{}])[0]).get("message") or {}
             await keep(request, gw, req, data, [*turn, assistant_turn(message)])
-        return web.Response(body=orjson.dumps(data), content_type="application/json", headers=done.notes)
+        return web.Response(body=orjson.dumps(data), content_type="application/json",
+                            headers={**done.notes, **limits, **answer_headers(request)})
 
     stream = await open_chat_stream(call, res, outcome, received_at)
-    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **answer_headers(request)})
+    resp = EventStreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
     renderer = EventRenderer(ResponsesEventEncoder(response_id, stream.route.model, req.echo, created_at, store=kept,
                                                    previous_response_id=req.previous_response_id, include_packed=packed))
 
