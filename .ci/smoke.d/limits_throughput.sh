@@ -1,6 +1,0 @@
-#!/usr/bin/env bash
-# c=64 with a virtual key and limits in Redis, smoke form (~10 s): the keyed gateway starts, issues a key
-# and takes load beside keys-off and the forwarder. Checks the harness, not the figures.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-timeout 150 python3 -m bench.limits_throughput --smoke
