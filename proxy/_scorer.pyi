@@ -179,7 +179,11 @@ class RouteDecision(TypedDict, total=False):
     rejected: list[tuple[str, str]]
     # (model, provider, predicted_quality, estimated_cost_usd, reason) of offers the limits dropped
     limited: list[tuple[str, str, float, float, str]]
+    # (model, change in predicted quality on this prompt, observations behind it) of each model whose
+    # ability a learned correction of the request's scopes shifted
+    learned: list[tuple[str, float, int]]
     features: PromptFeatures
+    z: list[float]  # with explain: the prompt's latent vector, then -difficulty (what feedback learns from)
 
 @final
 class Router:
@@ -208,6 +212,13 @@ class Router:
         proxy/routing/abilities.py resolves them). `specialty` (one of the task signals, e.g. "code") marks a
         specialist: its predicted quality is discounted on prompts outside that task. An unknown specialty
         or an ability of the wrong dimension is a ValueError."""
+    def set_correction(self, scope: str, model: str, da: list[float], db: float, evidence: int) -> None:
+        """Set one scope's learned shift of a registered model's ability (`da`: one number per latent
+        dimension, `db`: the bias; `evidence`: observations behind it, reported with the decision). A route
+        naming the scope in `scopes` adds it to the model's ability. ValueError for an unknown model, a
+        `da` of the wrong dimension or a number that is not finite."""
+    def clear_corrections(self, scope: str | None = None) -> None:
+        """Forget one scope's corrections, or every scope's."""
     def models(self) -> list[str]: ...
     def ability_of(self, slug: str) -> tuple[list[float], float]:
         """The model's ability vector and bias."""
@@ -231,8 +242,10 @@ class Router:
         max_tokens: int | None = None,
         extra_input_tokens: int = 0,
         explain: bool = False,
+        scopes: list[str] | None = None,
     ) -> RouteDecision:
         """Rank `offers` for `text`: candidates grouped by model, best first; a model with no healthy
         offer goes last; filtered models are listed in `rejected` with the reason. `tradeoff` (0 cheapest ..
         1 best predicted quality) replaces the preference's fixed point. ValueError on an unknown model, a
-        preference that is not one of the four canonical names, or a tradeoff outside [0, 1]."""
+        preference that is not one of the four canonical names, or a tradeoff outside [0, 1]. `scopes`: whose
+        learned corrections apply (summed), e.g. ["deployment", "key:team-a"]."""

@@ -4,6 +4,8 @@
 //! `PromptQuality`) and rank (`route::rank_offers`: filters, limits, the quality–cost trade-off). A
 //! different predictor replaces the first step only: it must produce something implementing `PromptQuality`.
 
+use std::borrow::Borrow;
+
 use crate::predictor::{Predictor, PromptLatent};
 use crate::registry::ModelRegistry;
 use crate::route::{rank_offers, Decision, Limits, ModelSpec, Needs, Offer, Utility};
@@ -36,10 +38,10 @@ impl Router {
 
     /// Predicts quality for `text`, then ranks `offers`, whose `model` fields index `specs`.
     #[must_use]
-    pub fn route<P>(
+    pub fn route<M: Borrow<ModelSpec>, P>(
         &self,
         text: &str,
-        specs: &[&ModelSpec],
+        specs: &[M],
         offers: &[Offer<P>],
         needs: &Needs,
         utility: &Utility,

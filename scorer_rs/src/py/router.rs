@@ -1,6 +1,8 @@
 //! `Router`: the model router's thin PyO3 face. Arguments become core structs; errors become ValueError.
 
 use pyo3::exceptions::PyValueError;
+use std::borrow::Cow;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -8,7 +10,7 @@ use crate::embed::{StaticEmbedding, FORM_NAMES};
 use crate::features::{scan, TextFeatures, DENSE_NAMES, SIGNALS};
 use crate::predictor::{Ability, Predictor, PredictorParts};
 use crate::registry::{specialty_index, RegistryError};
-use crate::route::{Limits, ModelSpec, Needs, Offer, Preference, Utility};
+use crate::route::{Correction, Corrections, Limits, ModelSpec, Needs, Offer, Preference, Utility};
 use crate::router::Router as CoreRouter;
 
 impl From<RegistryError> for PyErr {
@@ -20,6 +22,8 @@ impl From<RegistryError> for PyErr {
 #[pyclass(module = "proxy._scorer")]
 pub struct Router {
     core: CoreRouter,
+    /// Abilities learned from feedback, per scope (`proxy/routing/feedback_learner.py` keeps them current).
+    corrections: Corrections,
 }
 
 /// (model, provider, input_price, output_price, ttft_ms, tokens_per_s, healthy). The strings stay Python
@@ -93,7 +97,7 @@ impl Router {
             hashed: hashed.as_ref().map(|(b, e)| (*b, e.as_slice())),
         };
         let predictor = Predictor::new(embedding, &parts).map_err(|e| PyValueError::new_err(format!("router weights: {e}")))?;
-        Ok(Self { core: CoreRouter::new(predictor) })
+        Ok(Self { core: CoreRouter::new(predictor), corrections: Corrections::new(k) })
     }
 
     #[pyo3(signature = (slug, a, b, context_window, max_output, tools=false, vision=false, json=false, specialty=None))]
@@ -114,6 +118,17 @@ impl Router {
         let spec = ModelSpec { slug, ability: Ability { a, b }, context_window, max_output, tools, vision, json, specialty };
         self.core.models_mut().add(spec)?;
         Ok(())
+    }
+
+    #[pyo3(signature = (scope, model, da, db, evidence))]
+    fn set_correction(&mut self, scope: &str, model: &str, da: Vec<f64>, db: f64, evidence: u32) -> PyResult<()> {
+        self.core.models().spec(model)?;
+        self.corrections.set(scope, model, Correction { da, db, evidence }).map_err(bad)
+    }
+
+    #[pyo3(signature = (scope=None))]
+    fn clear_corrections(&mut self, scope: Option<&str>) {
+        self.corrections.clear(scope);
     }
 
     fn models(&self) -> Vec<String> {
@@ -159,7 +174,7 @@ impl Router {
         self.core.models().slugs().filter_map(|m| Some((m.to_owned(), latent.p_good(self.core.models().ability(m).ok()?)))).collect()
     }
 
-    #[pyo3(signature = (text, offers, preference="balanced", tradeoff=None, max_cost_usd=None, min_quality=None, tools=false, vision=false, json=false, max_tokens=None, extra_input_tokens=0, explain=false))]
+    #[pyo3(signature = (text, offers, preference="balanced", tradeoff=None, max_cost_usd=None, min_quality=None, tools=false, vision=false, json=false, max_tokens=None, extra_input_tokens=0, explain=false, scopes=None))]
     #[allow(clippy::too_many_arguments)]
     fn route<'py>(
         &self,
@@ -176,6 +191,7 @@ impl Router {
         max_tokens: Option<u32>,
         extra_input_tokens: u32,
         explain: bool,
+        scopes: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let pref = Preference::parse(preference).ok_or_else(|| {
             PyValueError::new_err(format!("preference must be balanced, quality, price or speed; got {preference:?}"))
@@ -194,8 +210,20 @@ impl Router {
             let (input_price, output_price, ttft_ms, tokens_per_s, healthy) = (*input_price, *output_price, *ttft_ms, *tokens_per_s, *healthy);
             core_offers.push(Offer { model, provider: (), input_price, output_price, ttft_ms, tokens_per_s, healthy });
         }
+        // The request's scopes' learned corrections, on a copy of the models they touch (none: no copies).
+        let scopes: Vec<&str> = scopes.iter().flatten().map(String::as_str).collect();
+        let mut pool: Vec<Cow<'_, ModelSpec>> = specs.iter().map(|s| Cow::Borrowed(*s)).collect();
+        let mut learned: Vec<(usize, u32)> = Vec::new();
+        if !scopes.is_empty() && !self.corrections.is_empty() {
+            for (i, spec) in specs.iter().enumerate() {
+                if let Some(c) = self.corrections.sum(&scopes, &spec.slug) {
+                    pool[i] = Cow::Owned(spec.corrected(&c));
+                    learned.push((i, c.evidence));
+                }
+            }
+        }
         let needs = Needs { tools, vision, json, max_tokens, extra_input_tokens };
-        let (score, decision) = py.detach(|| self.core.route(text, &specs, &core_offers, &needs, &utility, &limits));
+        let (score, decision) = py.detach(|| self.core.route(text, &pool, &core_offers, &needs, &utility, &limits));
 
         // Tuples, not dicts: this is the hot path; the Python glue names the fields. The model and
         // provider strings are the caller's own objects.
@@ -232,8 +260,16 @@ impl Router {
         out.set_item("output_tokens", decision.output_tokens)?;
         out.set_item("candidates", candidates)?;
         out.set_item("rejected", rejected)?;
+        // (model, change in P(good) the correction made on this prompt, observations behind it)
+        let corrected = PyList::empty(py);
+        for (i, evidence) in learned {
+            let delta = score.p_good(&pool[i].ability) - score.p_good(&specs[i].ability);
+            corrected.append((specs[i].slug.as_str(), delta, evidence))?;
+        }
+        out.set_item("learned", corrected)?;
         if explain {
             out.set_item("features", features_dict(py, &score.features)?)?;
+            out.set_item("z", score.z.clone())?;
         }
         Ok(out)
     }

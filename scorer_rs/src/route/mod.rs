@@ -7,14 +7,17 @@
 //! continuous trade-off between predicted quality and estimated cost (`utility`).
 //!
 //! `model` holds the model's facts and the predictor seam (`PromptQuality`), `filters` the hard filters,
-//! `utility` the trade-off and limits, this file the named preferences and the ranking.
+//! `utility` the trade-off and limits, `correction` the abilities learned from feedback per scope, this
+//! file the named preferences and the ranking.
 
+mod correction;
 mod filters;
 mod model;
 mod utility;
 
 use std::borrow::Borrow;
 
+pub use correction::{Correction, Corrections};
 pub use filters::{expected_output_tokens, Needs, Rejection};
 pub use model::{ModelSpec, PromptQuality, SPECIALIST_OFF_TASK};
 pub use utility::{Limits, Utility, KAPPA_SCALE, REFERENCE_COST_USD, SPEED_LATENCY_WEIGHT};
