@@ -24,7 +24,7 @@ from proxy.api import (
 from proxy.api.console import add_console_routes
 from proxy.api.frontend import FRONT_ENDS
 from proxy.api.middleware import auth_middleware, errors_middleware
-from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, METRICS, STORE
+from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, LEARNING, METRICS, STORE
 from proxy.auth import GatewayAccess, key_checker
 from proxy.cache import MemoryStore
 from proxy.cache.redis_store import RedisStore
@@ -35,6 +35,7 @@ from proxy.keys.enforce import Enforcer
 from proxy.keys.gate import KeyGate
 from proxy.keys.registry import KeyRegistry
 from proxy.keys.service import KeyService
+from proxy.learning import FeedbackLearning, learning_hook
 from proxy.observability import install_request_log, log_outcome
 from proxy.outcome import Outcome
 from proxy.pipeline import ChatResources
@@ -89,10 +90,11 @@ def gateway_context(
         # the answer cache: shared by the replicas through Redis when there is one, else this process's LRU
         redis_url = settings.state.redis_url
         store = RedisStore.from_url(redis_url.get_secret_value()) if redis_url else MemoryStore(settings.cache.max_bytes)
+        model_router = build_model_router(catalog, settings.routing.router_path)
         chat = ChatResources(
             catalog=catalog,
             scorer=scorer,
-            model_router=build_model_router(catalog, settings.routing.router_path),
+            model_router=model_router,
             upstreams=pool,
             drain=Drain(),
             max_attempts=settings.routing.max_attempts,
@@ -107,10 +109,17 @@ def gateway_context(
         key_service.gate = KeyGate(key_service.enforcer, catalog)
         app[CIRCUITS] = circuits
         circuits.start()
+        learning = None
+        if model_router is not None and settings.routing.feedback.enabled:
+            # after the store opened (install_request_log's context runs first): start-up replays the log
+            learning = app[LEARNING] = FeedbackLearning(model_router, app[STORE], settings.routing.feedback)
+            await learning.start()
         thresholds = tune_gc()
         try:
             yield
         finally:
+            if learning is not None:
+                await learning.close()
             await circuits.close()
             if isinstance(store, RedisStore):
                 await store.close()
@@ -207,7 +216,8 @@ def create_app(
     app[KEYS] = key_service
     install_request_log(app, settings, worker)  # first in, last out: the store outlives the gateway
     app.cleanup_ctx.append(keys_context)
-    app.cleanup_ctx.append(gateway_context(settings, environ, (*on_finish, log_outcome(app))))
+    hooks = (*on_finish, log_outcome(app), learning_hook(lambda: app.get(LEARNING)))
+    app.cleanup_ctx.append(gateway_context(settings, environ, hooks))
     app.on_shutdown.append(begin_drain)
     app[FRONT_ENDS] = {}
     for module, path, handler in CHAT_APIS:

@@ -374,7 +374,9 @@ class ChatCall(NamedTuple):
     client_request_id: str | None
     hedge: HedgeAsk | None  # the request's own hedging ask; None follows the config
     cache: CacheAsk | None  # the request's own cache use; None follows the config
-    tenant: str  # whose cache entries this request may read: its key's name ("" with keys off)
+    # the caller's key name ("" with keys off): whose cache entries it may read, whose learned routing
+    # corrections apply to it
+    tenant: str
     api: str  # the front end it came in by: "openai_chat", "anthropic_messages", ...
 
     @property

@@ -243,6 +243,17 @@ class StateConfig(Strict):
         return value
 
 
+class FeedbackLearningConfig(Strict):
+    """`routing.feedback`: learning each model's ability per region of prompt space from feedback and
+    outcomes (bench/ROUTING.md, "Learning from feedback")."""
+
+    enabled: bool = True
+    half_life_s: float = Field(7 * 86400.0, gt=0, description="evidence this old weighs half as much")
+    replay_days: float = Field(30.0, gt=0, description="how far back start-up replays the request log")
+    replay_max_events: int = Field(5000, ge=1, description="newest feedback rows (and as many outcomes) replayed")
+    rebuild_s: float = Field(300.0, ge=0, description="rebuild from the log this often (replicas converge); 0: never")
+
+
 class RoutingConfig(Strict):
     default_factor: Literal["latency", "price", "throughput"] = "latency"
     ewma_alpha: float = Field(SCORER_DEFAULTS["ewma_alpha"], gt=0, le=1)
@@ -254,6 +265,7 @@ class RoutingConfig(Strict):
         None, description="abilities fitted by `switchyard router fit`; they override the bundled ones")
 
     hedge: HedgeConfig = Field(default_factory=HedgeConfig)
+    feedback: FeedbackLearningConfig = Field(default_factory=FeedbackLearningConfig)
 
 
 class CacheConfig(Strict):

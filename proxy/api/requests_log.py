@@ -3,6 +3,9 @@
 Who sees what: with gateway keys on, a key sees (and rates) only its own records and usage, and an
 admin key sees everything; with no keys configured (a local demo) everything is open. A record of
 another key answers 404, exactly as a missing one, so ids of other keys' requests leak nothing.
+
+A rating of an `auto` request also teaches routing (proxy.learning): by default only the rated request's
+key's routing; `"scope": "deployment"`, from an admin key only, everyone's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import orjson
 from aiohttp import web
 
 from proxy.api.frontend import identity_of
-from proxy.appkeys import STORE
+from proxy.appkeys import LEARNING, STORE
 from proxy.auth import Identity
 from proxy.errors import GatewayError
 from proxy.store import BadQuery, Feedback, Page, RequestFilter, Store, StoreUnavailable
@@ -92,6 +95,9 @@ async def feedback(request: web.Request) -> web.Response:
             raise not_found(fb.request_id)
         if not await store.add_feedback(fb):
             raise not_found(fb.request_id)
+        learning = request.app.get(LEARNING)
+        if learning is not None:
+            await learning.on_feedback(fb, await store.get_record(fb.request_id))
     except StoreUnavailable as exc:
         raise unavailable(exc) from None
     return web.json_response({"object": "feedback", "request_id": fb.request_id, **fb.to_json()}, status=201)
@@ -181,4 +187,18 @@ def parse_feedback(body: dict[str, Any], identity: Identity) -> Feedback:
     if comment is not None and (not isinstance(comment, str) or len(comment) > COMMENT_MAX):
         raise GatewayError(400, f"comment: must be a string of at most {COMMENT_MAX} characters", param="comment")
     return Feedback(request_id=request_id, ts_ms=int(time.time() * 1000), key=identity.key_name, metric=metric,
-                    score=None if score is None else float(score), thumbs=thumbs, comment=comment)
+                    score=None if score is None else float(score), thumbs=thumbs, comment=comment,
+                    scope=parse_scope(body.get("scope", "key"), identity))
+
+
+def parse_scope(scope: Any, identity: Identity) -> str | None:
+    """Whose routing the rating teaches: "key" (the rated request's key: None here) or "deployment"."""
+    if scope == "key":
+        return None
+    if scope != "deployment":
+        raise GatewayError(400, "scope: must be 'key' (teach this key's routing) or 'deployment' (everyone's; "
+                           "admin keys only)", param="scope")
+    if not identity.admin:
+        raise GatewayError(403, "scope: 'deployment' changes routing for every key, so only an admin key may "
+                           "set it; drop `scope` to teach your own key's routing.", param="scope", code="forbidden")
+    return "deployment"

@@ -40,7 +40,7 @@ def decide_auto(call: ChatCall, catalog: Catalog, scorer: Scorer, router: ModelR
     """What both `model: auto` and `POST /v1/route` do."""
     if router is None or call.auto is None:
         raise GatewayError(400, "Automatic model routing is not available in this build.", param="model")
-    return route_auto(catalog, scorer, router, call.auto, extract_prompt(call.body))
+    return route_auto(catalog, scorer, router, call.auto, extract_prompt(call.body), call.tenant)
 
 
 def plan_auto(call: ChatCall, catalog: Catalog, scorer: Scorer, router: ModelRouter | None) -> CandidatePlan:

@@ -8,6 +8,7 @@ Each model's ability comes from `abilities.py` (or a `router fit` file named by 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ __all__ = ["CatalogSpec", "ModelRouter", "load_catalog_specs", "load_weights", "
 
 WEIGHTS_PATH = Path(__file__).with_name("router_v2.json")
 TABLE_PATH = Path(__file__).with_name("static_embed.bin")
+CENTRE_PROMPTS_PATH = Path(__file__).with_name("latent_centre_prompts.json")
+DEPLOYMENT_SCOPE = "deployment"  # the learned corrections every request gets; keys add their own (`key:<name>`)
 IMAGE_TOKENS = 765  # a 512px-tiled image at high detail in OpenAI's accounting
 MESSAGE_FRAMING_TOKENS = 4
 CANDIDATE_FIELDS = ("model", "provider", "predicted_quality", "estimated_cost_usd", "estimated_latency_ms", "score",
@@ -116,6 +119,11 @@ def load_fitted(path: str | Path) -> dict[str, Any]:
     return {**doc, "name": str(path)}
 
 
+def scopes_for(tenant: str) -> list[str]:
+    """Whose learned corrections a request gets: the deployment's, plus its key's when it has one."""
+    return [DEPLOYMENT_SCOPE, f"key:{tenant}"] if tenant else [DEPLOYMENT_SCOPE]
+
+
 class ModelRouter:
     """The gateway's router: the Rust Router loaded with the weights and every catalogue model's ability."""
 
@@ -123,6 +131,12 @@ class ModelRouter:
                  fitted: Mapping[str, Any] | None = None) -> None:
         self.weights = dict(weights or load_weights())
         self.router: Router = new_router(self.weights)
+        self.k = int(self.weights["k"])
+        # which prompt representation a logged latent vector belongs to: replaying feedback skips vectors
+        # of other weights (a retrained predictor's z means something else)
+        self.latent_version = hashlib.sha256(json.dumps(self.weights["w"]).encode()).hexdigest()[:12]
+        self._centre: list[float] | None = None
+        self.has_corrections = False  # set by the feedback learner: routes skip the scope lookup until then
         self.sources: dict[str, str] = {}
         for entry in catalog.models.values():
             cfg = entry.config
@@ -131,6 +145,16 @@ class ModelRouter:
             caps = cfg.capabilities
             self.router.add_model(entry.slug, list(ability.a), ability.b, cfg.context_window, cfg.max_output,
                                   tools=caps.tools, vision=caps.vision, json=caps.json_mode, specialty=cfg.specialty)
+
+    @property
+    def latent_centre(self) -> list[float]:
+        """The mean latent vector (k numbers) of typical prompts: where learned corrections measure regions
+        of prompt space from (`feedback_posterior`)."""
+        if self._centre is None:
+            prompts = json.loads(CENTRE_PROMPTS_PATH.read_text())["prompts"]
+            zs = [self.router.score(p)["z"] for p in prompts]
+            self._centre = [sum(z[i] for z in zs) / len(zs) for i in range(self.k)]
+        return self._centre
 
 
 def build_model_router(catalog: Catalog, router_path: str | None = None) -> ModelRouter | None:
@@ -165,9 +189,11 @@ def _limits_error(request: AutoRouting, limited: Sequence[tuple[str, str, float,
                         param=f"model_routing_config.{field_}", code="no_model_meets_limits")
 
 
-def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: AutoRouting, prompt: PromptInfo) -> AutoDecision:
+def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: AutoRouting, prompt: PromptInfo,
+               tenant: str = "") -> AutoDecision:
     """Rank the pool for this prompt (its slugs were checked against the catalogue by `parse_chat_call`);
-    candidates are grouped by model, best first."""
+    candidates are grouped by model, best first. `tenant` (the caller's key name) picks the learned
+    corrections that apply, with the deployment's."""
     pool = list(request.pool) if request.pool is not None else [m.slug for m in catalog.live_models()]
     unserved = [m for m in pool if not catalog.models[m].routes]
     servable = [m for m in pool if catalog.models[m].routes]
@@ -182,11 +208,14 @@ def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: A
         prompt.text, _offers(catalog, scorer, servable), preference=request.preference, tradeoff=request.tradeoff,
         max_cost_usd=request.max_cost_usd, min_quality=request.min_quality, tools=prompt.tools > 0,
         vision=prompt.images > 0, json=prompt.json_mode, max_tokens=prompt.max_tokens, extra_input_tokens=extra,
-        explain=True,
+        explain=True, scopes=scopes_for(tenant) if router.has_corrections else None,
     )
     ranked: list[dict[str, Any]] = [dict(zip(CANDIDATE_FIELDS, row)) for row in decision["candidates"]]
+    learned = {m: (delta, n) for m, delta, n in decision["learned"]}
     for c in ranked:
         c["ability_source"] = router.sources.get(str(c["model"]), "")
+        delta, n = learned.get(str(c["model"]), (0.0, 0))
+        c["learned_adjustment"] = {"delta": round(delta, 6), "evidence": n}
     rejected = [{"model": m, "reason": why} for m, why in decision["rejected"]]
     rejected += [{"model": m, "reason": "no_configured_provider"} for m in unserved]
     if not ranked and decision["limited"]:
@@ -212,6 +241,10 @@ def route_auto(catalog: Catalog, scorer: Scorer, router: ModelRouter, request: A
         "images": prompt.images,
         "json_mode": prompt.json_mode,
         "max_tokens": prompt.max_tokens,
+        # the latent vector (z, then -difficulty) and its weights' version: what learning from feedback
+        # replays from the log, so it never needs the prompt's text
+        "z": [round(v, 6) for v in decision["z"]],
+        "latent_version": router.latent_version,
     }
     details = {
         "chosen": chosen,

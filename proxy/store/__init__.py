@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from proxy.store.base import LogBackend, StoreUnavailable
+from proxy.store.base import LearningEvents, LogBackend, StoreUnavailable
 from proxy.store.queries import BadQuery, Page, RequestFilter
 from proxy.store.records import AttemptRecord, Feedback, RequestRecord, RouteReceipt, Usage
 from proxy.store.writer import LogWriter
 
 __all__ = [
-    "AttemptRecord", "BadQuery", "Feedback", "LogBackend", "Page", "RequestFilter", "RequestRecord",
+    "AttemptRecord", "BadQuery", "Feedback", "LearningEvents", "LogBackend", "Page", "RequestFilter", "RequestRecord",
     "RouteReceipt", "Store", "StoreUnavailable", "Usage", "backend_for",
 ]
 
@@ -97,6 +97,11 @@ class Store:
     async def usage(self, flt: RequestFilter, dims: list[str]) -> list[dict[str, Any]]:
         await self._flushed()
         return await self.backend.usage(flt, dims)
+
+    async def learning_events(self, since_ms: int, limit: int) -> LearningEvents:
+        """What routing learns from (see LogBackend.learning_events), with the log's queue written out first."""
+        await self._flushed()
+        return await self.backend.learning_events(since_ms, limit)
 
     async def add_feedback(self, feedback: Feedback) -> bool:
         """Durable and awaited; False when no record has that id."""

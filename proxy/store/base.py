@@ -15,7 +15,16 @@ INSERT_COLUMNS = (
     "duration_ms", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
     "failed_attempts_cost_usd", "attempts", "tags", "doc", "cost_saved_usd",
 )
-FEEDBACK_COLUMNS = ("request_id", "ts", "key_name", "metric", "score", "thumbs", "comment")
+FEEDBACK_COLUMNS = ("request_id", "ts", "key_name", "metric", "score", "thumbs", "comment", "scope")
+
+
+# (feedback rows, implicit-signal rows): see LogBackend.learning_events
+LearningEvents = tuple[list[tuple[int, str | None, float | None, str | None, str | None, str]],
+                       list[tuple[int, str | None, str]]]
+# records whose finish reason may be an implicit signal, matched in the stored JSON (orjson writes it
+# without spaces; text inside bodies is escaped, so it cannot match there); Python checks each again
+IMPLICIT_FINISH_PATTERNS = ('%"finish_reason":"length"%', '%"finish_reason":"content_filter"%',
+                            '%"finish_reason":"refusal"%')
 
 
 class StoreUnavailable(Exception):
@@ -45,6 +54,11 @@ class LogBackend(Protocol):
 
     async def record_owner(self, request_id: str) -> tuple[bool, str | None]:
         """(exists, key name) of a stored record."""
+
+    async def learning_events(self, since_ms: int, limit: int) -> LearningEvents:
+        """What routing learns from, newest `limit` of each kind since `since_ms`, for `auto` requests only:
+        feedback rows (ts, scope, score, thumbs, the request's key, its doc) and records that may carry an
+        implicit signal (ts, key, doc: failed, or finished for length or a content filter)."""
 
     async def expire(self, before_ms: int, batch: int) -> int:
         """Delete up to `batch` of the oldest records older than `before_ms` (and their feedback)."""
@@ -86,7 +100,7 @@ def record_row(rec: RequestRecord) -> tuple[Any, ...]:
 
 
 def feedback_row(fb: Feedback) -> tuple[Any, ...]:
-    return (fb.request_id, fb.ts_ms, fb.key, fb.metric, fb.score, fb.thumbs, fb.comment)
+    return (fb.request_id, fb.ts_ms, fb.key, fb.metric, fb.score, fb.thumbs, fb.comment, fb.scope)
 
 
 def feedback_json(row: tuple[Any, ...]) -> dict[str, Any]:

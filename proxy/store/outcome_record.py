@@ -46,4 +46,5 @@ def record_of(o: Outcome) -> RequestRecord:
         http_status=o.http_status or 0, error=o.error, finish_reason=o.finish_reason, ttft_ms=o.ttft_ms,
         duration_ms=o.duration_ms or 0.0, usage=usage_of(o.usage), attempts=[attempt_of(a) for a in o.attempts],
         route=route, bodies=o.bodies, hedge=o.hedge, cache=o.cache, cost_saved_usd=o.cost_saved_usd or 0.0,
+        error_code=o.error_code,
     )

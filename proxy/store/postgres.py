@@ -15,7 +15,9 @@ import asyncpg
 from proxy.store import schema
 from proxy.store.base import (
     FEEDBACK_COLUMNS,
+    IMPLICIT_FINISH_PATTERNS,
     INSERT_COLUMNS,
+    LearningEvents,
     StoreUnavailable,
     feedback_json,
     feedback_row,
@@ -37,6 +39,13 @@ _UPSERT_RESPONSE = ("INSERT INTO responses (id, key_name, created_ms, expires_ms
                     "expires_ms = excluded.expires_ms, doc = excluded.doc")
 _EXPIRE_RESPONSES = ("DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_ms <= $1 "
                      "ORDER BY expires_ms LIMIT $2 FOR UPDATE SKIP LOCKED)")
+_LEARN_FEEDBACK = ("SELECT f.ts, f.scope, f.score, f.thumbs, r.key_name, r.doc FROM feedback f "
+                   "JOIN requests r ON r.id = f.request_id WHERE f.ts >= $1 AND r.model_requested = 'auto' "
+                   "ORDER BY f.ts DESC, f.id DESC LIMIT $2")
+_LEARN_IMPLICIT = ("SELECT ts, key_name, doc FROM requests WHERE ts >= $1 AND model_requested = 'auto' AND "
+                   "(status IN ('error', 'partial') OR "
+                   + " OR ".join(f"doc LIKE ${i}" for i in range(3, 3 + len(IMPLICIT_FINISH_PATTERNS)))
+                   + ") ORDER BY ts DESC LIMIT $2")
 _MIGRATION_LOCK = 0x5357_4C4F47  # any constant: replicas starting together migrate one at a time
 # Short enough that an outage shows as a dropped batch within a second or two, not a stuck writer.
 CONNECT_TIMEOUT_S = 2.0
@@ -112,6 +121,11 @@ class PostgresBackend:
     async def record_owner(self, request_id: str) -> tuple[bool, str | None]:
         rows = await self._fetch("SELECT key_name FROM requests WHERE id = $1", request_id)
         return (False, None) if not rows else (True, rows[0][0])
+
+    async def learning_events(self, since_ms: int, limit: int) -> LearningEvents:
+        rated = await self._fetch(_LEARN_FEEDBACK, since_ms, limit)
+        implicit = await self._fetch(_LEARN_IMPLICIT, since_ms, limit, *IMPLICIT_FINISH_PATTERNS)
+        return [tuple(r) for r in rated], [tuple(r) for r in implicit]  # type: ignore[misc]
 
     async def list_records(self, flt: RequestFilter, page: Page) -> tuple[list[dict[str, Any]], str | None]:
         sql = list_sql(flt, page, self._sql)

@@ -105,6 +105,7 @@ class RequestRecord:
     hedge: str | None = None  # won | lost | skipped_budget, when hedging was involved
     cache: str | None = None  # hit | miss, when the answer cache was consulted
     cost_saved_usd: float = 0.0  # a cache hit: what the answer cost when it was first made
+    error_code: str | None = None  # the error's code (upstream_timeout, all_providers_failed, ...)
 
     @property
     def failed_attempts_cost_usd(self) -> float:
@@ -137,6 +138,7 @@ class RequestRecord:
             "hedge": self.hedge,
             "cache": self.cache,
             "cost_saved_usd": self.cost_saved_usd,
+            "error_code": self.error_code,
         }
 
 
@@ -149,11 +151,14 @@ class Feedback:
     score: float | None = None
     thumbs: str | None = None  # "up" | "down"
     comment: str | None = None
+    # whose routing it teaches: None, the rated request's key (or the deployment with keys off);
+    # "deployment" (an admin's only), everyone's
+    scope: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "created_at": iso_ms(self.ts_ms), "key": self.key, "metric": self.metric,
-            "score": self.score, "thumbs": self.thumbs, "comment": self.comment,
+            "score": self.score, "thumbs": self.thumbs, "comment": self.comment, "scope": self.scope,
         }
 
 
@@ -173,6 +178,7 @@ def record_json(stored: dict[str, Any]) -> dict[str, Any]:
         "hedge": stored.get("hedge"),
         "cache": stored.get("cache"),
         "cost_saved_usd": stored.get("cost_saved_usd", 0.0),
+        "error_code": stored.get("error_code"),
     }
 
 

@@ -93,12 +93,18 @@ def _v4(dialect: Dialect) -> list[str]:
     return [_RESPONSES, "CREATE INDEX responses_expires ON responses (expires_ms)"]
 
 
+def _v5(dialect: Dialect) -> list[str]:
+    """Whose routing a rating teaches (issue 17): NULL is the rated request's key; 'deployment' everyone's."""
+    return ["ALTER TABLE feedback ADD COLUMN scope TEXT"]
+
+
 # version -> statements, per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
     2: {"sqlite": _v2("sqlite"), "postgres": _v2("postgres")},
     3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
     4: {"sqlite": _v4("sqlite"), "postgres": _v4("postgres")},  # stored Responses conversations
+    5: {"sqlite": _v5("sqlite"), "postgres": _v5("postgres")},  # feedback's learning scope
 }
 LATEST = max(MIGRATIONS)
 

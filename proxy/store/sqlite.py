@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 from proxy.store import schema
 from proxy.store.base import (
     FEEDBACK_COLUMNS,
+    IMPLICIT_FINISH_PATTERNS,
     INSERT_COLUMNS,
+    LearningEvents,
     StoreUnavailable,
     feedback_json,
     feedback_row,
@@ -94,6 +96,14 @@ _UPSERT_RESPONSE = ("INSERT INTO responses (id, key_name, created_ms, expires_ms
 _EXPIRE_RESPONSES = "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)"
 # Expired responses go a few at a time as new ones are saved: the table stays bounded by the write rate.
 EXPIRED_PER_SAVE = 16
+
+
+_LEARN_FEEDBACK = ("SELECT f.ts, f.scope, f.score, f.thumbs, r.key_name, r.doc FROM feedback f "
+                   "JOIN requests r ON r.id = f.request_id WHERE f.ts >= ? AND r.model_requested = 'auto' "
+                   "ORDER BY f.ts DESC, f.id DESC LIMIT ?")
+_LEARN_IMPLICIT = ("SELECT ts, key_name, doc FROM requests WHERE ts >= ? AND model_requested = 'auto' AND "
+                   "(status IN ('error', 'partial') OR "
+                   + " OR ".join("doc LIKE ?" for _ in IMPLICIT_FINISH_PATTERNS) + ") ORDER BY ts DESC LIMIT ?")
 
 
 class SQLiteBackend:
@@ -178,6 +188,15 @@ class SQLiteBackend:
             return (False, None) if row is None else (True, row[0])
 
         return await self._on(self._reads, owner)
+
+    async def learning_events(self, since_ms: int, limit: int) -> LearningEvents:
+        def fetch() -> LearningEvents:
+            conn = self._reader()
+            rated = conn.execute(_LEARN_FEEDBACK, (since_ms, limit)).fetchall()
+            implicit = conn.execute(_LEARN_IMPLICIT, (since_ms, *IMPLICIT_FINISH_PATTERNS, limit)).fetchall()
+            return rated, implicit
+
+        return await self._on(self._reads, fetch)
 
     async def list_records(self, flt: RequestFilter, page: Page) -> tuple[list[dict[str, Any]], str | None]:
         sql = list_sql(flt, page, self._sql)
