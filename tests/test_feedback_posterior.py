@@ -54,7 +54,7 @@ def test_negative_feedback_lowers_the_region_and_barely_moves_an_orthogonal_one(
     maths, prose = [1.0, 0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0, 1.0]
     post = run([(maths, 1.0, 0.0, 1.0)] * 6)
     mu = post.mean()
-    assert dot(mu, maths) < -1.0
+    assert dot(mu, maths) < -0.5
     # only the shared shift (prior variance 0.25 vs 1 per direction) reaches the other region
     assert abs(dot(mu, prose)) < abs(dot(mu, maths)) / 3
     assert post.evidence == 6

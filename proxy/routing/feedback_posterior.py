@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-PRIOR_VAR_A = 1.0  # per latent direction: a centred z_p has a norm near 1, so ~1 logit of room per region
-PRIOR_VAR_B = 0.25  # the shift every prompt shares: smaller, so one region's feedback moves others little
+PRIOR_VAR_A = 0.25  # per latent direction: a centred z_p has a norm near 1, so ~0.5 logit of room per region
+PRIOR_VAR_B = 0.05  # the shift every prompt shares: smaller, so one region's feedback moves others little
 
 
 def sigmoid(x: float) -> float:

@@ -1,0 +1,191 @@
+"""Learning from feedback at the edge: a real gateway (SQLite), `auto` requests through the openai SDK, feedback
+over HTTP, and `/v1/route` as each key sees it; then restarts that rebuild what was learned from the log.
+
+`test/steady` is predicted better than `test/rival` everywhere (a higher public score), but is secretly bad at
+maths: key A's users rate its maths answers down and the rival's up. Routing for maths must move away for key
+A only, prose must stay, the correction must survive a restart (rebuilt from the log, not from memory), and
+fade with its half-life.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from tests.gateway_harness import GatewayHarness, simple_model
+
+FAST = {"ttft_ms": 1.0, "tokens_per_s": 20000.0, "chunks": 2}
+KEY_A, KEY_B, ADMIN = "sk-fb-key-a-0123456789", "sk-fb-key-b-0123456789", "sk-fb-admin-0123456789"
+MODELS = {
+    "test/steady": simple_model({"host-a": "steady-1"}, router={"mmlu_pro": 0.82}, prices={"host-a": (1.0, 1.0)}),
+    "test/rival": simple_model({"host-b": "rival-1"}, router={"mmlu_pro": 0.70}, prices={"host-b": (0.5, 0.5)}),
+}
+MATHS = ["Solve for x: 3x + 7 = 22.", "What is the derivative of x^3 sin(x)?", "Compute 17 * 23 - 5.",
+         "Factor x^2 - 5x + 6.", "Find the integral of 2x from 0 to 4.", "What is 15% of 240?",
+         "Solve 2x^2 - 8 = 0.", "What is the sum of the first 20 odd numbers?", "Simplify (3x^2)(2x^3).",
+         "What is the probability of two heads in three coin flips?", "Solve the system x + y = 5, x - y = 1.",
+         "Compute the area of a circle of radius 3."]
+NEW_MATHS = "Solve 5x - 3 = 12 for x."  # never rated: the region, not the prompt, is what is learned
+PROSE = "Write a short poem about a rainy afternoon."
+REPORT = Path(__file__).resolve().parents[1] / "bench" / "results" / "feedback_replay.json"
+
+
+def gateway(data_dir: Path, **feedback: Any) -> GatewayHarness:
+    server = {"api_keys": [{"name": "a", "key": KEY_A}, {"name": "b", "key": KEY_B}],
+              "admin_keys": [{"name": "ops", "key": ADMIN}]}
+    extra = {"server": server, "store": {"data_dir": str(data_dir)}, "routing": {"feedback": feedback}}
+    return GatewayHarness(providers={"host-a": {"knobs": FAST}, "host-b": {"knobs": FAST}}, models=MODELS,
+                          extra_config=extra).start()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def route(gw: GatewayHarness, text: str, key: str) -> tuple[str, dict[str, Any]]:
+    body = {"model": "auto", "messages": [{"role": "user", "content": text}],
+            "model_routing_config": {"available_models": list(MODELS), "tradeoff": 1.0}}
+    status, _, payload = gw.raw("POST", "/v1/route", body, headers=bearer(key))
+    assert status == 200, payload
+    return payload["chosen"], {c["model"]: c for c in payload["candidates"]}
+
+
+def ask(gw: GatewayHarness, key: str, text: str, tradeoff: float) -> tuple[str, str]:
+    """(request id, model) of an `auto` request through the openai SDK."""
+    client = openai.OpenAI(base_url=gw.url, api_key=key, max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": text}],
+        extra_body={"model_routing_config": {"available_models": list(MODELS), "tradeoff": tradeoff}})
+    return raw.headers["x-request-id"], raw.parse().model
+
+
+def rate(gw: GatewayHarness, key: str, request_id: str, thumbs: str, **extra: Any) -> tuple[int, Any]:
+    status, _, body = gw.raw("POST", "/v1/feedback", {"request_id": request_id, "thumbs": thumbs, **extra},
+                             headers=bearer(key))
+    return status, body
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+
+
+def test_feedback_moves_one_keys_routing_on_one_region_survives_a_restart_and_fades(data_dir: Path) -> None:
+    gw = gateway(data_dir)
+    try:
+        for key in (KEY_A, KEY_B):
+            assert route(gw, NEW_MATHS, key)[0] == "test/steady"
+        assert route(gw, PROSE, KEY_A)[0] == "test/steady"
+        # Key A's maths traffic: the best predicted model answers at tradeoff 1, the cheap rival at 0.
+        steady = [ask(gw, KEY_A, q, 1.0) for q in MATHS]
+        rival = [ask(gw, KEY_A, q, 0.0) for q in MATHS[:6]]
+        assert {m for _, m in steady} == {"test/steady"} and {m for _, m in rival} == {"test/rival"}
+
+        # Thumbs down for steady's maths answers, up for the rival's, until maths routes away.
+        n = 0
+        while route(gw, NEW_MATHS, KEY_A)[0] == "test/steady":
+            assert n < 6, "six rounds of feedback did not move routing"
+            assert rate(gw, KEY_A, steady[n][0], "down")[0] == 201
+            assert rate(gw, KEY_A, rival[n][0], "up")[0] == 201
+            n += 1
+        chosen, candidates = route(gw, NEW_MATHS, KEY_A)
+        assert chosen == "test/rival"
+        assert candidates["test/steady"]["learned_adjustment"]["delta"] < 0
+        assert candidates["test/steady"]["learned_adjustment"]["evidence"] == n
+        # Key B's routing, and key A's prose, are untouched.
+        chosen_b, candidates_b = route(gw, NEW_MATHS, KEY_B)
+        assert chosen_b == "test/steady"
+        assert candidates_b["test/steady"]["learned_adjustment"] == {"delta": 0.0, "evidence": 0}
+        chosen_prose, prose = route(gw, PROSE, KEY_A)
+        assert chosen_prose == "test/steady"
+        assert abs(prose["test/steady"]["learned_adjustment"]["delta"]) < abs(
+            candidates["test/steady"]["learned_adjustment"]["delta"]) / 4
+    finally:
+        gw.stop()
+
+    # Restart: nothing in memory; the correction is rebuilt from the log's feedback and route receipts.
+    gw = gateway(data_dir)
+    try:
+        assert route(gw, NEW_MATHS, KEY_A)[0] == "test/rival"
+        assert route(gw, NEW_MATHS, KEY_B)[0] == "test/steady"
+        assert route(gw, PROSE, KEY_A)[0] == "test/steady"
+        # The model recovers: its later maths answers are rated up, and routing comes back.
+        m = 0
+        while route(gw, NEW_MATHS, KEY_A)[0] == "test/rival":
+            assert n + m < len(steady), "steady never won maths back"
+            assert rate(gw, KEY_A, steady[n + m][0], "up")[0] == 201
+            m += 1
+        for _, down in [(i, steady[i][0]) for i in range(n + m, len(steady))]:
+            assert rate(gw, KEY_A, down, "down")[0] == 201  # and it relapses, for the decay check
+        assert route(gw, NEW_MATHS, KEY_A)[0] == "test/rival"
+    finally:
+        gw.stop()
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps({"rounds_to_route_away": n, "rounds_to_route_back": m,
+                                  "what": "one thumbs-down for the chosen model plus one thumbs-up for the rival a round, "
+                                          "a 0.82 vs 0.70 MMLU-Pro prior gap, tradeoff 1"}, indent=1) + "\n")
+
+    # Evidence fades: with a half-life of 0.2 s, feedback a second old weighs 2^-5 as much.
+    time.sleep(1.0)
+    gw = gateway(data_dir, half_life_s=0.2)
+    try:
+        chosen, candidates = route(gw, NEW_MATHS, KEY_A)
+        assert chosen == "test/steady"
+        assert abs(candidates["test/steady"]["learned_adjustment"]["delta"]) < 0.02
+    finally:
+        gw.stop()
+
+
+def test_deployment_scope_is_for_admins_and_reaches_every_key(data_dir: Path) -> None:
+    gw = gateway(data_dir)
+    try:
+        rid, model = ask(gw, KEY_A, MATHS[0], 1.0)
+        assert model == "test/steady"
+        status, err = rate(gw, KEY_A, rid, "down", scope="deployment")
+        assert status == 403  # in OpenAI's error shape, naming the field
+        assert set(err["error"]) == {"message", "type", "param", "code"}
+        assert (err["error"]["type"], err["error"]["param"], err["error"]["code"]) == ("permission_error", "scope", "forbidden")
+        assert "admin" in err["error"]["message"]
+        status, err = rate(gw, KEY_A, rid, "down", scope="everyone")
+        assert status == 400 and err["error"]["param"] == "scope"
+        assert route(gw, NEW_MATHS, KEY_B)[1]["test/steady"]["learned_adjustment"]["evidence"] == 0
+        asked = [ask(gw, KEY_A, q, 1.0) for q in MATHS[:4]]
+        assert {m for _, m in asked} == {"test/steady"}
+        for rid, _ in asked:
+            status, body = rate(gw, ADMIN, rid, "down", scope="deployment")
+            assert status == 201 and body["scope"] == "deployment"
+        for key in (KEY_A, KEY_B):
+            adjustment = route(gw, NEW_MATHS, key)[1]["test/steady"]["learned_adjustment"]
+            assert adjustment["evidence"] == 4 and adjustment["delta"] < 0
+    finally:
+        gw.stop()
+
+
+def test_a_broken_stream_teaches_the_key_and_a_plain_request_does_not(data_dir: Path) -> None:
+    gw = gateway(data_dir)
+    try:
+        client = openai.OpenAI(base_url=gw.url, api_key=KEY_A, max_retries=0)
+        extra = {"model_routing_config": {"available_models": list(MODELS), "tradeoff": 1.0}}
+        client.chat.completions.create(model="auto", messages=[{"role": "user", "content": MATHS[0]}], extra_body=extra)
+        gw.set_knobs("host-a", drop_after_chunks=1)  # steady's provider cuts the stream after content
+        with pytest.raises(openai.APIError):
+            stream = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": MATHS[1]}],
+                                                    extra_body=extra, stream=True)
+            for _ in stream:
+                pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            adjustment = route(gw, MATHS[1], KEY_A)[1]["test/steady"]["learned_adjustment"]
+            if adjustment["evidence"]:
+                break
+            time.sleep(0.05)
+        assert adjustment["evidence"] == 1 and adjustment["delta"] < 0  # the failure, not the success
+        assert route(gw, MATHS[1], KEY_B)[1]["test/steady"]["learned_adjustment"]["evidence"] == 0
+    finally:
+        gw.stop()
