@@ -1,0 +1,109 @@
+"""What learning from feedback reads from the store (`learning_events`), on SQLite and a real PostgreSQL: feedback
+on `auto` requests with its scope, records that may carry an implicit signal, the window and the cap; and the
+replay from those rows rebuilding the same corrections as live learning."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from proxy.catalog import build_catalog
+from proxy.config import FeedbackLearningConfig, load_settings
+from proxy.learning import FeedbackLearning, implied
+from proxy.routing.model_routing import ModelRouter
+from proxy.store import Feedback, RequestRecord, RouteReceipt, Store, backend_for
+
+NOW_MS = int(time.time() * 1000)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    url = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
+    st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
+    await st.start()
+    yield st
+    await st.close()
+
+
+@pytest.fixture(scope="module")
+def router() -> ModelRouter:
+    settings = load_settings(None, environ={}, overrides={"simulate": "never"})
+    return ModelRouter(build_catalog(settings, {}, {}))
+
+
+def auto_record(router: ModelRouter, n: int, text: str, **over: Any) -> RequestRecord:
+    z = router.router.score(text)["z"]
+    features = {"z": z, "latent_version": router.latent_version, "max_tokens": None}
+    fields: dict[str, Any] = dict(
+        id=str(uuid.UUID(int=n + 1)), ts_ms=NOW_MS - 60_000 + n, api="chat.completions", model_requested="auto",
+        status="ok", key="team-a", model="openai/gpt-4o", provider="openai", finish_reason="stop",
+        route=RouteReceipt("balanced", 0.4, "best score", [], features))
+    fields.update(over)
+    return RequestRecord(**fields)
+
+
+async def logged(store: Store, records: list[RequestRecord]) -> None:
+    for rec in records:
+        assert store.log(rec)
+    assert await store.writer.flush()
+
+
+async def test_learning_events_are_auto_feedback_and_implicit_signals(store: Store, router: ModelRouter) -> None:
+    recs = [
+        auto_record(router, 0, "Solve 3x + 1 = 10."),  # rated below
+        auto_record(router, 1, "Write a haiku.", status="error", http_status=502, error_code="all_providers_failed"),
+        auto_record(router, 2, "Write an essay.", finish_reason="length"),
+        auto_record(router, 3, "Say hi."),  # plain success: nothing
+        auto_record(router, 4, "Named model.", model_requested="openai/gpt-4o", status="error"),  # not auto
+        auto_record(router, 5, "Long ago.", ts_ms=NOW_MS - 40 * 86_400_000, status="error"),  # outside the window
+    ]
+    await logged(store, recs)
+    assert await store.add_feedback(Feedback(recs[0].id, NOW_MS, "team-a", "helpful", thumbs="down"))
+    assert await store.add_feedback(Feedback(recs[0].id, NOW_MS + 1, "ops", "helpful", score=0.25, scope="deployment"))
+    assert await store.add_feedback(Feedback(recs[3].id, NOW_MS + 2, "team-a", "helpful", thumbs="up"))
+    assert await store.add_feedback(Feedback(recs[4].id, NOW_MS + 3, "team-a", "helpful", thumbs="up"))  # not auto
+    since = NOW_MS - 30 * 86_400_000
+    rated, implicit = await store.learning_events(since, 100)
+    got = sorted((ts, scope, score, thumbs, key, orjson.loads(doc)["id"]) for ts, scope, score, thumbs, key, doc in rated)
+    assert got == [(NOW_MS, None, None, "down", "team-a", recs[0].id),
+                   (NOW_MS + 1, "deployment", 0.25, None, "team-a", recs[0].id),
+                   (NOW_MS + 2, None, None, "up", "team-a", recs[3].id)]
+    assert sorted(orjson.loads(doc)["id"] for _, _, doc in implicit) == sorted([recs[1].id, recs[2].id])
+    # the cap keeps the newest of each kind
+    rated, implicit = await store.learning_events(since, 1)
+    assert [r[0] for r in rated] == [NOW_MS + 2] and len(implicit) == 1
+    assert (await store.get_record(recs[0].id) or {})["feedback"][1]["scope"] == "deployment"
+
+
+async def test_replay_rebuilds_what_live_learning_learned(store: Store, router: ModelRouter) -> None:
+    cfg = FeedbackLearningConfig(rebuild_s=0)
+    live = FeedbackLearning(router, store, cfg)
+    await live.start()
+    recs = [auto_record(router, i, text, key=key) for i, (text, key) in enumerate(
+        [("Solve 3x + 1 = 10.", "team-a"), ("Factor x^2 - 1.", "team-a"), ("Write a poem.", "team-b")])]
+    recs.append(auto_record(router, 3, "Write a long story.", finish_reason="length", key="team-b"))
+    await logged(store, recs)
+    truncated = implied(orjson.loads(orjson.dumps(recs[3])), router)  # as the on_finish hook saw it, first
+    assert truncated is not None and truncated.signal == "truncated"
+    live.learn(truncated)
+    for i, rec in enumerate(recs[:3]):
+        fb = Feedback(rec.id, NOW_MS + i, rec.key, "helpful", thumbs="down" if i < 2 else "up")
+        assert await store.add_feedback(fb)
+        await live.on_feedback(fb, await store.get_record(rec.id))
+    before = sorted(live.learner.corrections())
+    assert {(s, m) for s, m, *_ in before} == {("key:team-a", "openai/gpt-4o"), ("key:team-b", "openai/gpt-4o")}
+
+    replayed = FeedbackLearning(router, store, cfg)
+    assert await replayed.rebuild() == 4
+    after = sorted(replayed.learner.corrections())
+    for (s1, m1, da1, db1, n1), (s2, m2, da2, db2, n2) in zip(before, after, strict=True):
+        assert (s1, m1, n1) == (s2, m2, n2)
+        # the same events in the same order (decay over the milliseconds between them aside)
+        assert max(abs(x - y) for x, y in zip(da1, da2, strict=True)) < 1e-3 and abs(db1 - db2) < 1e-3
+    await live.close()
