@@ -110,8 +110,9 @@ def gateway_context(
         app[CIRCUITS] = circuits
         circuits.start()
         learning = None
-        if model_router is not None and settings.routing.feedback.enabled:
-            # after the store opened (install_request_log's context runs first): start-up replays the log
+        if model_router is not None and settings.routing.feedback.enabled and settings.log.enabled:
+            # it learns from the log (without one, a rebuild would forget everything): after the store
+            # opened (install_request_log's context runs first), start-up replays it
             learning = app[LEARNING] = FeedbackLearning(model_router, app[STORE], settings.routing.feedback)
             await learning.start()
         thresholds = tune_gc()

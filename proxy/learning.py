@@ -154,7 +154,10 @@ class FeedbackLearning:
     async def _every(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.rebuild_s)
-            await self.rebuild()
+            try:
+                await self.rebuild()
+            except Exception:  # a bug must not end the rebuilds for good; what was learned stays
+                log.exception("learning from feedback: rebuilding from the log failed")
 
 
 def learning_hook(get: Callable[[], FeedbackLearning | None]) -> Callable[[Outcome], None]:
