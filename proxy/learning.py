@@ -54,7 +54,7 @@ def implied(record: Mapping[str, Any], router: ModelRouter) -> Observation | Non
     z = learnable_latent(route, router)
     if z is None:
         return None
-    feats = route.get("features") or {} if isinstance(route, Mapping) else {}
+    feats = (route.get("features") or {}) if isinstance(route, Mapping) else {}
     signal = implicit_signal(record.get("status"), record.get("http_status"), record.get("error_code"),
                              record.get("finish_reason"), feats.get("max_tokens"))
     attempts = record.get("attempts") or []

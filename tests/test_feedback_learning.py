@@ -9,9 +9,7 @@ fade with its half-life.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,6 @@ MATHS = ["Solve for x: 3x + 7 = 22.", "What is the derivative of x^3 sin(x)?", "
          "Compute the area of a circle of radius 3."]
 NEW_MATHS = "Solve 5x - 3 = 12 for x."  # never rated: the region, not the prompt, is what is learned
 PROSE = "Write a short poem about a rainy afternoon."
-REPORT = Path(__file__).resolve().parents[1] / "bench" / "results" / "feedback_replay.json"
 
 
 def gateway(data_dir: Path, **feedback: Any) -> GatewayHarness:
@@ -71,13 +68,8 @@ def rate(gw: GatewayHarness, key: str, request_id: str, thumbs: str, **extra: An
     return status, body
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-
-
-def test_feedback_moves_one_keys_routing_on_one_region_survives_a_restart_and_fades(data_dir: Path) -> None:
-    gw = gateway(data_dir)
+def test_feedback_moves_one_keys_routing_on_one_region_survives_a_restart_and_fades(tmp_path: Path) -> None:
+    gw = gateway(tmp_path)
     try:
         for key in (KEY_A, KEY_B):
             assert route(gw, NEW_MATHS, key)[0] == "test/steady"
@@ -110,7 +102,7 @@ def test_feedback_moves_one_keys_routing_on_one_region_survives_a_restart_and_fa
         gw.stop()
 
     # Restart: nothing in memory; the correction is rebuilt from the log's feedback and route receipts.
-    gw = gateway(data_dir)
+    gw = gateway(tmp_path)
     try:
         assert route(gw, NEW_MATHS, KEY_A)[0] == "test/rival"
         assert route(gw, NEW_MATHS, KEY_B)[0] == "test/steady"
@@ -126,14 +118,12 @@ def test_feedback_moves_one_keys_routing_on_one_region_survives_a_restart_and_fa
         assert route(gw, NEW_MATHS, KEY_A)[0] == "test/rival"
     finally:
         gw.stop()
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps({"rounds_to_route_away": n, "rounds_to_route_back": m,
-                                  "what": "one thumbs-down for the chosen model plus one thumbs-up for the rival a round, "
-                                          "a 0.82 vs 0.70 MMLU-Pro prior gap, tradeoff 1"}, indent=1) + "\n")
+    # bench/ROUTING.md reports these (3 and 8 when written)
+    print(f"rounds of feedback to route maths away: {n}; to route it back when the model recovers: {m}")
 
     # Evidence fades: with a half-life of 0.2 s, feedback a second old weighs 2^-5 as much.
     time.sleep(1.0)
-    gw = gateway(data_dir, half_life_s=0.2)
+    gw = gateway(tmp_path, half_life_s=0.2)
     try:
         chosen, candidates = route(gw, NEW_MATHS, KEY_A)
         assert chosen == "test/steady"
@@ -142,8 +132,8 @@ def test_feedback_moves_one_keys_routing_on_one_region_survives_a_restart_and_fa
         gw.stop()
 
 
-def test_deployment_scope_is_for_admins_and_reaches_every_key(data_dir: Path) -> None:
-    gw = gateway(data_dir)
+def test_deployment_scope_is_for_admins_and_reaches_every_key(tmp_path: Path) -> None:
+    gw = gateway(tmp_path)
     try:
         rid, model = ask(gw, KEY_A, MATHS[0], 1.0)
         assert model == "test/steady"
@@ -167,8 +157,8 @@ def test_deployment_scope_is_for_admins_and_reaches_every_key(data_dir: Path) ->
         gw.stop()
 
 
-def test_a_broken_stream_teaches_the_key_and_a_plain_request_does_not(data_dir: Path) -> None:
-    gw = gateway(data_dir)
+def test_a_broken_stream_teaches_the_key_and_a_plain_request_does_not(tmp_path: Path) -> None:
+    gw = gateway(tmp_path)
     try:
         client = openai.OpenAI(base_url=gw.url, api_key=KEY_A, max_retries=0)
         extra = {"model_routing_config": {"available_models": list(MODELS), "tradeoff": 1.0}}
