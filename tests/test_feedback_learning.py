@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from tests.gateway_harness import GatewayHarness, simple_model
+from tests.pg_cluster import PostgresCluster
 
 FAST = {"ttft_ms": 1.0, "tokens_per_s": 20000.0, "chunks": 2}
 KEY_A, KEY_B, ADMIN = "sk-fb-key-a-0123456789", "sk-fb-key-b-0123456789", "sk-fb-admin-0123456789"
@@ -33,10 +34,10 @@ NEW_MATHS = "Solve 5x - 3 = 12 for x."  # never rated: the region, not the promp
 PROSE = "Write a short poem about a rainy afternoon."
 
 
-def gateway(data_dir: Path, **feedback: Any) -> GatewayHarness:
+def gateway(data_dir: Path, store_url: str | None = None, **feedback: Any) -> GatewayHarness:
     server = {"api_keys": [{"name": "a", "key": KEY_A}, {"name": "b", "key": KEY_B}],
               "admin_keys": [{"name": "ops", "key": ADMIN}]}
-    extra = {"server": server, "store": {"data_dir": str(data_dir)}, "routing": {"feedback": feedback}}
+    extra = {"server": server, "store": {"data_dir": str(data_dir), "url": store_url}, "routing": {"feedback": feedback}}
     return GatewayHarness(providers={"host-a": {"knobs": FAST}, "host-b": {"knobs": FAST}}, models=MODELS,
                           extra_config=extra).start()
 
@@ -179,3 +180,24 @@ def test_a_broken_stream_teaches_the_key_and_a_plain_request_does_not(tmp_path: 
         assert route(gw, MATHS[1], KEY_B)[1]["test/steady"]["learned_adjustment"]["evidence"] == 0
     finally:
         gw.stop()
+
+
+def test_replicas_on_postgresql_rebuild_each_others_feedback(tmp_path: Path, postgres: PostgresCluster) -> None:
+    """Two gateways on one PostgreSQL database: what key A taught through one, the other learns on its next
+    rebuild from the shared log (here: at start-up)."""
+    url = postgres.new_database()
+    one = gateway(tmp_path / "one", url)
+    try:
+        steady = [ask(one, KEY_A, q, 1.0) for q in MATHS[:4]]
+        for rid, _ in steady:
+            assert rate(one, KEY_A, rid, "down")[0] == 201
+        assert route(one, NEW_MATHS, KEY_A)[0] == "test/rival"
+        two = gateway(tmp_path / "two", url)
+        try:
+            chosen, candidates = route(two, NEW_MATHS, KEY_A)
+            assert chosen == "test/rival" and candidates["test/steady"]["learned_adjustment"]["evidence"] == 4
+            assert route(two, NEW_MATHS, KEY_B)[0] == "test/steady"
+        finally:
+            two.stop()
+    finally:
+        one.stop()
