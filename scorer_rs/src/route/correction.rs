@@ -122,6 +122,38 @@ mod tests {
     }
 
     #[test]
+    fn a_correction_reranks_only_the_requests_whose_scopes_hold_it() {
+        use crate::predictor::tests::toy;
+        use crate::route::{Limits, Needs, Offer, Preference};
+        use crate::router::Router;
+        use std::borrow::Cow;
+
+        let mut router = Router::new(toy());
+        let named = |slug: &str, b: f64| ModelSpec { slug: slug.into(), ability: Ability { a: vec![0.0], b }, ..spec() };
+        router.models_mut().add(named("good", 1.0)).unwrap();
+        router.models_mut().add(named("fair", 0.5)).unwrap();
+        let mut specs = Vec::new();
+        let good = router.models().pool_index(&mut specs, "good").unwrap();
+        let fair = router.models().pool_index(&mut specs, "fair").unwrap();
+        let offer = |model: usize| Offer { model, provider: (), input_price: 1.0, output_price: 1.0, ttft_ms: 400.0, tokens_per_s: 80.0, healthy: true };
+        let offers = [offer(good), offer(fair)];
+        let mut table = Corrections::new(1);
+        table.set("key:a", "good", c1(-1.0, 3)).unwrap();
+        let pick = |scopes: &[&str]| {
+            let pool: Vec<Cow<'_, ModelSpec>> = specs.iter().map(|s| table.sum(scopes, &s.slug).map_or(Cow::Borrowed(*s), |c| Cow::Owned(s.corrected(&c)))).collect();
+            let (_, d) = router.route("the cat", &pool, &offers, &Needs::default(), &Preference::Quality.utility(), &Limits::default());
+            d.ranked[0].model
+        };
+        assert_eq!(pick(&["deployment"]), good);
+        assert_eq!(pick(&["deployment", "key:b"]), good);
+        assert_eq!(pick(&["deployment", "key:a"]), fair);
+    }
+
+    fn c1(db: f64, evidence: u32) -> Correction {
+        Correction { da: vec![0.0], db, evidence }
+    }
+
+    #[test]
     fn bad_corrections_are_refused_and_clear_forgets() {
         let mut t = Corrections::new(2);
         assert!(t.set("s", "m", c([0.0, 0.0], f64::NAN, 1)).unwrap_err().contains("finite"));
