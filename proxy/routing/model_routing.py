@@ -3,7 +3,8 @@
 `extract_prompt` reads what the router scores from the messages; `route_auto` ranks the pool and turns
 the decision into (model, provider) candidates plus the details `/v1/route` shows. The routing ask
 itself (`AutoRouting`: pool, canonical preference, tradeoff and limits) was parsed once, in `proxy.call`.
-Each model's ability comes from `abilities.py` (or a `router fit` file named by `routing.router_path`).
+Each model's ability comes from `abilities.py` (or a `router fit` file named by `routing.router_path`), plus
+what feedback taught the request's scopes (the deployment's and its key's: `feedback_learner.py`).
 """
 
 from __future__ import annotations
