@@ -107,3 +107,31 @@ async def test_replay_rebuilds_what_live_learning_learned(store: Store, router: 
         # the same events in the same order (decay over the milliseconds between them aside)
         assert max(abs(x - y) for x, y in zip(da1, da2, strict=True)) < 1e-3 and abs(db1 - db2) < 1e-3
     await live.close()
+
+
+def test_nothing_assumes_k_16() -> None:
+    """The same predictor cut to k = 4 (the first four latent directions and the difficulty column): the
+    learner reads k from the weights, learns, and the router applies the correction."""
+    from proxy.routing.feedback_learner import FeedbackLearner, Observation
+    from proxy.routing.model_routing import load_weights
+
+    full = load_weights()
+    k, cols = 4, int(full["k"]) + 1
+    rows = len(full["w"]) // cols
+    w = [full["w"][r * cols + c] for r in range(rows) for c in [*range(k), cols - 1]]
+    cut = {**full, "k": k, "w": w,
+           "models": {n: {**m, "a": m["a"][:k]} for n, m in full["models"].items()},
+           "prior": [{**p, "a": p["a"][:k]} for p in full["prior"]]}
+    settings = load_settings(None, environ={}, overrides={"simulate": "never"})
+    small = ModelRouter(build_catalog(settings, {}, {}), weights=cut)
+    assert small.k == 4 and len(small.latent_centre) == 4
+    learner = FeedbackLearner(small, half_life_s=3600.0)
+    z = tuple(small.router.score("Solve 3x + 1 = 10.")["z"])
+    assert len(z) == 5
+    assert learner.learn(Observation("key:a", "openai/gpt-4o", z, 0.0, 1.0, time.time(), "feedback"))
+    assert not learner.learn(Observation("key:a", "openai/gpt-4o", z + (0.0,), 0.0, 1.0, time.time(), "feedback"))
+    offers = [("openai/gpt-4o", "openai", 2.5, 10.0, 400.0, 80.0, True),
+              ("openai/gpt-4o-mini", "openai", 0.15, 0.6, 400.0, 80.0, True)]
+    decision = small.router.route("Solve 3x + 1 = 10.", offers, tradeoff=1.0, scopes=["deployment", "key:a"])
+    [(model, delta, evidence)] = decision["learned"]
+    assert model == "openai/gpt-4o" and delta < 0 and evidence == 1
