@@ -201,3 +201,17 @@ def test_replicas_on_postgresql_rebuild_each_others_feedback(tmp_path: Path, pos
             two.stop()
     finally:
         one.stop()
+
+
+def test_with_keys_off_feedback_teaches_the_one_deployment_scope(tmp_path: Path) -> None:
+    gw = GatewayHarness(providers={"host-a": {"knobs": FAST}, "host-b": {"knobs": FAST}}, models=MODELS,
+                        extra_config={"store": {"data_dir": str(tmp_path)}}).start()
+    try:
+        asked = [ask(gw, "no-key", q, 1.0) for q in MATHS[:4]]
+        for rid, _ in asked:
+            status, body = rate(gw, "no-key", rid, "down")
+            assert status == 201 and body["scope"] is None and body["key"] is None
+        chosen, candidates = route(gw, NEW_MATHS, "no-key")
+        assert chosen == "test/rival" and candidates["test/steady"]["learned_adjustment"]["evidence"] == 4
+    finally:
+        gw.stop()
