@@ -1,8 +1,8 @@
 //! `Router`: the model router's thin PyO3 face. Arguments become core structs; errors become ValueError.
 
-use pyo3::exceptions::PyValueError;
 use std::borrow::Cow;
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -210,20 +210,26 @@ impl Router {
             let (input_price, output_price, ttft_ms, tokens_per_s, healthy) = (*input_price, *output_price, *ttft_ms, *tokens_per_s, *healthy);
             core_offers.push(Offer { model, provider: (), input_price, output_price, ttft_ms, tokens_per_s, healthy });
         }
-        // The request's scopes' learned corrections, on a copy of the models they touch (none: no copies).
-        let scopes: Vec<&str> = scopes.iter().flatten().map(String::as_str).collect();
-        let mut pool: Vec<Cow<'_, ModelSpec>> = specs.iter().map(|s| Cow::Borrowed(*s)).collect();
-        let mut learned: Vec<(usize, u32)> = Vec::new();
-        if !scopes.is_empty() && !self.corrections.is_empty() {
-            for (i, spec) in specs.iter().enumerate() {
-                if let Some(c) = self.corrections.sum(&scopes, &spec.slug) {
-                    pool[i] = Cow::Owned(spec.corrected(&c));
-                    learned.push((i, c.evidence));
-                }
-            }
-        }
         let needs = Needs { tools, vision, json, max_tokens, extra_input_tokens };
-        let (score, decision) = py.detach(|| self.core.route(text, &pool, &core_offers, &needs, &utility, &limits));
+        // The request's scopes' learned corrections, on copies of the models they touch; with none (the
+        // common case) the registry's own specs rank, and nothing is copied.
+        let scopes: Vec<&str> = scopes.iter().flatten().map(String::as_str).collect();
+        let learned: Vec<(usize, Correction)> = if scopes.is_empty() || self.corrections.is_empty() {
+            Vec::new()
+        } else {
+            specs.iter().enumerate().filter_map(|(i, s)| Some((i, self.corrections.sum(&scopes, &s.slug)?))).collect()
+        };
+        let pool: Option<Vec<Cow<'_, ModelSpec>>> = (!learned.is_empty()).then(|| {
+            let mut pool: Vec<Cow<'_, ModelSpec>> = specs.iter().map(|s| Cow::Borrowed(*s)).collect();
+            for (i, c) in &learned {
+                pool[*i] = Cow::Owned(specs[*i].corrected(c));
+            }
+            pool
+        });
+        let (score, decision) = py.detach(|| match &pool {
+            Some(pool) => self.core.route(text, pool, &core_offers, &needs, &utility, &limits),
+            None => self.core.route(text, &specs, &core_offers, &needs, &utility, &limits),
+        });
 
         // Tuples, not dicts: this is the hot path; the Python glue names the fields. The model and
         // provider strings are the caller's own objects.
@@ -262,9 +268,11 @@ impl Router {
         out.set_item("rejected", rejected)?;
         // (model, change in P(good) the correction made on this prompt, observations behind it)
         let corrected = PyList::empty(py);
-        for (i, evidence) in learned {
-            let delta = score.p_good(&pool[i].ability) - score.p_good(&specs[i].ability);
-            corrected.append((specs[i].slug.as_str(), delta, evidence))?;
+        if let Some(pool) = &pool {
+            for (i, c) in &learned {
+                let delta = score.p_good(&pool[*i].ability) - score.p_good(&specs[*i].ability);
+                corrected.append((specs[*i].slug.as_str(), delta, c.evidence))?;
+            }
         }
         out.set_item("learned", corrected)?;
         if explain {
