@@ -158,13 +158,35 @@ def test_deployment_scope_is_for_admins_and_reaches_every_key(tmp_path: Path) ->
         gw.stop()
 
 
-def test_a_broken_stream_teaches_the_key_and_a_plain_request_does_not(tmp_path: Path) -> None:
+def logged_status(gw: GatewayHarness, request_id: str) -> str | None:
+    """The request's status once the log has it (its outcome's hooks, learning's among them, ran before)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        status, _, rec = gw.raw("GET", f"/v1/requests/{request_id}", headers=bearer(KEY_A))
+        if status == 200:
+            return str(rec["status"])
+        time.sleep(0.05)
+    return None
+
+
+def test_a_broken_stream_teaches_the_key_and_success_or_a_client_leaving_does_not(tmp_path: Path) -> None:
     gw = gateway(tmp_path)
     try:
         client = openai.OpenAI(base_url=gw.url, api_key=KEY_A, max_retries=0)
         extra = {"model_routing_config": {"available_models": list(MODELS), "tradeoff": 1.0}}
-        client.chat.completions.create(model="auto", messages=[{"role": "user", "content": MATHS[0]}], extra_body=extra)
-        gw.set_knobs("host-a", drop_after_chunks=1)  # steady's provider cuts the stream after content
+        ok = client.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": MATHS[0]}], extra_body=extra)
+        assert logged_status(gw, ok.headers["x-request-id"]) == "ok"
+        # The client leaves mid-stream: cancelled, the client's doing, nothing learned.
+        gw.set_knobs("host-a", chunks=200, tokens_per_s=400.0)
+        with client.chat.completions.with_streaming_response.create(
+                model="auto", messages=[{"role": "user", "content": MATHS[1]}], extra_body=extra, stream=True) as left:
+            left_id = left.headers["x-request-id"]
+            next(left.iter_lines())
+        assert logged_status(gw, left_id) == "cancelled"
+        assert route(gw, MATHS[1], KEY_A)[1]["test/steady"]["learned_adjustment"]["evidence"] == 0
+        # Steady's provider cuts the stream after content: a failure after routing, learned for key A.
+        gw.set_knobs("host-a", chunks=2, tokens_per_s=20000.0, drop_after_chunks=1)
         with pytest.raises(openai.APIError):
             stream = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": MATHS[1]}],
                                                     extra_body=extra, stream=True)
@@ -176,7 +198,7 @@ def test_a_broken_stream_teaches_the_key_and_a_plain_request_does_not(tmp_path: 
             if adjustment["evidence"]:
                 break
             time.sleep(0.05)
-        assert adjustment["evidence"] == 1 and adjustment["delta"] < 0  # the failure, not the success
+        assert adjustment["evidence"] == 1 and adjustment["delta"] < 0
         assert route(gw, MATHS[1], KEY_B)[1]["test/steady"]["learned_adjustment"]["evidence"] == 0
     finally:
         gw.stop()
