@@ -213,6 +213,22 @@ fn scan_with<const POW2: bool>(text: &str, buckets: u32, mut on_id: impl FnMut(u
     }
 }
 
+/// The next word of `bytes` at or after `i`, split as the text pass splits them: its start, its end and the
+/// hash of its ASCII-lower-cased bytes ([`word_hash`]), from the same 8-bytes-at-a-time scanner. For the
+/// passes that must read exactly the text pass's words (the static embedding).
+#[inline]
+#[must_use]
+pub fn next_word(bytes: &[u8], mut i: usize) -> Option<(usize, usize, u32)> {
+    while i < bytes.len() && !is_word_byte(bytes[i]) {
+        i += 1;
+    }
+    if i >= bytes.len() {
+        return None;
+    }
+    let (word, end) = scan_word(bytes, i);
+    Some((i, end, word.hash))
+}
+
 /// The text pass when only the features are wanted.
 #[must_use]
 pub fn features(text: &str) -> TextFeatures {

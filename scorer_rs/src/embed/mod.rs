@@ -1,0 +1,326 @@
+//! Static token embedding: the mean of distilled MiniLM token vectors over a prompt's WordPiece tokens,
+//! plus the form features read from the same words.
+//!
+//! Must match `bench/router_v2/{wordpiece,represent}.py` exactly (parity tests compare them): words are runs
+//! of ASCII alphanumerics or non-ASCII bytes, ASCII-lower-cased; the first `MAX_WORDS` are read; each is
+//! looked up whole, then split greedily longest-match-first into `##` pieces; a word that cannot be split, or
+//! is longer than `MAX_WORD_BYTES`, adds nothing. The table is int8 with one scale per dimension, so the
+//! sum is exact in integers.
+//!
+//! `table` holds the one hash table every word is looked up in (tokens and form flags together), `form`
+//! the form features.
+
+mod form;
+mod table;
+
+pub use form::{FORM_NAMES, N_FORM};
+
+use crate::features::next_word;
+use form::{form_words, FormWords};
+use table::WordTable;
+
+/// Words read per prompt: the mean settles long before, and it bounds the cost of a long prompt.
+pub const MAX_WORDS: usize = 512;
+pub const MAX_WORD_BYTES: usize = 100;
+const MAGIC: &[u8; 8] = b"SWEMB1\0\0";
+
+/// The distilled token table and its vocabulary.
+#[derive(Debug)]
+pub struct StaticEmbedding {
+    dims: usize,
+    scale: Vec<f64>,
+    /// The int8 rows stored biased by +128 (as u8): they then add into u16 lanes by zero-extension, twice
+    /// as many per instruction as i8 into i32, and the bias comes off once per flush.
+    rows: Vec<u8>,
+    words: WordTable,
+}
+
+/// Rows summed into u16 lanes, flushed to i32 before a lane can overflow (256 rows x 255 < 65,536).
+struct RowSum {
+    wide: Vec<i32>,
+    narrow: Vec<u16>,
+    pending: i32,
+}
+
+impl RowSum {
+    const FLUSH_EVERY: i32 = 256;
+
+    fn new(dims: usize) -> Self {
+        Self { wide: vec![0; dims], narrow: vec![0; dims], pending: 0 }
+    }
+
+    #[inline]
+    fn add(&mut self, row: &[u8]) {
+        for (a, &r) in self.narrow.iter_mut().zip(row) {
+            *a += u16::from(r);
+        }
+        self.pending += 1;
+        if self.pending == Self::FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let bias = 128 * self.pending;
+        for (w, n) in self.wide.iter_mut().zip(&mut self.narrow) {
+            *w += i32::from(*n) - bias;
+            *n = 0;
+        }
+        self.pending = 0;
+    }
+
+    /// The exact integer sums of the int8 rows added.
+    fn finish(mut self) -> Vec<i32> {
+        self.flush();
+        self.wide
+    }
+}
+
+/// A prompt's embedding (L2-normalised; zeros when no word is in the vocabulary) and form features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    pub vector: Vec<f64>,
+    pub form: [f64; N_FORM],
+    pub tokens: u32,
+}
+
+impl StaticEmbedding {
+    /// Parses `MAGIC, u32 tokens, u32 dims, f32 scale[dims], i8 table[tokens][dims], vocabulary lines`.
+    pub fn parse(raw: &[u8]) -> Result<Self, String> {
+        if raw.len() < 16 || &raw[..8] != MAGIC {
+            return Err("not a static embedding table (bad magic)".into());
+        }
+        let u32_at = |o: usize| u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]) as usize;
+        let (n, dims) = (u32_at(8), u32_at(12));
+        let body = 16 + 4 * dims + n * dims;
+        if dims == 0 || raw.len() < body {
+            return Err(format!("static embedding table truncated: {} bytes for {n} x {dims}", raw.len()));
+        }
+        let scale = (0..dims).map(|d| f64::from(f32::from_le_bytes(raw[16 + 4 * d..20 + 4 * d].try_into().unwrap_or([0; 4])))).collect();
+        let rows = raw[16 + 4 * dims..body].iter().map(|&b| b ^ 0x80).collect();
+        let vocab: Vec<&[u8]> = raw[body..].split(|&b| b == b'\n').collect();
+        if vocab.len() != n {
+            return Err(format!("static embedding table lists {} words for {n} rows", vocab.len()));
+        }
+        let mut words = WordTable::with_capacity(n + 160);
+        for (i, w) in vocab.iter().enumerate() {
+            words.insert_token(w, u32::try_from(i).map_err(|_| "static embedding table: too many rows")?);
+        }
+        for (w, flags) in form_words() {
+            words.add_flags(w.as_bytes(), flags);
+        }
+        Ok(Self { dims, scale, rows, words })
+    }
+
+    #[must_use]
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// One pass over the first `MAX_WORDS` words: token rows summed in i32, then scaled and normalised.
+    #[must_use]
+    pub fn embed(&self, text: &str) -> Embedded {
+        let bytes = text.as_bytes();
+        let mut acc = RowSum::new(self.dims);
+        let mut tokens = 0u32;
+        let mut form = FormWords::default();
+        let mut words = 0;
+        let mut at = 0;
+        while words < MAX_WORDS {
+            let Some((start, end, hash)) = next_word(bytes, at) else { break };
+            at = end;
+            words += 1;
+            let word = &bytes[start..end];
+            if word.len() > MAX_WORD_BYTES {
+                form.word(0);
+                continue;
+            }
+            // One probe: the whole word's token (if any) and its form flags.
+            let entry = self.words.word(hash, word);
+            form.word(entry.map_or(0, |e| e.flags));
+            match entry.and_then(|e| e.token()) {
+                Some(id) => {
+                    self.add_row(id, &mut acc);
+                    tokens += 1;
+                }
+                None => tokens += self.add_pieces(word, &mut acc),
+            }
+        }
+        let mut vector: Vec<f64> = acc.finish().iter().zip(&self.scale).map(|(&a, &s)| f64::from(a) * s).collect();
+        let norm = vector.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            vector.iter_mut().for_each(|v| *v /= norm);
+        }
+        Embedded { vector, form: form.features(text), tokens }
+    }
+
+    #[inline]
+    fn add_row(&self, id: u32, acc: &mut RowSum) {
+        acc.add(&self.rows[id as usize * self.dims..(id as usize + 1) * self.dims]);
+    }
+
+    /// WordPiece of a word that is not a token whole; returns the tokens added (0 when it cannot be split,
+    /// as the reference skips it). Greedy longest-match-first, starting each match no longer than the
+    /// table's longest key (a longer one cannot match).
+    fn add_pieces(&self, word: &[u8], acc: &mut RowSum) -> u32 {
+        let len = word.len();
+        // The lower-cased word at buf[2..]; buf[..2] is scratch for the `##` prefix.
+        let mut buf = [0u8; MAX_WORD_BYTES + 2];
+        for (d, s) in buf[2..2 + len].iter_mut().zip(word) {
+            *d = s.to_ascii_lowercase();
+        }
+        let longest = self.words.longest();
+        let mut ids = [0u32; MAX_WORD_BYTES];
+        let mut n = 0;
+        let mut start = 0;
+        while start < len {
+            // The piece key is `##` + word[start..end] (or the bare prefix at the word's start). The two
+            // bytes before word[start] are already consumed, so they can hold the `##`.
+            let key_start = if start == 0 { 2 } else { start };
+            if start > 0 {
+                buf[start] = b'#';
+                buf[start + 1] = b'#';
+            }
+            // The key buf[key_start..2 + end] is at most `longest` bytes.
+            let mut end = len.min((longest + key_start).saturating_sub(2));
+            let mut found = None;
+            while end > start {
+                if let Some(id) = self.words.piece(&buf[key_start..2 + end]) {
+                    found = Some(id);
+                    break;
+                }
+                end -= 1;
+            }
+            match found {
+                Some(id) => {
+                    ids[n] = id;
+                    n += 1;
+                    start = end;
+                }
+                None => return 0,
+            }
+        }
+        for &id in &ids[..n] {
+            self.add_row(id, acc);
+        }
+        n as u32
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A toy table: 2 dims, a handful of words and pieces.
+    pub(crate) fn toy_table() -> Vec<u8> {
+        let vocab = ["[PAD]", "the", "cat", "un", "##believ", "##able", "write", "must", "##s"];
+        let rows: [[i8; 2]; 9] = [[0, 0], [1, 0], [0, 5], [2, 2], [3, -1], [1, 1], [-4, 4], [0, 1], [1, 1]];
+        let mut raw = MAGIC.to_vec();
+        raw.extend_from_slice(&(vocab.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&2u32.to_le_bytes());
+        raw.extend_from_slice(&0.5f32.to_le_bytes());
+        raw.extend_from_slice(&0.25f32.to_le_bytes());
+        raw.extend(rows.iter().flatten().map(|&v| v as u8));
+        raw.extend_from_slice(vocab.join("\n").as_bytes());
+        raw
+    }
+
+    #[test]
+    fn whole_words_and_greedy_pieces() {
+        let t = StaticEmbedding::parse(&toy_table()).unwrap();
+        let e = t.embed("The CAT, unbelievable!");
+        // the + cat + un ##believ ##able = [7, 7], scaled by [0.5, 0.25]
+        assert_eq!(e.tokens, 5);
+        let n = (3.5f64 * 3.5 + 1.75 * 1.75).sqrt();
+        assert!((e.vector[0] - 3.5 / n).abs() < 1e-12 && (e.vector[1] - 1.75 / n).abs() < 1e-12);
+        // A word that cannot be split adds nothing; plural via ##s.
+        assert_eq!(t.embed("zzz").tokens, 0);
+        assert_eq!(t.embed("zzz").vector, vec![0.0, 0.0]);
+        assert_eq!(t.embed("cats").tokens, 2);
+    }
+
+    #[test]
+    fn form_features_read_the_words() {
+        let t = StaticEmbedding::parse(&toy_table()).unwrap();
+        let e = t.embed("Write a short poem; it must rhyme and must scan. Use $x$?");
+        assert_eq!(e.form[0], 1.0);
+        assert_eq!(e.form[1], 0.0);
+        assert_eq!(e.form[2], 1.0);
+        assert_eq!(e.form[3], 1.0);
+        assert!((e.form[4] - 2f64.ln_1p()).abs() < 1e-12);
+        assert_eq!(e.form[6], 1.0);
+        assert_eq!(t.embed("What is it").form[1], 1.0);
+    }
+
+    #[test]
+    fn only_the_first_words_count_and_long_words_are_skipped() {
+        let t = StaticEmbedding::parse(&toy_table()).unwrap();
+        let text = format!("{} cat", "x ".repeat(MAX_WORDS));
+        assert_eq!(t.embed(&text).tokens, 0);
+        assert_eq!(t.embed(&"a".repeat(MAX_WORD_BYTES + 1)).tokens, 0);
+    }
+
+    /// The reference's WordPiece, written plainly (no length bound, a plain map), for the fast path to match.
+    fn naive_pieces(vocab: &std::collections::HashMap<Vec<u8>, u32>, word: &[u8]) -> Vec<u32> {
+        if let Some(&id) = vocab.get(word) {
+            return vec![id];
+        }
+        let (mut out, mut start) = (Vec::new(), 0);
+        while start < word.len() {
+            let found = (start + 1..=word.len()).rev().find_map(|end| {
+                let key = if start == 0 { word[..end].to_vec() } else { [b"##", &word[start..end]].concat() };
+                vocab.get(&key).map(|&id| (id, end))
+            });
+            let Some((id, end)) = found else { return Vec::new() };
+            out.push(id);
+            start = end;
+        }
+        out
+    }
+
+    #[test]
+    fn pieces_match_a_plain_wordpiece_and_form_words_are_no_pieces() {
+        // "should" is a form word but no token; "sh" and "##ould" are, so it is split like any other word.
+        let vocab = ["a", "ab", "abc", "##c", "##bc", "##d", "sh", "##ould", "##o", "##u", "##l", "x"];
+        let map: std::collections::HashMap<Vec<u8>, u32> = vocab.iter().enumerate().map(|(i, w)| (w.as_bytes().to_vec(), i as u32)).collect();
+        let mut raw = MAGIC.to_vec();
+        raw.extend_from_slice(&(vocab.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&1u32.to_le_bytes());
+        raw.extend_from_slice(&1f32.to_le_bytes());
+        raw.extend((0..vocab.len()).map(|i| 1u8 << i.min(6)));
+        raw.extend_from_slice(vocab.join("\n").as_bytes());
+        let t = StaticEmbedding::parse(&raw).unwrap();
+        let letters = b"abcdxshoul";
+        let mut seed = 7u64;
+        for _ in 0..3000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let len = 1 + (seed >> 60) as usize;
+            let word: Vec<u8> = (0..len).map(|k| letters[((seed >> (4 * k % 56)) % letters.len() as u64) as usize]).collect();
+            let want = naive_pieces(&map, &word);
+            let got = t.embed(std::str::from_utf8(&word).unwrap());
+            assert_eq!(got.tokens as usize, want.len(), "{}", String::from_utf8_lossy(&word));
+            let sum: i64 = want.iter().map(|&id| i64::from(1i8 << id.min(6))).sum();
+            assert_eq!(got.vector[0], if sum == 0 { 0.0 } else { (sum as f64).signum() }, "{}", String::from_utf8_lossy(&word));
+        }
+        assert_eq!(t.embed("should").tokens, 2);
+    }
+
+    #[test]
+    fn many_rows_sum_exactly_past_the_u16_flush() {
+        // 511 rows of (-4, 4) and one of (0, 5): the u16 lanes flush once on the way, and the sum stays exact.
+        let t = StaticEmbedding::parse(&toy_table()).unwrap();
+        let e = t.embed(&format!("{}cat", "write ".repeat(MAX_WORDS - 1)));
+        assert_eq!(e.tokens as usize, MAX_WORDS);
+        let (x, y) = (-4.0 * 511.0 * 0.5, (4.0 * 511.0 + 5.0) * 0.25);
+        let n = f64::hypot(x, y);
+        assert!((e.vector[0] - x / n).abs() < 1e-12 && (e.vector[1] - y / n).abs() < 1e-12, "{:?}", e.vector);
+    }
+
+    #[test]
+    fn rejects_bad_tables() {
+        assert!(StaticEmbedding::parse(b"nope").is_err());
+        let mut raw = toy_table();
+        raw.truncate(30);
+        assert!(StaticEmbedding::parse(&raw).unwrap_err().contains("truncated"));
+    }
+}
