@@ -17,7 +17,7 @@ pub use form::{FORM_NAMES, N_FORM};
 
 use crate::features::next_word;
 use form::{form_words, FormWords};
-use table::WordTable;
+use table::{Entry, WordTable};
 
 /// Words read per prompt: the mean settles long before, and it bounds the cost of a long prompt.
 pub const MAX_WORDS: usize = 512;
@@ -127,23 +127,22 @@ impl StaticEmbedding {
         let mut words = 0;
         let mut at = 0;
         while words < MAX_WORDS {
-            let Some((start, end, hash)) = next_word(bytes, at) else { break };
-            at = end;
+            let Some(word) = next_word(bytes, at) else { break };
+            at = word.end;
             words += 1;
-            let word = &bytes[start..end];
-            if word.len() > MAX_WORD_BYTES {
+            if word.end - word.start > MAX_WORD_BYTES {
                 form.word(0);
                 continue;
             }
             // One probe: the whole word's token (if any) and its form flags.
-            let entry = self.words.word(hash, word);
+            let entry = self.words.word(bytes, &word);
             form.word(entry.map_or(0, |e| e.flags));
-            match entry.and_then(|e| e.token()) {
+            match entry.and_then(Entry::token) {
                 Some(id) => {
                     self.add_row(id, &mut acc);
                     tokens += 1;
                 }
-                None => tokens += self.add_pieces(word, &mut acc),
+                None => tokens += self.add_pieces(&bytes[word.start..word.end], &mut acc),
             }
         }
         let mut vector: Vec<f64> = acc.finish().iter().zip(&self.scale).map(|(&a, &s)| f64::from(a) * s).collect();
@@ -160,8 +159,7 @@ impl StaticEmbedding {
     }
 
     /// WordPiece of a word that is not a token whole; returns the tokens added (0 when it cannot be split,
-    /// as the reference skips it). Greedy longest-match-first, starting each match no longer than the
-    /// table's longest key (a longer one cannot match).
+    /// as the reference skips it): greedy longest-match-first, one `longest_token_prefix` per piece.
     fn add_pieces(&self, word: &[u8], acc: &mut RowSum) -> u32 {
         let len = word.len();
         // The lower-cased word at buf[2..]; buf[..2] is scratch for the `##` prefix.
@@ -169,36 +167,23 @@ impl StaticEmbedding {
         for (d, s) in buf[2..2 + len].iter_mut().zip(word) {
             *d = s.to_ascii_lowercase();
         }
-        let longest = self.words.longest();
         let mut ids = [0u32; MAX_WORD_BYTES];
         let mut n = 0;
         let mut start = 0;
         while start < len {
-            // The piece key is `##` + word[start..end] (or the bare prefix at the word's start). The two
-            // bytes before word[start] are already consumed, so they can hold the `##`.
-            let key_start = if start == 0 { 2 } else { start };
+            // A piece after the first is `##` + word[start..end]: the two bytes before word[start] are
+            // already consumed, so they can hold the `##`.
+            let (key_start, min_len) = if start == 0 { (2, 1) } else { (start, 3) };
             if start > 0 {
                 buf[start] = b'#';
                 buf[start + 1] = b'#';
             }
-            // The key buf[key_start..2 + end] is at most `longest` bytes.
-            let mut end = len.min((longest + key_start).saturating_sub(2));
-            let mut found = None;
-            while end > start {
-                if let Some(id) = self.words.piece(&buf[key_start..2 + end]) {
-                    found = Some(id);
-                    break;
-                }
-                end -= 1;
-            }
-            match found {
-                Some(id) => {
-                    ids[n] = id;
-                    n += 1;
-                    start = end;
-                }
-                None => return 0,
-            }
+            let Some((id, key_len)) = self.words.longest_token_prefix(&buf[key_start..2 + len], min_len) else {
+                return 0;
+            };
+            ids[n] = id;
+            n += 1;
+            start = key_start + key_len - 2;
         }
         for &id in &ids[..n] {
             self.add_row(id, acc);
