@@ -30,50 +30,44 @@ pub struct StaticEmbedding {
     dims: usize,
     scale: Vec<f64>,
     /// The int8 rows stored biased by +128 (as u8): they then add into u16 lanes by zero-extension, twice
-    /// as many per instruction as i8 into i32, and the bias comes off once per flush.
+    /// as many per instruction as i8 into i32, and the bias comes off once per group (`sum_rows`).
     rows: Vec<u8>,
     words: WordTable,
 }
 
-/// Rows summed into u16 lanes, flushed to i32 before a lane can overflow (256 rows x 255 < 65,536).
-struct RowSum {
-    wide: Vec<i32>,
-    narrow: Vec<u16>,
-    pending: i32,
-}
-
-impl RowSum {
-    const FLUSH_EVERY: i32 = 256;
-
-    fn new(dims: usize) -> Self {
-        Self { wide: vec![0; dims], narrow: vec![0; dims], pending: 0 }
-    }
-
-    #[inline]
-    fn add(&mut self, row: &[u8]) {
-        for (a, &r) in self.narrow.iter_mut().zip(row) {
-            *a += u16::from(r);
+/// The exact integer sum of the rows of `ids` (each `dims` wide, biased by +128): a block of 64 lanes at a
+/// time, over up to 256 rows at a time, in u16 lanes that stay in registers (256 x 255 < 65,536), then
+/// unbiased into i32. Summing after the lookups keeps this loop tight: the lanes never go to memory per row.
+fn sum_rows(rows: &[u8], dims: usize, ids: &[u32]) -> Vec<i32> {
+    const BLOCK: usize = 64;
+    const GROUP: usize = 256;
+    let mut sum = vec![0i32; dims];
+    for group in ids.chunks(GROUP) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // group.len() <= GROUP
+        let bias = 128 * group.len() as i32;
+        for (b, out) in sum.chunks_mut(BLOCK).enumerate() {
+            let mut lanes = [0u16; BLOCK];
+            let from = b * BLOCK;
+            if out.len() == BLOCK {
+                for &id in group {
+                    let row: &[u8; BLOCK] = rows[id as usize * dims + from..][..BLOCK].try_into().unwrap_or(&[128; BLOCK]);
+                    for (l, &r) in lanes.iter_mut().zip(row) {
+                        *l += u16::from(r);
+                    }
+                }
+            } else {
+                for &id in group {
+                    for (l, &r) in lanes.iter_mut().zip(&rows[id as usize * dims + from..][..out.len()]) {
+                        *l += u16::from(r);
+                    }
+                }
+            }
+            for (o, &l) in out.iter_mut().zip(&lanes) {
+                *o += i32::from(l) - bias;
+            }
         }
-        self.pending += 1;
-        if self.pending == Self::FLUSH_EVERY {
-            self.flush();
-        }
     }
-
-    fn flush(&mut self) {
-        let bias = 128 * self.pending;
-        for (w, n) in self.wide.iter_mut().zip(&mut self.narrow) {
-            *w += i32::from(*n) - bias;
-            *n = 0;
-        }
-        self.pending = 0;
-    }
-
-    /// The exact integer sums of the int8 rows added.
-    fn finish(mut self) -> Vec<i32> {
-        self.flush();
-        self.wide
-    }
+    sum
 }
 
 /// A prompt's embedding (L2-normalised; zeros when no word is in the vocabulary) and form features.
@@ -121,8 +115,8 @@ impl StaticEmbedding {
     #[must_use]
     pub fn embed(&self, text: &str) -> Embedded {
         let bytes = text.as_bytes();
-        let mut acc = RowSum::new(self.dims);
-        let mut tokens = 0u32;
+        // Token ids first, rows summed after: the lookups and the sums each run in a tight loop.
+        let mut ids: Vec<u32> = Vec::with_capacity(MAX_WORDS * 2);
         let mut form = FormWords::default();
         let mut words = 0;
         let mut at = 0;
@@ -138,29 +132,22 @@ impl StaticEmbedding {
             let entry = self.words.word(bytes, &word);
             form.word(entry.map_or(0, |e| e.flags));
             match entry.and_then(Entry::token) {
-                Some(id) => {
-                    self.add_row(id, &mut acc);
-                    tokens += 1;
-                }
-                None => tokens += self.add_pieces(&bytes[word.start..word.end], &mut acc),
+                Some(id) => ids.push(id),
+                None => self.add_pieces(&bytes[word.start..word.end], &mut ids),
             }
         }
-        let mut vector: Vec<f64> = acc.finish().iter().zip(&self.scale).map(|(&a, &s)| f64::from(a) * s).collect();
+        let mut vector: Vec<f64> = sum_rows(&self.rows, self.dims, &ids).iter().zip(&self.scale).map(|(&a, &s)| f64::from(a) * s).collect();
         let norm = vector.iter().map(|v| v * v).sum::<f64>().sqrt();
         if norm > 0.0 {
             vector.iter_mut().for_each(|v| *v /= norm);
         }
+        let tokens = u32::try_from(ids.len()).unwrap_or(u32::MAX);
         Embedded { vector, form: form.features(text), tokens }
     }
 
-    #[inline]
-    fn add_row(&self, id: u32, acc: &mut RowSum) {
-        acc.add(&self.rows[id as usize * self.dims..(id as usize + 1) * self.dims]);
-    }
-
-    /// WordPiece of a word that is not a token whole; returns the tokens added (0 when it cannot be split,
-    /// as the reference skips it): greedy longest-match-first, one `longest_token_prefix` per piece.
-    fn add_pieces(&self, word: &[u8], acc: &mut RowSum) -> u32 {
+    /// WordPiece of a word that is not a token whole: its pieces' ids go to `out` (none when it cannot be
+    /// split, as the reference skips it): greedy longest-match-first, one `longest_token_prefix` per piece.
+    fn add_pieces(&self, word: &[u8], out: &mut Vec<u32>) {
         let len = word.len();
         // The lower-cased word at buf[2..]; buf[..2] is scratch for the `##` prefix.
         let mut buf = [0u8; MAX_WORD_BYTES + 2];
@@ -179,16 +166,13 @@ impl StaticEmbedding {
                 buf[start + 1] = b'#';
             }
             let Some((id, key_len)) = self.words.longest_token_prefix(&buf[key_start..2 + len], min_len) else {
-                return 0;
+                return;
             };
             ids[n] = id;
             n += 1;
             start = key_start + key_len - 2;
         }
-        for &id in &ids[..n] {
-            self.add_row(id, acc);
-        }
-        n as u32
+        out.extend_from_slice(&ids[..n]);
     }
 }
 
@@ -291,14 +275,26 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn many_rows_sum_exactly_past_the_u16_flush() {
-        // 511 rows of (-4, 4) and one of (0, 5): the u16 lanes flush once on the way, and the sum stays exact.
+    fn many_rows_sum_exactly_past_a_u16_group() {
+        // 511 rows of (-4, 4) and one of (0, 5): two groups of u16 lanes, and the sum stays exact.
         let t = StaticEmbedding::parse(&toy_table()).unwrap();
         let e = t.embed(&format!("{}cat", "write ".repeat(MAX_WORDS - 1)));
         assert_eq!(e.tokens as usize, MAX_WORDS);
         let (x, y) = (-4.0 * 511.0 * 0.5, (4.0 * 511.0 + 5.0) * 0.25);
         let n = f64::hypot(x, y);
         assert!((e.vector[0] - x / n).abs() < 1e-12 && (e.vector[1] - y / n).abs() < 1e-12, "{:?}", e.vector);
+    }
+
+    #[test]
+    fn row_sums_are_exact_in_full_and_partial_blocks() {
+        // 130 dims: two 64-lane blocks and a 2-lane rest; 600 rows: two full groups of 256 and a part.
+        let (dims, n) = (130usize, 7u32);
+        let signed = |id: u32, d: usize| -> i8 { ((id as usize * 37 + d * 11) % 256) as u8 as i8 };
+        let rows: Vec<u8> = (0..n).flat_map(|id| (0..dims).map(move |d| signed(id, d) as u8 ^ 0x80)).collect();
+        let ids: Vec<u32> = (0..600).map(|i| (i * 5 + i / 7) % n).collect();
+        let want: Vec<i32> = (0..dims).map(|d| ids.iter().map(|&id| i32::from(signed(id, d))).sum()).collect();
+        assert_eq!(sum_rows(&rows, dims, &ids), want);
+        assert_eq!(sum_rows(&rows, dims, &[]), vec![0; dims]);
     }
 
     #[test]
