@@ -13,6 +13,8 @@
 mod form;
 mod table;
 
+use std::cell::RefCell;
+
 pub use form::{FORM_NAMES, N_FORM};
 
 use crate::features::next_word;
@@ -114,9 +116,27 @@ impl StaticEmbedding {
     /// One pass over the first `MAX_WORDS` words: token rows summed in i32, then scaled and normalised.
     #[must_use]
     pub fn embed(&self, text: &str) -> Embedded {
-        let bytes = text.as_bytes();
-        // Token ids first, rows summed after: the lookups and the sums each run in a tight loop.
-        let mut ids: Vec<u32> = Vec::with_capacity(MAX_WORDS * 2);
+        thread_local! {
+            /// The token ids of the text being embedded: one buffer per thread, reused, as every route
+            /// embeds a prompt (the passes run with the GIL released, so threads embed at once).
+            static IDS: RefCell<Vec<u32>> = RefCell::new(Vec::with_capacity(MAX_WORDS * 2));
+        }
+        IDS.with_borrow_mut(|ids| {
+            ids.clear();
+            let form = self.token_ids(text.as_bytes(), ids);
+            let mut vector: Vec<f64> = sum_rows(&self.rows, self.dims, ids).iter().zip(&self.scale).map(|(&a, &s)| f64::from(a) * s).collect();
+            let norm = vector.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm > 0.0 {
+                vector.iter_mut().for_each(|v| *v /= norm);
+            }
+            let tokens = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+            Embedded { vector, form: form.features(text), tokens }
+        })
+    }
+
+    /// The token ids of the first `MAX_WORDS` words into `ids` (looked up first, summed after, so the
+    /// lookups and the sums each run in a tight loop), and the form features read from the same words.
+    fn token_ids(&self, bytes: &[u8], ids: &mut Vec<u32>) -> FormWords {
         let mut form = FormWords::default();
         let mut words = 0;
         let mut at = 0;
@@ -133,16 +153,10 @@ impl StaticEmbedding {
             form.word(entry.map_or(0, |e| e.flags));
             match entry.and_then(Entry::token) {
                 Some(id) => ids.push(id),
-                None => self.add_pieces(&bytes[word.start..word.end], &mut ids),
+                None => self.add_pieces(&bytes[word.start..word.end], ids),
             }
         }
-        let mut vector: Vec<f64> = sum_rows(&self.rows, self.dims, &ids).iter().zip(&self.scale).map(|(&a, &s)| f64::from(a) * s).collect();
-        let norm = vector.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if norm > 0.0 {
-            vector.iter_mut().for_each(|v| *v /= norm);
-        }
-        let tokens = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-        Embedded { vector, form: form.features(text), tokens }
+        form
     }
 
     /// WordPiece of a word that is not a token whole: its pieces' ids go to `out` (none when it cannot be
