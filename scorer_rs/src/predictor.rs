@@ -1,6 +1,6 @@
 //! The v2 quality predictor: P(model m answers prompt p well) = σ(a_m · z_p − d_p + b_m).
 //!
-//! `z_p` (k dims) and `−d_p` are linear in the prompt's representation: the static embedding (`embed.rs`),
+//! `z_p` (k dims) and `−d_p` are linear in the prompt's representation: the static embedding (`embed/`),
 //! the text pass's dense features and the form features (standardised), and optionally the hashed n-grams
 //! through a learned projection. Each model brings its ability: a vector `a_m` (how good it is in each
 //! direction of prompt space) and a bias `b_m`. Weights come from `bench/router_v2` (router_v2.json); the
