@@ -52,6 +52,7 @@ fn sum_rows(rows: &[u8], dims: usize, ids: &[u32]) -> Vec<i32> {
             let from = b * BLOCK;
             if out.len() == BLOCK {
                 for &id in group {
+                    // A fixed-size row lets LLVM keep `lanes` in registers (the slice is BLOCK long: never the fallback).
                     let row: &[u8; BLOCK] = rows[id as usize * dims + from..][..BLOCK].try_into().unwrap_or(&[128; BLOCK]);
                     for (l, &r) in lanes.iter_mut().zip(row) {
                         *l += u16::from(r);
@@ -113,7 +114,8 @@ impl StaticEmbedding {
         self.dims
     }
 
-    /// One pass over the first `MAX_WORDS` words: token rows summed in i32, then scaled and normalised.
+    /// One pass over the first `MAX_WORDS` words: token rows summed exactly in integers, then scaled and
+    /// normalised.
     #[must_use]
     pub fn embed(&self, text: &str) -> Embedded {
         thread_local! {
