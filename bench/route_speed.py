@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "route_speed.json")
     ap.add_argument("--min-speedup", type=float, default=0.0, help="exit 1 when the ratio to the reference is lower")
     args = ap.parse_args()
-    rounds, per_round = (3, 300) if args.quick else (10, 3000)
+    rounds, per_round = (5, 300) if args.quick else (10, 3000)
 
     weights = load_weights()
     specs = load_catalog_specs(weights=weights)
@@ -101,7 +101,7 @@ def main() -> None:
             samples[name] += list(ns / 1000)
             medians[name] = float(np.median(ns))
         py = []
-        for _ in range(max(3, per_round // 300)):
+        for _ in range(max(5, per_round // 300)):
             t0 = clock()
             ref()
             py.append(clock() - t0)
