@@ -43,6 +43,28 @@ def test_embedding_pass_matches_the_reference_on_any_text(router: Any, table: re
     assert s["embedding"] == pytest.approx(list(table.embed(text)), abs=1e-9)
 
 
+WORDY = st.lists(
+    st.one_of(
+        st.sampled_from(["Write", "should", "MUST", "words", "the", "bronchodilator", "unbelievable", "naïve", "x" * 30,
+                         "```", "$x$", "\\frac", "?", "Q:", "summarise", "refactor", "1450", "A."]),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCXYZ0129é#", min_size=1, max_size=30),
+    ),
+    max_size=700,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(WORDY, st.sampled_from([" ", "\n", ", ", "-"]))
+def test_embedding_and_form_match_the_reference_on_long_wordy_text(router: Any, table: represent.StaticTable,
+                                                                   words: list[str], sep: str) -> None:
+    """Past the 512-word limit, with word pieces, form words in any case, and markers across the text."""
+    text = sep.join(words)
+    s = router.score(text)
+    assert s["embedding_tokens"] == len(wordpiece.token_ids(text, table.vocab))
+    assert s["embedding"] == pytest.approx(list(table.embed(text)), abs=1e-9)
+    assert s["form"] == pytest.approx(represent.form_features(text), abs=1e-12)
+
+
 def test_every_catalogue_model_has_an_ability_source() -> None:
     w = load_weights()
     for spec in load_catalog_specs(weights=w):

@@ -1,4 +1,4 @@
-"""WordPiece over words, the pure-Python reference of `scorer_rs/src/embed.rs`.
+"""WordPiece over words, the pure-Python reference of `scorer_rs/src/embed/`.
 
 A simplified BERT-uncased tokenizer, chosen so Rust can match it byte for byte without Unicode tables:
 words are runs of ASCII alphanumerics or non-ASCII bytes (as the router's text pass splits them), only ASCII

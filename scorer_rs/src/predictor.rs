@@ -1,6 +1,6 @@
 //! The v2 quality predictor: P(model m answers prompt p well) = σ(a_m · z_p − d_p + b_m).
 //!
-//! `z_p` (k dims) and `−d_p` are linear in the prompt's representation: the static embedding (`embed.rs`),
+//! `z_p` (k dims) and `−d_p` are linear in the prompt's representation: the static embedding (`embed/`),
 //! the text pass's dense features and the form features (standardised), and optionally the hashed n-grams
 //! through a learned projection. Each model brings its ability: a vector `a_m` (how good it is in each
 //! direction of prompt space) and a bias `b_m`. Weights come from `bench/router_v2` (router_v2.json); the
@@ -64,6 +64,21 @@ impl PromptQuality for PromptLatent {
     }
 }
 
+/// `a · b` over eight running sums, so the loop vectorises (a single running sum fixes the order of
+/// additions, which LLVM must keep); the result differs from a left-to-right sum only in rounding.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let mut sums = [0.0; LANES];
+    for (x, y) in ca.zip(cb) {
+        for l in 0..LANES {
+            sums[l] += x[l] * y[l];
+        }
+    }
+    sums.iter().sum::<f64>() + tail
+}
+
 /// The predictor's prompt-side weights.
 #[derive(Debug)]
 pub struct Predictor {
@@ -71,8 +86,10 @@ pub struct Predictor {
     embedding: StaticEmbedding,
     use_embed: bool,
     dense: Option<([f64; N_DENSE_ALL], [f64; N_DENSE_ALL])>,
-    /// Rows (embedding dims, dense features, intercept) × (k + 1) columns.
-    w: Vec<f64>,
+    /// The weights column by column: (k + 1) columns of rows (embedding dims, dense features, intercept),
+    /// so each latent coordinate is one contiguous dot product with the prompt's inputs.
+    w_cols: Vec<f64>,
+    rows: usize,
     /// Hashed n-gram projection, buckets × (k + 1), or none.
     hashed: Option<(u32, Vec<f32>)>,
 }
@@ -121,7 +138,10 @@ impl Predictor {
             }
             None => None,
         };
-        Ok(Self { k, embedding, use_embed: parts.use_embed, dense, w: parts.w.to_vec(), hashed })
+        // router_v2.json stores W row-major (rows x columns); transposed once here.
+        let cols = k + 1;
+        let w_cols = (0..cols).flat_map(|j| (0..rows).map(move |r| parts.w[r * cols + j])).collect();
+        Ok(Self { k, embedding, use_embed: parts.use_embed, dense, w_cols, rows, hashed })
     }
 
     #[must_use]
@@ -158,28 +178,19 @@ impl Predictor {
             None => scan(text, DEFAULT_BUCKETS, |_| {}),
         };
         let embedded = self.embedding.embed(text);
-        let mut row = 0;
-        let mut add = |x: f64, row: usize| {
-            if x != 0.0 {
-                for (zi, w) in z.iter_mut().zip(&self.w[row * cols..(row + 1) * cols]) {
-                    *zi += w * x;
-                }
-            }
-        };
+        // The inputs x (embedding, standardised dense and form features, 1 for the intercept), then z += W^T x.
+        let mut x = Vec::with_capacity(self.rows);
         if self.use_embed {
-            for &x in &embedded.vector {
-                add(x, row);
-                row += 1;
-            }
+            x.extend_from_slice(&embedded.vector);
         }
         if let Some((mean, inv)) = &self.dense {
             let raw = features.dense.iter().chain(&embedded.form);
-            for (i, &x) in raw.enumerate() {
-                add((x - mean[i]) * inv[i], row);
-                row += 1;
-            }
+            x.extend(raw.enumerate().map(|(i, &v)| (v - mean[i]) * inv[i]));
         }
-        add(1.0, row);
+        x.push(1.0);
+        for (zj, column) in z.iter_mut().zip(self.w_cols.chunks_exact(self.rows)) {
+            *zj += dot(column, &x);
+        }
         PromptLatent { z, features, embedded }
     }
 }

@@ -4,6 +4,8 @@
 //! a declared proxy, a public score or a user's fit (`proxy/routing/abilities.py`); it must have the
 //! predictor's dimension.
 
+use std::collections::HashMap;
+
 use crate::features::SIGNALS;
 use crate::predictor::Ability;
 use crate::route::ModelSpec;
@@ -46,13 +48,15 @@ pub fn specialty_index(task: &str) -> Result<u8, RegistryError> {
 pub struct ModelRegistry {
     dims: usize,
     models: Vec<ModelSpec>,
+    /// Slug -> index into `models`: a request names every model by slug, 30+ times a route.
+    by_slug: HashMap<String, usize>,
 }
 
 impl ModelRegistry {
     /// An empty registry for abilities of `dims` dimensions.
     #[must_use]
     pub fn new(dims: usize) -> Self {
-        Self { dims, models: Vec::new() }
+        Self { dims, models: Vec::new(), by_slug: HashMap::new() }
     }
 
     /// Registers (or replaces) a model.
@@ -63,9 +67,12 @@ impl ModelRegistry {
         if spec.ability.a.len() != self.dims {
             return Err(RegistryError::AbilityDims { slug: spec.slug, got: spec.ability.a.len(), want: self.dims });
         }
-        match self.models.iter_mut().find(|m| m.slug == spec.slug) {
-            Some(existing) => *existing = spec,
-            None => self.models.push(spec),
+        match self.by_slug.get(&spec.slug) {
+            Some(&i) => self.models[i] = spec,
+            None => {
+                self.by_slug.insert(spec.slug.clone(), self.models.len());
+                self.models.push(spec);
+            }
         }
         Ok(())
     }
@@ -78,7 +85,7 @@ impl ModelRegistry {
     /// # Errors
     /// The model is not registered.
     pub fn spec(&self, slug: &str) -> Result<&ModelSpec, RegistryError> {
-        self.models.iter().find(|m| m.slug == slug).ok_or_else(|| RegistryError::UnknownModel(slug.to_owned()))
+        self.by_slug.get(slug).map(|&i| &self.models[i]).ok_or_else(|| RegistryError::UnknownModel(slug.to_owned()))
     }
 
     /// The model's ability on the predictor's scale.
@@ -95,10 +102,12 @@ impl ModelRegistry {
     /// # Errors
     /// The model is not registered.
     pub fn pool_index<'a>(&'a self, pool: &mut Vec<&'a ModelSpec>, slug: &str) -> Result<usize, RegistryError> {
-        if let Some(i) = pool.iter().position(|s| s.slug == slug) {
+        let spec = self.spec(slug)?;
+        // The pool is short (one entry per model): comparing addresses beats hashing the slug again.
+        if let Some(i) = pool.iter().position(|s| std::ptr::eq(*s, spec)) {
             return Ok(i);
         }
-        pool.push(self.spec(slug)?);
+        pool.push(spec);
         Ok(pool.len() - 1)
     }
 }

@@ -62,7 +62,13 @@ pub(super) struct WordScan {
     pub(super) non_ascii: bool,
     /// A lower-case letter followed by an upper-case one (camelCase).
     pub(super) hump: bool,
+    /// The word's first `HEAD_CHUNKS * 8` bytes, ASCII-lower-cased, as little-endian chunks, zero-padded
+    /// (what the embedding's table compares keys by; the text pass does not read it, so it compiles away).
+    pub(super) head: [u64; HEAD_CHUNKS],
 }
+
+/// Chunks of a word's head kept in `WordScan::head`.
+pub const HEAD_CHUNKS: usize = 3;
 
 /// One word starting at `bytes[start]` (a word byte), 8 bytes at a time (SWAR): finds its end,
 /// lower-cases, hashes, and counts digits, digit runs and camelCase humps without a per-byte branch.
@@ -72,6 +78,7 @@ pub(super) fn scan_word(bytes: &[u8], start: usize) -> (WordScan, usize) {
     let mut h = WORD_SEED;
     let (mut digits, mut numbers, mut any_high, mut humps) = (0u32, 0u32, 0u64, 0u64);
     let (mut prev_digit, mut prev_lower) = (0u64, 0u64);
+    let mut head = [0u64; HEAD_CHUNKS];
     let mut p = start;
     loop {
         let c = if p + 8 <= bytes.len() {
@@ -96,18 +103,25 @@ pub(super) fn scan_word(bytes: &[u8], start: usize) -> (WordScan, usize) {
         };
         if k > 0 {
             any_high |= c & HI;
-            digits += marked(digit);
-            numbers += marked(digit & !((digit << 8) | prev_digit));
+            // Most chunks of prose hold no digit: a well-predicted branch skips two multiplies.
+            if digit != 0 {
+                digits += marked(digit);
+                numbers += marked(digit & !((digit << 8) | prev_digit));
+            }
             humps |= upper & ((lower << 8) | prev_lower);
             prev_digit = digit >> 56;
             prev_lower = lower >> 56;
             // ASCII upper case + 0x20 is lower case: the 0x80 marks shifted down to 0x20.
-            h = chunk_step(h, c | (upper >> 2));
+            let lower_cased = c | (upper >> 2);
+            h = chunk_step(h, lower_cased);
+            if let Some(slot) = head.get_mut((p - start) / 8) {
+                *slot = lower_cased;
+            }
         }
         p += k;
         if k < 8 {
             break;
         }
     }
-    (WordScan { hash: word_finish(h), digits, numbers, non_ascii: any_high != 0, hump: humps != 0 }, p)
+    (WordScan { hash: word_finish(h), digits, numbers, non_ascii: any_high != 0, hump: humps != 0, head }, p)
 }

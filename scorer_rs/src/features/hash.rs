@@ -9,14 +9,14 @@ pub const WORD_FINISH: u64 = 0xC4CE_B9FE_1A85_EC53;
 
 /// One 8-byte chunk (little-endian, zero-padded) into the running word hash.
 #[inline]
-pub(super) fn chunk_step(h: u64, chunk: u64) -> u64 {
+pub(crate) fn chunk_step(h: u64, chunk: u64) -> u64 {
     let h = (h ^ chunk).wrapping_mul(WORD_MUL);
     h ^ (h >> 32)
 }
 
 /// One more multiply, keeping the product's high 32 bits (each depends on every input bit).
 #[inline]
-pub(super) fn word_finish(h: u64) -> u32 {
+pub(crate) fn word_finish(h: u64) -> u32 {
     (h.wrapping_mul(WORD_FINISH) >> 32) as u32
 }
 

@@ -17,8 +17,10 @@ mod signals;
 mod tokens;
 
 pub use hash::{bigram_hash, word_hash, WORD_FINISH, WORD_MUL, WORD_SEED};
+pub(crate) use hash::{chunk_step, word_finish};
 pub use signals::SIGNALS;
 
+pub use bytes::HEAD_CHUNKS;
 use bytes::{is_word_byte, scan_word, WordScan, CLASS, LOWER, UPPER};
 use keywords::{keyword_table, MAX_KEYWORD_LEN};
 use language::Scripts;
@@ -128,7 +130,7 @@ fn scan_with<const POW2: bool>(text: &str, buckets: u32, mut on_id: impl FnMut(u
         // One word: bytes[start..i], after the gap bytes[gap_start..start].
         let start = i;
         tokens.gap(&bytes[gap_start..start], Some(CLASS[b as usize] & (UPPER | LOWER) != 0 || b >= 0x80));
-        let (WordScan { hash: uni, digits: word_digits, numbers: word_numbers, non_ascii, hump }, end) = scan_word(bytes, start);
+        let (WordScan { hash: uni, digits: word_digits, numbers: word_numbers, non_ascii, hump, .. }, end) = scan_word(bytes, start);
         i = end;
         let word = &bytes[start..i];
         let len = word.len();
@@ -211,6 +213,31 @@ fn scan_with<const POW2: bool>(text: &str, buckets: u32, mut on_id: impl FnMut(u
         // A unigram per word and a bigram per adjacent pair.
         n_ids: (2 * words).saturating_sub(1),
     }
+}
+
+/// One word as the text pass splits it: `bytes[start..end]`, the [`word_hash`] of its ASCII-lower-cased
+/// bytes, and its first `HEAD_CHUNKS * 8` lower-cased bytes as little-endian u64 chunks, zero-padded.
+#[derive(Debug, Clone, Copy)]
+pub struct Word {
+    pub start: usize,
+    pub end: usize,
+    pub hash: u32,
+    pub head: [u64; HEAD_CHUNKS],
+}
+
+/// The next word of `bytes` at or after `i`, from the text pass's own 8-bytes-at-a-time scanner, for the
+/// passes that must read exactly its words (the static embedding).
+#[inline]
+#[must_use]
+pub fn next_word(bytes: &[u8], mut i: usize) -> Option<Word> {
+    while i < bytes.len() && !is_word_byte(bytes[i]) {
+        i += 1;
+    }
+    if i >= bytes.len() {
+        return None;
+    }
+    let (word, end) = scan_word(bytes, i);
+    Some(Word { start: i, end, hash: word.hash, head: word.head })
 }
 
 /// The text pass when only the features are wanted.

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -232,40 +233,32 @@ impl Router {
         });
 
         // Tuples, not dicts: this is the hot path; the Python glue names the fields. The model and
-        // provider strings are the caller's own objects.
-        let candidates = PyList::empty(py);
-        for s in &decision.ranked {
-            let offer = &offers[s.offer];
-            let row = (
-                &offer.0,
-                &offer.1,
-                s.predicted_quality,
-                s.estimated_cost_usd,
-                s.estimated_latency_ms,
-                s.score,
-                s.healthy,
-            );
-            candidates.append(row)?;
-        }
-        let rejected = PyList::empty(py);
-        for (m, why) in &decision.rejected {
-            rejected.append((specs[*m].slug.as_str(), why.as_str()))?;
-        }
-        let limited = PyList::empty(py);
-        for (s, why) in &decision.limited {
-            let offer = &offers[s.offer];
-            limited.append((&offer.0, &offer.1, s.predicted_quality, s.estimated_cost_usd, why.as_str()))?;
-        }
+        // provider strings are the caller's own objects, and the keys are interned once per process.
+        let candidates = PyList::new(
+            py,
+            decision.ranked.iter().map(|s| {
+                let offer = &offers[s.offer];
+                (&offer.0, &offer.1, s.predicted_quality, s.estimated_cost_usd, s.estimated_latency_ms, s.score, s.healthy)
+            }),
+        )?;
+        let rejected = PyList::new(py, decision.rejected.iter().map(|(m, why)| (specs[*m].slug.as_str(), why.as_str())))?;
+        let limited = PyList::new(
+            py,
+            decision.limited.iter().map(|(s, why)| {
+                let offer = &offers[s.offer];
+                (&offer.0, &offer.1, s.predicted_quality, s.estimated_cost_usd, why.as_str())
+            }),
+        )?;
         let out = PyDict::new(py);
-        out.set_item("preference", pref.as_str())?;
-        out.set_item("tradeoff", utility.tradeoff)?;
-        out.set_item("latency_weight", utility.latency_weight)?;
-        out.set_item("difficulty", decision.difficulty)?;
-        out.set_item("limited", limited)?;
-        out.set_item("input_tokens", decision.input_tokens)?;
-        out.set_item("output_tokens", decision.output_tokens)?;
-        out.set_item("candidates", candidates)?;
-        out.set_item("rejected", rejected)?;
+        out.set_item(intern!(py, "preference"), pref.as_str())?;
+        out.set_item(intern!(py, "tradeoff"), utility.tradeoff)?;
+        out.set_item(intern!(py, "latency_weight"), utility.latency_weight)?;
+        out.set_item(intern!(py, "difficulty"), decision.difficulty)?;
+        out.set_item(intern!(py, "limited"), limited)?;
+        out.set_item(intern!(py, "input_tokens"), decision.input_tokens)?;
+        out.set_item(intern!(py, "output_tokens"), decision.output_tokens)?;
+        out.set_item(intern!(py, "candidates"), candidates)?;
+        out.set_item(intern!(py, "rejected"), rejected)?;
         // (model, change in P(good) the correction made on this prompt, observations behind it)
         let corrected = PyList::empty(py);
         if let Some(pool) = &pool {
@@ -274,10 +267,10 @@ impl Router {
                 corrected.append((specs[*i].slug.as_str(), delta, c.evidence))?;
             }
         }
-        out.set_item("learned", corrected)?;
+        out.set_item(intern!(py, "learned"), corrected)?;
         if explain {
-            out.set_item("features", features_dict(py, &score.features)?)?;
-            out.set_item("z", score.z.clone())?;
+            out.set_item(intern!(py, "features"), features_dict(py, &score.features)?)?;
+            out.set_item(intern!(py, "z"), score.z.clone())?;
         }
         Ok(out)
     }

@@ -188,7 +188,8 @@ pub fn rank_offers<M: Borrow<ModelSpec>, P>(
             model_score[s.model] = model_score[s.model].max(s.score);
         }
     }
-    scored.sort_by(|a, b| {
+    // The order is total (the offer index breaks every tie), so an unstable sort gives the same order.
+    scored.sort_unstable_by(|a, b| {
         let key = |s: &Scored| (healthy_model[s.model], model_score[s.model]);
         let (ha, sa) = key(a);
         let (hb, sb) = key(b);
