@@ -95,6 +95,40 @@ def test_redis_limiter_matches_the_reference(redis_loop: Any, limits: rules.KeyL
     replay(events, limits, admit, settle)
 
 
+# Bursts: several admissions at the same instant, as the gateway batches them under load.
+burst_st = st.lists(st.tuples(st.integers(1, 5), st.floats(0, 25, allow_nan=False).map(lambda x: round(x, 3)),
+                              st.lists(st.tuples(st.integers(0, 150), st.integers(0, 1_500)), min_size=1, max_size=6)),
+                    max_size=12)
+
+
+@given(limits=limits_st, bursts=burst_st)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_redis_batched_admissions_match_the_reference(redis_loop: Any, limits: rules.KeyLimits,
+                                                      bursts: list[Any]) -> None:
+    """A batch (one script call per key, two keys interleaved in one pipeline) decides as one call a request."""
+    loop, backend = redis_loop
+    keys = (uuid.uuid4().hex, uuid.uuid4().hex)
+    refs = (ReferenceLimiter(limits, WINDOW), ReferenceLimiter(limits, WINDOW))
+    now, open_tickets, n = 1_000.0, [], 0
+    for settle_first, dt, burst in bursts:
+        now = round(now + dt, 3)
+        for _ in range(min(settle_first - 1, len(open_tickets))):
+            ticket = open_tickets.pop(0)
+            for key_id, ref in zip(keys, refs, strict=True):
+                ref.settle(ticket, 1, 10)
+                loop.run_until_complete(backend.settle(Settlement(key_id, ticket, 1, 10, 0), now))
+        tickets = [f"t{n + i}" for i in range(len(burst))]
+        n += len(burst)
+        demands = [demand(limits, key_id, t, tokens, cost) for t, (tokens, cost) in zip(tickets, burst, strict=True)
+                   for key_id in keys]
+        decisions = loop.run_until_complete(backend.admit_many(demands, now))
+        for i, (d, decision) in enumerate(zip(demands, decisions, strict=True)):
+            expected = refs[i % 2].admit(d.ticket, d.tokens, d.cost_nusd, now, LEASE)
+            assert decision.refused_by == expected, (i, now, decision, expected)
+            if decision.admitted and i % 2 == 0:
+                open_tickets.append(d.ticket)
+
+
 def _fields(d: Demand) -> dict[str, Any]:
     return {f: getattr(d, f) for f in d.__dataclass_fields__}
 

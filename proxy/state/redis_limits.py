@@ -6,12 +6,15 @@ RPM of 20 over two replicas admits 10 on each (a client pinned to one replica ge
 or leases must be small and renewed so often that they cost the round trip they were meant to save.
 An admission is one EVALSHA: one round trip (the script itself runs in ~44 µs inside Redis; see
 bench/limits_bench.py), far below any upstream call, and "no window admits more than rpm" stays exact
-across replicas. Settlements go after the answer, pipelined in batches. Keys without limits never
-touch Redis.
+across replicas. Under load, admissions that arrive while one is on the wire leave together
+(`proxy.state.coalesce`): one script call per key admits the whole batch in order, so the event loop
+pays one round trip per batch rather than per request. Settlements go after the answer, batched the
+same way. Keys without limits never touch Redis.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -36,6 +39,35 @@ def _limit(value: int | None) -> int:
     return NONE if value is None else value
 
 
+def _decisions(out: list[Any]) -> list[Decision]:
+    """The script's 8 values a request, as Decisions."""
+    decisions = []
+    for i in range(0, len(out), 8):
+        refused = out[i].decode() if isinstance(out[i], bytes) else str(out[i])
+        retry = float(out[i + 1])
+        by: RefusedBy | None = refused or None  # type: ignore[assignment]
+        decisions.append(Decision(
+            admitted=by is None, refused_by=by, retry_after_s=retry if retry >= 0 else None,
+            requests_in_window=int(out[i + 2]), tokens_in_window=int(out[i + 3]), requests_reset_s=float(out[i + 4]),
+            tokens_reset_s=float(out[i + 5]), spent_nusd=int(out[i + 6]), reserved_nusd=int(out[i + 7]),
+        ))
+    return decisions
+
+
+def _admit_group(demand: Demand) -> tuple[Any, ...]:
+    """Demands that may share one script call: the same key, period, limits and lease (a PATCH between
+    two requests of a batch splits it)."""
+    return demand.key_id, demand.period_id, demand.limits, demand.spent_seed_nusd, demand.lease_s, demand.window_s
+
+
+def _grouped(items: list[Any], key: Callable[[Any], Any]) -> list[list[int]]:
+    """Indices of `items` grouped by `key`, each group in arrival order."""
+    groups: dict[Any, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key(item), []).append(i)
+    return list(groups.values())
+
+
 class RedisLimits:
     name = "redis"
 
@@ -46,40 +78,53 @@ class RedisLimits:
 
     async def admit(self, demand: Demand, now: float) -> Decision:
         """`now` < 0 takes the Redis server's clock (what replicas use); tests pass their own."""
-        lim = demand.limits
-        args: list[str | int | float] = [now, demand.window_s, demand.ticket, demand.tokens, demand.cost_nusd, demand.lease_s,
-                demand.spent_seed_nusd, _limit(lim.rpm), _limit(lim.tpm), _limit(lim.max_parallel),
-                _limit(lim.budget_nusd), SPENT_TTL_S]
+        return (await self.admit_many([demand], now))[0]
+
+    def _admit_call(self, demands: list[Demand], now: float) -> tuple[list[str], list[str | int | float]]:
+        first = demands[0]
+        lim = first.limits
+        args: list[str | int | float] = [now, first.window_s, first.lease_s, first.spent_seed_nusd, _limit(lim.rpm),
+                                         _limit(lim.tpm), _limit(lim.max_parallel), _limit(lim.budget_nusd), SPENT_TTL_S]
+        for d in demands:
+            args += (d.ticket, d.tokens, d.cost_nusd)
+        return key_names(first.key_id, first.period_id), args
+
+    async def admit_many(self, demands: list[Demand], now: float = -1.0) -> list[Decision]:
+        """Admit a batch in one round trip, one script call per key (each request in arrival order, as if
+        it came alone); the decisions in the demands' order."""
+        groups = _grouped(demands, _admit_group)
         try:
-            out: list[Any] = await self._admit(keys=key_names(demand.key_id, demand.period_id), args=args)
+            if len(groups) == 1:
+                keys, args = self._admit_call(demands, now)
+                return _decisions(await self._admit(keys=keys, args=args))
+            async with self.client.pipeline(transaction=False) as pipe:
+                for group in groups:
+                    keys, args = self._admit_call([demands[i] for i in group], now)
+                    await self._admit(keys=keys, args=args, client=pipe)
+                replies = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
-        refused = out[0].decode() if isinstance(out[0], bytes) else str(out[0])
-        retry = float(out[1])
-        by: RefusedBy | None = refused or None  # type: ignore[assignment]
-        return Decision(
-            admitted=by is None, refused_by=by, retry_after_s=retry if retry >= 0 else None,
-            requests_in_window=int(out[2]), tokens_in_window=int(out[3]), requests_reset_s=float(out[4]),
-            tokens_reset_s=float(out[5]), spent_nusd=int(out[6]), reserved_nusd=int(out[7]),
-        )
+        out: list[Decision | None] = [None] * len(demands)
+        for group, reply in zip(groups, replies, strict=True):
+            for i, decision in zip(group, _decisions(reply), strict=True):
+                out[i] = decision
+        return [d for d in out if d is not None]
 
     async def settle(self, done: Settlement, now: float) -> None:
-        names = key_names(done.key_id, done.period_id)
-        try:
-            await self._settle(keys=[names[2], names[3], names[4], names[5], names[6], names[7], names[8]],
-                               args=[done.ticket, done.tokens, done.cost_nusd])
-        except (RedisError, OSError) as exc:
-            raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
+        await self.settle_many([done])
 
     async def settle_many(self, batch: list[Settlement]) -> None:
-        """Several settlements in one round trip (a pipeline of the same script, no transaction: each
-        is atomic on its own)."""
+        """Several settlements in one round trip: one script call per key and period (each settlement
+        is applied as if alone; no transaction across keys)."""
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                for done in batch:
-                    names = key_names(done.key_id, done.period_id)
+                for group in _grouped(batch, lambda done: (done.key_id, done.period_id)):
+                    names = key_names(batch[group[0]].key_id, batch[group[0]].period_id)
+                    args: list[str | int] = []
+                    for i in group:
+                        args += (batch[i].ticket, batch[i].tokens, batch[i].cost_nusd)
                     await self._settle(keys=[names[2], names[3], names[4], names[5], names[6], names[7], names[8]],
-                                       args=[done.ticket, done.tokens, done.cost_nusd], client=pipe)
+                                       args=args, client=pipe)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}") from exc

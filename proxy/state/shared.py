@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from proxy.config import StateConfig
 from proxy.state.backend import Decision, Demand, Settlement, StateUnavailable
+from proxy.state.coalesce import Coalescer
 from proxy.state.local import LocalLimits
 from proxy.state.redis_limits import RedisLimits
 
@@ -52,6 +53,7 @@ class SharedState:
         self.local = LocalLimits()
         self.client: Redis | None = None
         self.redis: RedisLimits | None = None
+        self.admissions: Coalescer[Demand, Decision] | None = None  # Redis admissions, batched under load
         self.redis_up = False
         self.known_replicas = self.workers  # until a heartbeat counts them
         self.handlers: list[EventHandler] = []
@@ -72,6 +74,7 @@ class SharedState:
         self.client = Redis.from_url(self.cfg.redis_url.get_secret_value(), socket_timeout=REDIS_TIMEOUT_S,
                                      socket_connect_timeout=REDIS_TIMEOUT_S)
         self.redis = RedisLimits(self.client)
+        self.admissions = Coalescer(self.redis.admit_many, self._give_back)
         await self._probe()
         if not self.redis_up:
             log.warning("state: Redis is not reachable at start-up; limits run %s until it is", self.mode_words())
@@ -108,9 +111,9 @@ class SharedState:
     async def admit(self, demand: Demand) -> tuple[Decision, str]:
         """The decision and the name of the back end that made it (settle goes to the same one).
         Raises StateUnavailable when Redis is down and the mode is `closed`."""
-        if self.redis is not None and self.redis_up:
+        if self.admissions is not None and self.redis_up:
             try:
-                return await self.redis.admit(demand, -1.0), "redis"
+                return await self.admissions.call(demand), "redis"
             except StateUnavailable:
                 self._went_down()
         if self.shared and self.cfg.on_redis_down == "closed":
@@ -119,13 +122,17 @@ class SharedState:
         local = demand if divisor == 1 else replace(demand, limits=demand.limits.shared(divisor))
         return self.local.admit_now(local, time.time()), "local"
 
+    def _give_back(self, demand: Demand, decision: Decision) -> None:
+        """An admission whose request was cancelled while it was on the wire: free its slot and
+        reservation now (it reached no upstream, so it cost nothing) rather than when its lease ends."""
+        if decision.admitted:
+            self._queue_settlements([Settlement(demand.key_id, demand.ticket, 0, 0, demand.period_id)])
+
     async def settle(self, done: Settlement, backend: str) -> None:
         """Settlements to Redis leave in batches: every one made while a batch is on the wire goes in
         the next, in one round trip (they are off the answer's path, so only their cost matters)."""
         if backend == "redis" and self.redis is not None:
-            self._settles.append(done)
-            if self._settling is None:
-                self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
+            self._queue_settlements([done])
             return
         self.local.settle_now(done)
 
@@ -146,10 +153,13 @@ class SharedState:
 
     def _resend_unsent(self) -> None:
         if self._unsent and self.redis_up:
-            self._settles.extend(self._unsent)
-            self._unsent = []
-            if self._settling is None:
-                self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
+            unsent, self._unsent = self._unsent, []
+            self._queue_settlements(unsent)
+
+    def _queue_settlements(self, settlements: list[Settlement]) -> None:
+        self._settles.extend(settlements)
+        if self._settling is None:
+            self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
 
     def sync_spent(self, key_id: str, period_id: int, durable_nusd: int) -> None:
         self.local.sync_spent(key_id, period_id, durable_nusd)
