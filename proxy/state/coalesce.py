@@ -29,6 +29,16 @@ class Coalescer(Generic[Item, Result]):
         self.batches = 0
         self.items = 0
 
+    @property
+    def busy(self) -> bool:
+        """A batch is on the wire, or about to leave."""
+        return self._task is not None
+
+    @property
+    def waiting(self) -> int:
+        """Calls held for the next batch."""
+        return len(self._queue)
+
     async def call(self, item: Item) -> Result:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()

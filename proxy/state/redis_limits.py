@@ -14,7 +14,6 @@ same way. Keys without limits never touch Redis.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -54,18 +53,30 @@ def _decisions(out: list[Any]) -> list[Decision]:
     return decisions
 
 
-def _admit_group(demand: Demand) -> tuple[Any, ...]:
-    """Demands that may share one script call: the same key, period, limits and lease (a PATCH between
-    two requests of a batch splits it)."""
-    return demand.key_id, demand.period_id, demand.limits, demand.spent_seed_nusd, demand.lease_s, demand.window_s
+Call = tuple[list[int], list[Demand], list[Settlement]]
 
 
-def _grouped(items: list[Any], key: Callable[[Any], Any]) -> list[list[int]]:
-    """Indices of `items` grouped by `key`, each group in arrival order."""
-    groups: dict[Any, list[int]] = {}
-    for i, item in enumerate(items):
-        groups.setdefault(key(item), []).append(i)
-    return list(groups.values())
+def _calls(demands: list[Demand], settlements: list[Settlement]) -> list[Call]:
+    """A batch split into script calls: demands grouped by key, period, limits and lease (a PATCH between
+    two requests of a batch splits them), each group in arrival order; a key's settlements ride with its
+    first group, or make a call of their own."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, d in enumerate(demands):
+        groups.setdefault((d.key_id, d.period_id, d.limits, d.spent_seed_nusd, d.lease_s, d.window_s), []).append(i)
+    settles: dict[tuple[str, int], list[Settlement]] = {}
+    for done in settlements:
+        settles.setdefault((done.key_id, done.period_id), []).append(done)
+    calls: list[Call] = []
+    for (key_id, period_id, *_), group in groups.items():
+        calls.append((group, [demands[i] for i in group], settles.pop((key_id, period_id), [])))
+    calls += [([], [], rest) for rest in settles.values()]
+    return calls
+
+
+def triples(items: list[Demand] | list[Settlement]) -> str:
+    """A batch as the scripts read it: `ticket tokens cost` for each, space-separated (tickets are the
+    gateway's own ids, never with a space)."""
+    return " ".join(f"{i.ticket} {i.tokens} {i.cost_nusd}" for i in items)
 
 
 class RedisLimits:
@@ -78,56 +89,49 @@ class RedisLimits:
 
     async def admit(self, demand: Demand, now: float) -> Decision:
         """`now` < 0 takes the Redis server's clock (what replicas use); tests pass their own."""
-        return (await self.admit_many([demand], now))[0]
-
-    def _admit_call(self, demands: list[Demand], now: float) -> tuple[list[str], list[str | int | float]]:
-        first = demands[0]
-        lim = first.limits
-        args: list[str | int | float] = [now, first.window_s, first.lease_s, first.spent_seed_nusd, _limit(lim.rpm),
-                                         _limit(lim.tpm), _limit(lim.max_parallel), _limit(lim.budget_nusd), SPENT_TTL_S]
-        for d in demands:
-            args += (d.ticket, d.tokens, d.cost_nusd)
-        return key_names(first.key_id, first.period_id), args
-
-    async def admit_many(self, demands: list[Demand], now: float = -1.0) -> list[Decision]:
-        """Admit a batch in one round trip, one script call per key (each request in arrival order, as if
-        it came alone); the decisions in the demands' order."""
-        groups = _grouped(demands, _admit_group)
-        try:
-            if len(groups) == 1:
-                keys, args = self._admit_call(demands, now)
-                return _decisions(await self._admit(keys=keys, args=args))
-            async with self.client.pipeline(transaction=False) as pipe:
-                for group in groups:
-                    keys, args = self._admit_call([demands[i] for i in group], now)
-                    await self._admit(keys=keys, args=args, client=pipe)
-                replies = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
-        out: list[Decision | None] = [None] * len(demands)
-        for group, reply in zip(groups, replies, strict=True):
-            for i, decision in zip(group, _decisions(reply), strict=True):
-                out[i] = decision
-        return [d for d in out if d is not None]
+        return (await self.admit_many([demand], now=now))[0]
 
     async def settle(self, done: Settlement, now: float) -> None:
         await self.settle_many([done])
 
     async def settle_many(self, batch: list[Settlement]) -> None:
-        """Several settlements in one round trip: one script call per key and period (each settlement
-        is applied as if alone; no transaction across keys)."""
+        await self.admit_many([], batch)
+
+    async def admit_many(self, demands: list[Demand], settlements: list[Settlement] | None = None,
+                         now: float = -1.0) -> list[Decision]:
+        """Settle, then admit, a batch in one round trip: one script call per key (and budget period),
+        each applying that key's settlements and then its requests in order, as if each came alone.
+        The decisions come in the demands' order."""
+        calls = _calls(demands, settlements or [])
+        if not calls:
+            return []
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for group in _grouped(batch, lambda done: (done.key_id, done.period_id)):
-                    names = key_names(batch[group[0]].key_id, batch[group[0]].period_id)
-                    args: list[str | int] = []
-                    for i in group:
-                        args += (batch[i].ticket, batch[i].tokens, batch[i].cost_nusd)
-                    await self._settle(keys=[names[2], names[3], names[4], names[5], names[6], names[7], names[8]],
-                                       args=args, client=pipe)
-                await pipe.execute()
+            if len(calls) == 1:
+                replies = [await self._run(*calls[0], now)]
+            else:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for call in calls:
+                        await self._run(*call, now, pipe)
+                    replies = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}") from exc
+        out: list[Decision | None] = [None] * len(demands)
+        for (group, _, _), reply in zip(calls, replies, strict=True):
+            for i, decision in zip(group, _decisions(reply) if group else [], strict=True):
+                out[i] = decision
+        return [d for d in out if d is not None]
+
+    async def _run(self, group: list[int], demands: list[Demand], settles: list[Settlement], now: float,
+                   client: Any = None) -> Any:
+        """One script call: `demands` (at `group` in the batch) after `settles`, all of one key and period."""
+        if not demands:
+            return await self._settle(keys=key_names(settles[0].key_id, settles[0].period_id), args=[triples(settles)],
+                                      client=client)
+        first = demands[0]
+        lim = first.limits
+        args: list[str | int | float] = [triples(settles), now, first.window_s, first.lease_s, first.spent_seed_nusd, _limit(lim.rpm),
+                _limit(lim.tpm), _limit(lim.max_parallel), _limit(lim.budget_nusd), SPENT_TTL_S, triples(demands)]
+        return await self._admit(keys=key_names(first.key_id, first.period_id), args=args, client=client)
 
     async def spent(self, key_id: str, period_id: int) -> int | None:
         try:
