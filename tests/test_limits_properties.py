@@ -216,3 +216,24 @@ def test_a_lagging_store_poll_never_lowers_the_spend_counted_here() -> None:
         local.settle_now(Settlement("k", f"t{i}", 10, 5_000_000, 0))  # $0.005 each: $0.02 in all
     local.sync_spent("k", 0, 15_000_000)  # the store has three of them so far
     assert not local.admit_now(demand("t4"), 4.0).admitted
+
+
+def test_a_poll_of_a_key_with_no_spend_yet_keeps_this_periods_spend() -> None:
+    """A new key's record says spend 0 of period 0 until its first spend reaches the store; a poll
+    in that window must not wipe what this process counted for the current period."""
+    from proxy.state.backend import Demand, Settlement
+    from proxy.state.local import LocalLimits
+    from proxy.state.rules import KeyLimits
+
+    local = LocalLimits()
+    limits = KeyLimits(budget_nusd=10_000_000)  # $0.01
+    day = 1_764_633_600  # the current period's start
+
+    def demand(ticket: str) -> Demand:
+        return Demand("k", ticket, limits, 10, 1_000_000, day, 0, 600.0)
+
+    for i in range(2):
+        assert local.admit_now(demand(f"t{i}"), float(i)).admitted
+        local.settle_now(Settlement("k", f"t{i}", 10, 5_000_000, day))  # $0.005 each: the whole budget
+    local.sync_spent("k", 0, 0)  # the record as issued: no spend, no period yet
+    assert local.admit_now(demand("t2"), 2.0).refused_by == "budget"

@@ -122,11 +122,14 @@ class LocalLimits:
     def sync_spent(self, key_id: str, period_id: int, durable_nusd: int) -> None:
         """The store's durable spend (every replica's) replaces what this process counted alone."""
         state = self.keys.get(key_id)
-        if state is not None:
-            # never below what this process counted: its own settlements reach the store through the
-            # spend writer's batches, so a poll of the store can lag behind them (a budget then let
-            # one more request through)
-            state.spent = {period_id: max(durable_nusd, state.spent.get(period_id, 0), 0)}
+        if state is None or period_id < max(state.spent, default=period_id):
+            # a record whose spend is of an earlier period (or of none yet: a new key before its first
+            # spend reaches the store) says nothing of this one's: what this process counted stands
+            return
+        # never below what this process counted: its own settlements reach the store through the
+        # spend writer's batches, so a poll of the store can lag behind them (a budget then let
+        # one more request through)
+        state.spent = {period_id: max(durable_nusd, state.spent.get(period_id, 0), 0)}
 
     def forget(self, key_id: str) -> None:
         self.keys.pop(key_id, None)
