@@ -39,8 +39,7 @@ def gw() -> Iterator[GatewayHarness]:
 
 
 def new_key(gw: GatewayHarness, **fields: Any) -> tuple[str, str]:
-    status, _, made = gw.raw("POST", "/v1/keys", {"name": "t", **fields}, AUTH)
-    assert status == 201, made
+    made = gw.issue_key(AUTH, **{"name": "t", **fields})
     return made["id"], made["key"]
 
 
