@@ -106,7 +106,7 @@ def gateway_context(
             bodies_max_bytes=settings.log.body_max_bytes if settings.log.enabled and settings.log.bodies else 0,
         )
         app[GATEWAY] = Gateway(settings=settings, chat=chat, simulated=simulated, gateway_keys=keys_on, embeddings=embeddings)
-        key_service.gate = KeyGate(key_service.enforcer, catalog)
+        key_service.gate = KeyGate(key_service.enforcer, catalog, embeddings)
         app[CIRCUITS] = circuits
         circuits.start()
         learning = None

@@ -120,7 +120,42 @@ def check_response_format(value: Any, param: str) -> None:
         check_bool(spec["strict"], f"{param}.json_schema.strict")
 
 
-def check_tool(tool: Any, param: str) -> None:
+# -- tools: the parts every inbound API's tools share (each API checks its own shape around them) ----
+
+
+def check_tool_name(name: Any, param: str) -> str:
+    """A tool's name as every wire format behind the gateway takes it."""
+    if not isinstance(name, str) or not TOOL_NAME.match(name):
+        shown = repr(name) if isinstance(name, str) else type_name(name)
+        raise invalid(param, f"expected 1-64 letters, digits, '_' or '-', got {shown}.")
+    return name
+
+
+def check_tool_schema(schema: Any, param: str, *, object_type: bool = False) -> None:
+    """A tool's input schema: a JSON Schema object (of `"type": "object"` where the API requires it)."""
+    if object_type and not (isinstance(schema, dict) and schema.get("type") == "object"):
+        raise invalid(param, 'expected a JSON Schema object with "type": "object".')
+    if not isinstance(schema, dict):
+        raise invalid(param, f"expected a JSON Schema object, got {type_name(schema)}.")
+
+
+def check_tool_list(value: Any, param: str, check_one: Callable[[Any, str], str], name_at: str) -> None:
+    """An array of at most MAX_TOOLS tools, each checked by `check_one` (which returns its name), no name
+    used twice; `name_at` is where a tool keeps its name (`.function.name`, `.name`)."""
+    if not isinstance(value, list):
+        raise invalid(param, f"expected an array of tools, got {type_name(value)}.")
+    if len(value) > MAX_TOOLS:
+        raise invalid(param, f"at most {MAX_TOOLS} tools, got {len(value)}.")
+    names: set[str] = set()
+    for i, tool in enumerate(value):
+        name = check_one(tool, f"{param}[{i}]")
+        if name in names:
+            raise invalid(f"{param}[{i}]{name_at}", f"the name {name!r} is used by an earlier tool; tool names are unique.")
+        names.add(name)
+
+
+def check_tool(tool: Any, param: str) -> str:
+    """An OpenAI function tool; its name."""
     check_object(tool, param)
     if tool.get("type", "function") != "function":
         raise invalid(f"{param}.type", f"only 'function' tools can be sent through the gateway, got {tool.get('type')!r}.")
@@ -129,31 +164,18 @@ def check_tool(tool: Any, param: str) -> None:
         raise invalid(f"{param}.function", "missing: a function tool needs {\"name\": ..., \"parameters\": {...}}.",
                       code="missing_required_parameter")
     check_object(fn, f"{param}.function")
-    name = fn.get("name")
-    if not isinstance(name, str) or not TOOL_NAME.match(name):
-        shown = repr(name) if isinstance(name, str) else type_name(name)
-        raise invalid(f"{param}.function.name", f"expected 1-64 letters, digits, '_' or '-', got {shown}.")
-    if fn.get("parameters") is not None and not isinstance(fn["parameters"], dict):
-        raise invalid(f"{param}.function.parameters", f"expected a JSON Schema object, got {type_name(fn['parameters'])}.")
-    for key in ("description",):
-        if fn.get(key) is not None:
-            check_string(fn[key], f"{param}.function.{key}")
+    name = check_tool_name(fn.get("name"), f"{param}.function.name")
+    if fn.get("parameters") is not None:
+        check_tool_schema(fn["parameters"], f"{param}.function.parameters")
+    if fn.get("description") is not None:
+        check_string(fn["description"], f"{param}.function.description")
     if fn.get("strict") is not None:
         check_bool(fn["strict"], f"{param}.function.strict")
+    return name
 
 
 def check_tools(value: Any, param: str) -> None:
-    if not isinstance(value, list):
-        raise invalid(param, f"expected an array of tools, got {type_name(value)}.")
-    if len(value) > MAX_TOOLS:
-        raise invalid(param, f"at most {MAX_TOOLS} tools, got {len(value)}.")
-    names: set[str] = set()
-    for i, tool in enumerate(value):
-        check_tool(tool, f"{param}[{i}]")
-        name = tool["function"]["name"]
-        if name in names:
-            raise invalid(f"{param}[{i}].function.name", f"the name {name!r} is used by an earlier tool; tool names are unique.")
-        names.add(name)
+    check_tool_list(value, param, check_tool, ".function.name")
 
 
 def tool_names(body: dict[str, Any]) -> set[str]:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from proxy.store import Store, backend_for
+from tests.browser import start_browser
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.pg_cluster import PostgresCluster
 from tests.redis_server import RedisServer
@@ -42,3 +46,21 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A started store on SQLite and on PostgreSQL (a fresh database), batching every 50 ms."""
+    url = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
+    st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
+    await st.start()
+    yield st
+    await st.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through selenium, one per test module."""
+    driver = start_browser()
+    yield driver
+    driver.quit()

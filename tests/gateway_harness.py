@@ -20,11 +20,18 @@ from proxy.appkeys import GATEWAY
 from proxy.config import load_settings
 from proxy.gateway import Gateway
 from proxy.outcome import Outcome
+from proxy.simulated.anthropic_mock import create_anthropic_mock
+from proxy.simulated.gemini_mock import create_gemini_mock
 from proxy.simulated.knobs import Knobs
 from proxy.simulated.openai_mock import create_openai_mock
 from proxy.simulated.server import MockServer
 
 MockFactory = Callable[..., web.Application]
+# Every wire format's own mock, unless a test brings its own (a leaky or overloaded one).
+WIRE_MOCKS: dict[str, MockFactory] = {"openai": create_openai_mock, "anthropic": create_anthropic_mock,
+                                      "gemini": create_gemini_mock}
+# The knobs that make a mock fail; `heal` puts them back.
+FAULTS = {"status": None, "stream_error_after_chunks": None, "drop_after_chunks": None}
 
 
 class GatewayHarness:
@@ -47,7 +54,7 @@ class GatewayHarness:
         self.models = models
         self.extra_config = extra_config or {}
         self.environ = dict(environ or {})
-        self.factories = {"openai": create_openai_mock, **(factories or {})}
+        self.factories = {**WIRE_MOCKS, **(factories or {})}
         self.mock_host = mock_host
         self.on_finish = on_finish or []
         self.mocks: dict[str, MockServer] = {}
@@ -120,6 +127,17 @@ class GatewayHarness:
 
     def set_knobs(self, provider: str, **patch: Any) -> None:
         self.mocks[provider].knobs.update(patch)
+
+    def heal(self, **knobs: Any) -> None:
+        """Every mock back to answering (no forced status, no mid-stream fault), `knobs` set too."""
+        for slug in self.mocks:
+            self.set_knobs(slug, **FAULTS, **knobs)
+
+    def issue_key(self, admin_headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+        """A virtual key from the admin API (its record, with the secret in `key`)."""
+        status, _, made = self.raw("POST", "/v1/keys", fields, admin_headers)
+        assert status == 201, made
+        return made  # type: ignore[no-any-return]
 
     def counters(self, provider: str) -> Any:
         return self.mocks[provider].context.counters

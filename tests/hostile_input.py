@@ -62,6 +62,7 @@ MESSAGES: list[tuple[str, dict[str, Any], str]] = [
     ("tool-name-missing", {"tools": [{"input_schema": {"type": "object"}}]}, "tools[0].name"),
     ("tool-name-pattern", {"tools": [{"name": "bad name!", "input_schema": {"type": "object"}}]}, "tools[0].name"),
     ("tool-input-schema-string", {"tools": [{"name": "f", "input_schema": "notaschema"}]}, "tools[0].input_schema"),
+    ("tool-name-twice", {"tools": [{"name": "f", "input_schema": {"type": "object"}}] * 2}, "tools[1].name"),
     ("tool-choice-type", {"tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": {"type": "maybe"}},
      "tool_choice.type"),
     ("tool-choice-string", {"tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": "auto"}, "tool_choice"),

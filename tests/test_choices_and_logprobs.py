@@ -10,8 +10,6 @@ from typing import Any
 import openai
 import pytest
 
-from proxy.simulated.anthropic_mock import create_anthropic_mock
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 
@@ -29,7 +27,6 @@ def gateway() -> Iterator[GatewayHarness]:
             "test/gemini": simple_model({"gem": "gemini-x"}),
             "test/claude-anywhere": simple_model({"claude": "claude-y", "router": "vendor/claude-y"}),
         },
-        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
     ).start()
     yield harness
     harness.stop()
@@ -38,8 +35,7 @@ def gateway() -> Iterator[GatewayHarness]:
 @pytest.fixture(autouse=True)
 def healthy(gateway: GatewayHarness) -> Iterator[None]:
     yield
-    for slug in gateway.mocks:
-        gateway.set_knobs(slug, status=None)
+    gateway.heal()
 
 
 def client(h: GatewayHarness) -> Any:

@@ -14,8 +14,6 @@ import aiohttp
 import orjson
 import pytest
 
-from proxy.simulated.anthropic_mock import create_anthropic_mock
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.hostile_input import CHAT, MESSAGES, chat_body, messages_body
@@ -34,7 +32,6 @@ def gateway() -> Iterator[GatewayHarness]:
         providers={"oai": {"wire": "openai", "knobs": FAST}, "claude": {"wire": "anthropic", "knobs": FAST},
                    "gem": {"wire": "gemini", "knobs": FAST}},
         models={model: simple_model({provider: model.split("/")[1] + "-1"}) for model, provider in TARGETS.values()},
-        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
         environ={"SWITCHYARD_API_KEYS": "key-careless,key-innocent"},
     ).start()
     yield harness
@@ -45,8 +42,7 @@ def gateway() -> Iterator[GatewayHarness]:
 def healthy(gateway: GatewayHarness) -> Iterator[None]:
     """Each test starts from healthy mocks and fresh stats (one test's harm must not hide another's)."""
     yield
-    for slug in gateway.mocks:
-        gateway.set_knobs(slug, status=None, **FAST)
+    gateway.heal(**FAST)
     gateway.call(reset_scorer(gateway))
 
 

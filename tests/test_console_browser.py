@@ -16,7 +16,6 @@ from tests.browser import (
     no_script_ran,
     save_screenshot,
     script_errors,
-    start_browser,
     wait_css,
     wait_until,
 )
@@ -38,13 +37,6 @@ def gateway() -> Iterator[GatewayHarness]:
         client.chat.completions.create(model="acme/falcon", messages=MESSAGES, extra_body=FALL_BACK)
     yield harness
     harness.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    driver = start_browser()
-    yield driver
-    driver.quit()
 
 
 def test_models_page_lists_prices_providers_and_live_health(gateway: GatewayHarness, browser: Any) -> None:

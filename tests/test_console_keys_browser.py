@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import css, no_script_ran, save_screenshot, start_browser, wait_css, wait_until
+from tests.browser import css, no_script_ran, save_screenshot, wait_css, wait_until
 from tests.console_gateway import XSS, console_gateway
 from tests.gateway_harness import GatewayHarness
 
@@ -21,13 +21,6 @@ def keyed() -> Iterator[GatewayHarness]:
     harness = console_gateway(extra_config={"server": {"api_keys": [KEY], "admin_keys": [{"name": "ops", "key": ADMIN_KEY}]}})
     yield harness
     harness.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    driver = start_browser()
-    yield driver
-    driver.quit()
 
 
 def sign_in(browser: Any, key: str) -> None:

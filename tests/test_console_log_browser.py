@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from proxy.auth import key_name
-from tests.browser import css, no_script_ran, save_screenshot, start_browser, wait_css, wait_until
+from tests.browser import css, no_script_ran, save_screenshot, wait_css, wait_until
 from tests.console_gateway import FALL_BACK, MESSAGES, XSS, console_gateway, require_request_log
 from tests.gateway_harness import GatewayHarness
 
@@ -81,13 +81,6 @@ def calls(gateway: GatewayHarness) -> dict[str, str]:
         "auto": call(gateway, client, model="auto", extra_body=POOL),
         "named": call(gateway, client, model="acme/sparrow:p-slow", stream=True, metadata={"feature": "search"}),
     }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    driver = start_browser()
-    yield driver
-    driver.quit()
 
 
 def row_ids(driver: Any) -> list[str]:

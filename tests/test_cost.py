@@ -10,7 +10,6 @@ import pytest
 
 from proxy.catalog import Route
 from proxy.config import ProviderConfig, load_settings
-from proxy.simulated.anthropic_mock import create_anthropic_mock
 from tests.gateway_harness import GatewayHarness, simple_model
 
 
@@ -60,7 +59,7 @@ def cached_gateway() -> Iterator[GatewayHarness]:
         models[f"test/{slug}"] = model
     harness = GatewayHarness(
         providers={"oa": {"knobs": knobs}, "an": {"wire": "anthropic", "knobs": knobs}},
-        models=models, factories={"anthropic": create_anthropic_mock},
+        models=models,
     ).start()
     yield harness
     harness.stop()

@@ -12,8 +12,6 @@ import anthropic
 import openai
 import pytest
 
-from proxy.simulated.anthropic_mock import create_anthropic_mock
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.gateway_harness import GatewayHarness, simple_model
 
 FAST = {"ttft_ms": 5.0, "tokens_per_s": 5000.0, "chunks": 6}
@@ -38,7 +36,6 @@ def gateway() -> Iterator[GatewayHarness]:
             GEMINI: simple_model({"gemini-direct": "gemini-test-1"}),
             GPT: simple_model({"router": "gpt-test-1"}),
         },
-        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
     ).start()
     yield harness
     harness.stop()
@@ -47,8 +44,7 @@ def gateway() -> Iterator[GatewayHarness]:
 @pytest.fixture(autouse=True)
 def healthy_mocks(gateway: GatewayHarness) -> Iterator[None]:
     yield
-    for slug in gateway.mocks:
-        gateway.set_knobs(slug, status=None, stream_error_after_chunks=None, drop_after_chunks=None)
+    gateway.heal()
 
 
 def oai(h: GatewayHarness) -> Any:  # Any: the SDKs' TypedDict params only add noise to dict literals
@@ -234,7 +230,6 @@ def test_anthropic_sdk_fallback_when_claude_provider_is_unreachable() -> None:
     harness = GatewayHarness(
         providers={"claude-direct": {"wire": "anthropic", "knobs": FAST}, "router": {"wire": "openai", "knobs": FAST}},
         models={CLAUDE: simple_model({"claude-direct": "claude-test-1", "router": "anthropic/claude-test"})},
-        factories={"anthropic": create_anthropic_mock},
     ).start()
     try:
         harness.kill("claude-direct")

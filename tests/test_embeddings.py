@@ -11,7 +11,6 @@ from typing import Any
 import openai
 import pytest
 
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.gateway_harness import GatewayHarness, simple_model
 
 FAST = {"ttft_ms": 2.0}
@@ -31,7 +30,6 @@ def gateway() -> Iterator[GatewayHarness]:
         providers={"router": {"wire": "openai", "knobs": FAST}, "flaky": {"wire": "openai", "knobs": FAST},
                    "gemini-direct": {"wire": "gemini", "knobs": FAST}},
         models={"openai/gpt-test": simple_model({"router": "gpt-test-1"})},
-        factories={"gemini": create_gemini_mock},
         extra_config={"embedding_models": embedding_models},
     ).start()
     yield harness

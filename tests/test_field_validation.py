@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from proxy.simulated.anthropic_mock import create_anthropic_mock
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.hostile_input import CHAT, MESSAGES, chat_body, messages_body
@@ -31,7 +29,6 @@ def gateway() -> Iterator[GatewayHarness]:
             "test/text-only": simple_model({"oai": "text-x"}, context_window=1000,
                                            capabilities={"tools": True, "vision": False, "json": True}),
         },
-        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
     ).start()
     yield harness
     harness.stop()

@@ -20,8 +20,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from proxy.simulated.anthropic_mock import create_anthropic_mock
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 from tests.hostile_input import chat_body, messages_body
@@ -113,7 +111,6 @@ def gateway() -> Iterator[GatewayHarness]:
             "test/gemini": simple_model({"gem": "gemini-x"}),
             "test/text-only": simple_model({"oai": "text-x"}, context_window=2000, capabilities={"tools": False, "vision": False, "json": False}),
         },
-        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
     ).start()
     yield harness
     harness.stop()

@@ -224,8 +224,7 @@ def test_a_hedge_losers_estimated_cost_counts_against_the_keys_budget() -> None:
     ).start()
     try:
         auth = {"Authorization": f"Bearer {admin}"}
-        status, _, made = h.raw("POST", "/v1/keys", {"name": "hedged", "budget_usd": 100}, auth)
-        assert status == 201, made
+        made = h.issue_key(auth, name="hedged", budget_usd=100)
         sdk = openai.OpenAI(base_url=h.url, api_key=made["key"], max_retries=0)
         sdk.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "ping"}], extra_body=SLOW_FIRST)
         lost, won = outcomes[-1].attempts

@@ -21,6 +21,7 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 MSG = [{"role": "user", "content": "hi"}]
 # the mock answers 16 output tokens; at $312.50 per 1M output tokens (free input) that is $0.005
 PRICE = {"p-one": (0.0, 312.5)}
+EMBED = ("test/embed", "other/embed")  # at $100 per 1M input tokens, one token costs $0.0001
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +30,16 @@ def gw() -> Iterator[GatewayHarness]:
         providers={"p-one": {"knobs": {"ttft_ms": 1.0, "tokens_per_s": 20000.0}}},
         models={"test/alpha": simple_model({"p-one": "alpha-one"}, prices=PRICE),
                 "other/beta": simple_model({"p-one": "beta-one"}, prices=PRICE)},
-        extra_config={"server": {"admin_keys": [{"name": "ops", "key": ADMIN}]}, "state": {"window_s": 2.0}},
+        extra_config={"server": {"admin_keys": [{"name": "ops", "key": ADMIN}]}, "state": {"window_s": 2.0},
+                      "embedding_models": {slug: {"dimensions": 64, "max_input_tokens": 8191, "providers": {
+                          "p-one": {"id": slug.split("/")[0] + "-embed", "input": 100.0}}} for slug in EMBED}},
     ).start()
     yield h
     h.stop()
 
 
 def new_key(gw: GatewayHarness, **fields: Any) -> tuple[str, str]:
-    status, _, made = gw.raw("POST", "/v1/keys", {"name": "t", **fields}, AUTH)
-    assert status == 201, made
+    made = gw.issue_key(AUTH, **{"name": "t", **fields})
     return made["id"], made["key"]
 
 
@@ -152,3 +154,40 @@ def test_responses_api_is_under_the_same_limits(gw: GatewayHarness) -> None:
     assert err.value.code == "insufficient_quota"
     with pytest.raises(openai.PermissionDeniedError):
         client.responses.create(model="other/beta", input="hi")
+
+
+def test_embeddings_are_under_the_same_limits(gw: GatewayHarness) -> None:
+    """/v1/embeddings enters a key's limits like the chat routes, through the openai SDK: the rate-limit
+    headers, a 429 over rpm with Retry-After, `insufficient_quota` over budget, 403 outside the allow-list,
+    each in the same shape as chat's."""
+    _, secret = new_key(gw, rpm=2, models=["test/*"])
+    client = openai.OpenAI(base_url=gw.url, api_key=secret, max_retries=0)
+    raw = client.embeddings.with_raw_response.create(model="test/embed", input="hi")
+    assert (raw.headers["x-ratelimit-limit-requests"], raw.headers["x-ratelimit-remaining-requests"]) == ("2", "1")
+    assert raw.parse().data[0].embedding
+    client.embeddings.create(model="test/embed", input="hi")
+    with pytest.raises(openai.RateLimitError) as over_rpm:
+        client.embeddings.create(model="test/embed", input="hi")
+    with pytest.raises(openai.RateLimitError) as chat_over_rpm:
+        client.chat.completions.create(model="test/alpha", messages=MSG, max_tokens=16)
+    for err in (over_rpm.value, chat_over_rpm.value):
+        assert err.code == "rate_limit_exceeded" and "2 requests" in err.message
+        assert int(err.response.headers["retry-after"]) >= 1 and err.response.headers["x-ratelimit-remaining-requests"] == "0"
+
+    _, secret = new_key(gw, budget_usd=0.00005, budget_period="day", models=["test/*"])
+    client = openai.OpenAI(base_url=gw.url, api_key=secret, max_retries=0)
+    client.embeddings.create(model="test/embed", input="a few tokens past the budget")  # admitted: nothing spent yet
+    with pytest.raises(openai.RateLimitError) as over_budget:
+        client.embeddings.create(model="test/embed", input="hi")
+    with pytest.raises(openai.RateLimitError) as chat_over_budget:
+        client.chat.completions.create(model="test/alpha", messages=MSG, max_tokens=16)
+    assert over_budget.value.code == chat_over_budget.value.code == "insufficient_quota"
+    with pytest.raises(openai.PermissionDeniedError) as outside:
+        client.embeddings.create(model="other/embed", input="hi")
+    with pytest.raises(openai.PermissionDeniedError) as chat_outside:
+        client.chat.completions.create(model="other/beta", messages=MSG)
+    assert outside.value.code == chat_outside.value.code == "model_not_allowed"
+    assert "other/embed" in outside.value.message and outside.value.param == "model"
+    with pytest.raises(openai.BadRequestError) as chat_model:  # a chat model here: the embeddings API's own 400
+        client.embeddings.create(model="test/alpha", input="hi")
+    assert chat_model.value.code == "model_not_supported"

@@ -4,23 +4,10 @@ that starts over when the budget period moves on."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
-
-from proxy.store import Store, backend_for
+from proxy.store import Store
 from proxy.store.keys import KeyRecord
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
-    st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
-    await st.start()
-    yield st
-    await st.close()
 
 
 def a_key(n: int, **over: object) -> KeyRecord:

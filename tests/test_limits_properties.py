@@ -95,6 +95,43 @@ def test_redis_limiter_matches_the_reference(redis_loop: Any, limits: rules.KeyL
     replay(events, limits, admit, settle)
 
 
+# Bursts: several admissions at the same instant, as the gateway batches them under load.
+burst_st = st.lists(st.tuples(st.integers(1, 5), st.floats(0, 25, allow_nan=False).map(lambda x: round(x, 3)),
+                              st.lists(st.tuples(st.integers(0, 150), st.integers(0, 1_500)), min_size=1, max_size=6)),
+                    max_size=12)
+
+
+@given(limits=limits_st, bursts=burst_st)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_redis_batched_admissions_match_the_reference(redis_loop: Any, limits: rules.KeyLimits,
+                                                      bursts: list[Any]) -> None:
+    """A batch (one script call per key, two keys interleaved in one pipeline, each key's settlements riding
+    along or, for a key with no admission in the batch, alone) decides as one call a request would."""
+    loop, backend = redis_loop
+    keys = (uuid.uuid4().hex, uuid.uuid4().hex)
+    refs = (ReferenceLimiter(limits, WINDOW), ReferenceLimiter(limits, WINDOW))
+    now, open_tickets, n = 1_000.0, [], 0
+    for settle_first, dt, burst in bursts:
+        now = round(now + dt, 3)
+        settles = []  # they ride in the same call, applied before the admissions (they came first)
+        for _ in range(min(settle_first - 1, len(open_tickets))):
+            ticket = open_tickets.pop(0)
+            for key_id, ref in zip(keys, refs, strict=True):
+                ref.settle(ticket, 1, 10)
+                settles.append(Settlement(key_id, ticket, 1, 10, 0))
+        tickets = [f"t{n + i}" for i in range(len(burst))]
+        n += len(burst)
+        demands = [demand(limits, key_id, t, tokens, cost) for t, (tokens, cost) in zip(tickets, burst, strict=True)
+                   for key_id in keys[: 1 if settle_first == 5 else 2]]  # sometimes B only settles
+        decisions = loop.run_until_complete(backend.admit_many(demands, settles, now=now))
+        for i, (d, decision) in enumerate(zip(demands, decisions, strict=True)):
+            expected = refs[keys.index(d.key_id)].admit(d.ticket, d.tokens, d.cost_nusd, now, LEASE)
+            assert decision.refused_by == expected, (i, now, decision, expected)
+        admitted_by_both = [t for t in tickets if all(t in {d.ticket for d, dec in zip(demands, decisions, strict=True)
+                                                            if dec.admitted and d.key_id == k} for k in keys)]
+        open_tickets += admitted_by_both
+
+
 def _fields(d: Demand) -> dict[str, Any]:
     return {f: getattr(d, f) for f in d.__dataclass_fields__}
 
@@ -179,3 +216,24 @@ def test_a_lagging_store_poll_never_lowers_the_spend_counted_here() -> None:
         local.settle_now(Settlement("k", f"t{i}", 10, 5_000_000, 0))  # $0.005 each: $0.02 in all
     local.sync_spent("k", 0, 15_000_000)  # the store has three of them so far
     assert not local.admit_now(demand("t4"), 4.0).admitted
+
+
+def test_a_poll_of_a_key_with_no_spend_yet_keeps_this_periods_spend() -> None:
+    """A new key's record says spend 0 of period 0 until its first spend reaches the store; a poll
+    in that window must not wipe what this process counted for the current period."""
+    from proxy.state.backend import Demand, Settlement
+    from proxy.state.local import LocalLimits
+    from proxy.state.rules import KeyLimits
+
+    local = LocalLimits()
+    limits = KeyLimits(budget_nusd=10_000_000)  # $0.01
+    day = 1_764_633_600  # the current period's start
+
+    def demand(ticket: str) -> Demand:
+        return Demand("k", ticket, limits, 10, 1_000_000, day, 0, 600.0)
+
+    for i in range(2):
+        assert local.admit_now(demand(f"t{i}"), float(i)).admitted
+        local.settle_now(Settlement("k", f"t{i}", 10, 5_000_000, day))  # $0.005 each: the whole budget
+    local.sync_spent("k", 0, 0)  # the record as issued: no spend, no period yet
+    assert local.admit_now(demand("t2"), 2.0).refused_by == "budget"

@@ -15,7 +15,6 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.simulated.anthropic_mock import create_anthropic_mock
 from tests.gateway_harness import GatewayHarness, simple_model
 
 FAST = {"ttft_ms": 2.0, "tokens_per_s": 4000.0, "chunks": 6}
@@ -41,7 +40,6 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[GatewayHarness]:
             "test/slow": simple_model({"p-slow": "slow-one"}),
             "test/claude": simple_model({"p-claude": "claude-one"}),
         },
-        factories={"anthropic": create_anthropic_mock},
         extra_config={"server": {"api_keys": [{"name": "team-e2e", "key": TEAM_KEY}],
                                  "admin_keys": [{"name": "ops", "key": ADMIN_KEY}]},
                       **({"store": store} if store else {})},

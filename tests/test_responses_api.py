@@ -15,8 +15,6 @@ from openai.types.responses import ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
 from proxy.outcome import Outcome
-from proxy.simulated.anthropic_mock import create_anthropic_mock
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.gateway_harness import GatewayHarness, simple_model
 
 FAST = {"ttft_ms": 5.0, "tokens_per_s": 5000.0, "chunks": 6}
@@ -50,7 +48,6 @@ def gateway() -> Iterator[GatewayHarness]:
             GEMINI: simple_model({"gemini-direct": "gemini-test-1"}),
             BACKED: simple_model({"flaky": "gpt-flaky", "claude-direct": "claude-backup"}, prices={"flaky": (0.1, 0.1)}),
         },
-        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
         extra_config={"embedding_models": {"openai/text-embedding-3-small": {
             "providers": {"router": {"id": "text-embedding-3-small", "input": 0.02}}}}},
     ).start()
@@ -61,8 +58,7 @@ def gateway() -> Iterator[GatewayHarness]:
 @pytest.fixture(autouse=True)
 def healthy_mocks(gateway: GatewayHarness) -> Iterator[None]:
     yield
-    for slug in gateway.mocks:
-        gateway.set_knobs(slug, status=None, stream_error_after_chunks=None, drop_after_chunks=None)
+    gateway.heal()
 
 
 def client(h: GatewayHarness, key: str = "k") -> Any:  # Any: the SDK's TypedDict params only add noise here

@@ -13,8 +13,6 @@ from typing import Any
 import openai
 import pytest
 
-from proxy.simulated.anthropic_mock import create_anthropic_mock
-from proxy.simulated.gemini_mock import create_gemini_mock
 from tests.gateway_harness import GatewayHarness, simple_model
 
 FAST = {"ttft_ms": 5.0, "tokens_per_s": 5000.0, "chunks": 4}
@@ -30,7 +28,6 @@ def start(extra_config: dict[str, Any] | None = None) -> GatewayHarness:
                    "gemini-direct": {"wire": "gemini", "knobs": FAST}},
         models={GPT: simple_model({"router": "gpt-test-1"}), CLAUDE: simple_model({"claude-direct": "claude-test-1"}),
                 GEMINI: simple_model({"gemini-direct": "gemini-test-1"})},
-        factories={"anthropic": create_anthropic_mock, "gemini": create_gemini_mock},
         extra_config={"server": {"api_keys": [KEY_A, KEY_B]}, **(extra_config or {})},
     ).start()
 

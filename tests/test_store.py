@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +47,6 @@ def record(n: int, **over: Any) -> RequestRecord:
     )
     fields.update(over)
     return RequestRecord(**fields)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
-    st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
-    await st.start()
-    yield st
-    await st.close()
 
 
 async def logged(store: Store, records: list[RequestRecord]) -> None:

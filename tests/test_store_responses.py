@@ -5,10 +5,7 @@ gateways on one PostgreSQL database (another replica answers the next turn)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from proxy.store import Store, backend_for
 from proxy.store.responses import DatabaseResponseStore, StoredResponse
@@ -19,15 +16,6 @@ def stored(response_id: str, owner: str | None = "key-a", ttl_s: float = 3600.0,
                           response={"id": response_id, "created_at": int(time.time()), "output_text": text},
                           conversation=[{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}],
                           input_items=[{"id": "msg_1", "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}])
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
-    st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
-    await st.start()
-    yield st
-    await st.close()
 
 
 async def test_saved_reads_back_for_its_owner_only(store: Store) -> None:

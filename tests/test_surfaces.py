@@ -12,7 +12,6 @@ import anthropic
 import pytest
 
 from proxy.call_checks import MAX_MESSAGES
-from proxy.simulated.anthropic_mock import create_anthropic_mock
 from tests.conftest import FAST
 from tests.gateway_harness import GatewayHarness, simple_model
 
@@ -24,7 +23,6 @@ def gateway() -> Iterator[GatewayHarness]:
     harness = GatewayHarness(
         providers={"oai": {"knobs": FAST}, "claude": {"wire": "anthropic", "knobs": FAST}},
         models={"test/gpt": simple_model({"oai": "gpt-x"}), "test/claude": simple_model({"claude": "claude-x"})},
-        factories={"anthropic": create_anthropic_mock},
     ).start()
     yield harness
     harness.stop()

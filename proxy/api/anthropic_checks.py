@@ -5,23 +5,24 @@ so the client reads its own names, not the internal request's.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from proxy.call_checks import (
     MAX_MESSAGES,
-    MAX_TOOLS,
     check_bool,
     check_object,
     check_string,
+    check_tool_list,
+    check_tool_name,
+    check_tool_schema,
     int_between,
     invalid,
     number_between,
     type_name,
 )
 
-# Anthropic allows up to 128 characters; 64 is what every wire format behind the gateway accepts
-TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# Tool names: Anthropic allows up to 128 characters; the shared check takes the 64 every wire format
+# behind the gateway accepts.
 TOOL_CHOICES = ("auto", "any", "tool", "none")
 THINKING_TYPES = ("enabled", "disabled")
 MIN_THINKING_BUDGET = 1024
@@ -43,28 +44,20 @@ def check_system(value: Any, param: str) -> None:
         check_block(block, f"{param}[{i}]", ("text",))
 
 
-def check_tool(tool: Any, param: str) -> None:
+def check_tool(tool: Any, param: str) -> str:
+    """An Anthropic client tool; its name."""
     check_object(tool, param)
     if tool.get("type") not in (None, "custom"):
         raise invalid(f"{param}.type", f"server tools ({tool.get('type')!r}) are not supported through the gateway.")
-    name = tool.get("name")
-    if not isinstance(name, str) or not TOOL_NAME.match(name):
-        shown = repr(name) if isinstance(name, str) else type_name(name)
-        raise invalid(f"{param}.name", f"expected 1-64 letters, digits, '_' or '-', got {shown}.")
-    schema = tool.get("input_schema")
-    if not isinstance(schema, dict) or schema.get("type") != "object":
-        raise invalid(f"{param}.input_schema", "expected a JSON Schema object with \"type\": \"object\".")
+    name = check_tool_name(tool.get("name"), f"{param}.name")
+    check_tool_schema(tool.get("input_schema"), f"{param}.input_schema", object_type=True)
     if tool.get("description") is not None:
         check_string(tool["description"], f"{param}.description")
+    return name
 
 
 def check_tools(value: Any, param: str) -> None:
-    if not isinstance(value, list):
-        raise invalid(param, f"expected an array of tools, got {type_name(value)}.")
-    if len(value) > MAX_TOOLS:
-        raise invalid(param, f"at most {MAX_TOOLS} tools, got {len(value)}.")
-    for i, tool in enumerate(value):
-        check_tool(tool, f"{param}[{i}]")
+    check_tool_list(value, param, check_tool, ".name")
 
 
 def check_tool_choice(value: Any, param: str, body: dict[str, Any]) -> None:

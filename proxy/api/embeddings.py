@@ -16,6 +16,7 @@ from aiohttp import web
 
 from proxy.api.body import read_json_object
 from proxy.api.frontend import request_id
+from proxy.api.key_limits import enter_embedding_limits
 from proxy.api.responses_checks import expect_int, expect_one_of, expect_str, invalid
 from proxy.appkeys import GATEWAY, IDENTITY
 from proxy.call import parse_tags, parse_timeouts
@@ -72,10 +73,11 @@ async def create_embeddings(request: web.Request) -> web.Response:
         raise
     outcome.model_requested = body["model"]
     outcome.client_request_id = request.headers.get("x-request-id", "")[:200] or None
+    limits = await enter_embedding_limits(request, body, outcome)
     done = await embed(body, gw.embeddings, gw.chat, outcome, received_at, overrides, gw.settings.routing.default_factor)
     if body.get("encoding_format") == "base64":  # a provider without base64 (Gemini) gave floats: encode them here
         for item in done.data["data"]:
             if isinstance(item.get("embedding"), list):
                 item["embedding"] = as_base64(item["embedding"])
     data = {"object": "list", "data": done.data["data"], "model": done.data["model"], "usage": done.data["usage"]}
-    return web.Response(body=orjson.dumps(data), content_type="application/json", headers=done.notes)
+    return web.Response(body=orjson.dumps(data), content_type="application/json", headers={**done.notes, **limits})

@@ -14,6 +14,7 @@ request returns (`proxy.api.responses_output`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,19 @@ class OpenItem:
     name: str = ""
     blocks: list[dict[str, Any]] = field(default_factory=list)
     extra_content: dict[str, Any] | None = None  # a call's provider data (Gemini's thought signature)
+
+
+# A message item's one content part, by the open item's kind: how to build the part, the prefix of its
+# delta and done events, and the done event's field holding the whole text.
+CONTENT_PARTS: dict[str, tuple[Callable[[str], dict[str, Any]], str, str]] = {
+    "message": (text_part, "response.output_text", "text"),
+    "refusal": (refusal_part, "response.refusal", "refusal"),
+}
+
+
+def logprobs_of(kind: str) -> dict[str, Any]:
+    """Output text events carry (empty) logprobs; refusal events have none."""
+    return {"logprobs": []} if kind == "message" else {}
 
 
 def sse(event: dict[str, Any]) -> bytes:
@@ -144,27 +158,24 @@ class ResponsesEventEncoder:
         return out + self.event("response.output_item.added", output_index=item.index, item=reasoning_item("", None, False, item.item_id))
 
     def text_delta(self, text: str) -> bytes:
-        out = b""
-        item = self.open
-        if item is None or item.kind != "message":
-            item, out = self.start("message", "msg")
-            out += self.event("response.output_item.added", output_index=item.index, item=message_item([], "in_progress", item.item_id))
-            out += self.event("response.content_part.added", item_id=item.item_id, output_index=item.index, content_index=0,
-                              part=text_part(""))
-        item.text += text
-        return out + self.event("response.output_text.delta", item_id=item.item_id, output_index=item.index, content_index=0,
-                                delta=text, logprobs=[])
+        return self.content_delta("message", text)
 
     def refusal_delta(self, text: str) -> bytes:
+        return self.content_delta("refusal", text)
+
+    def content_delta(self, kind: str, text: str) -> bytes:
+        """A piece of a message's one content part: its text, or its refusal (`CONTENT_PARTS`)."""
+        make_part, event, _ = CONTENT_PARTS[kind]
         out = b""
         item = self.open
-        if item is None or item.kind != "refusal":
-            item, out = self.start("refusal", "msg")
+        if item is None or item.kind != kind:
+            item, out = self.start(kind, "msg")
             out += self.event("response.output_item.added", output_index=item.index, item=message_item([], "in_progress", item.item_id))
             out += self.event("response.content_part.added", item_id=item.item_id, output_index=item.index, content_index=0,
-                              part=refusal_part(""))
+                              part=make_part(""))
         item.text += text
-        return out + self.event("response.refusal.delta", item_id=item.item_id, output_index=item.index, content_index=0, delta=text)
+        return out + self.event(f"{event}.delta", item_id=item.item_id, output_index=item.index, content_index=0,
+                                delta=text, **logprobs_of(kind))
 
     def tool_call_delta(self, call: dict[str, Any]) -> bytes:
         out = b""
@@ -196,14 +207,11 @@ class ResponsesEventEncoder:
         if item is None:
             return b""
         where = {"item_id": item.item_id, "output_index": item.index}
-        if item.kind == "message":
-            done: dict[str, Any] = message_item([text_part(item.text)], status, item.item_id)
-            out = (self.event("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[])
-                   + self.event("response.content_part.done", **where, content_index=0, part=text_part(item.text)))
-        elif item.kind == "refusal":
-            done = message_item([refusal_part(item.text)], status, item.item_id)
-            out = (self.event("response.refusal.done", **where, content_index=0, refusal=item.text)
-                   + self.event("response.content_part.done", **where, content_index=0, part=refusal_part(item.text)))
+        if item.kind in CONTENT_PARTS:
+            make_part, event, field_name = CONTENT_PARTS[item.kind]
+            done: dict[str, Any] = message_item([make_part(item.text)], status, item.item_id)
+            out = (self.event(f"{event}.done", **where, content_index=0, **{field_name: item.text}, **logprobs_of(item.kind))
+                   + self.event("response.content_part.done", **where, content_index=0, part=make_part(item.text)))
         elif item.kind == "reasoning":
             done = reasoning_item(item.text, item.blocks, self.include_packed, item.item_id)
             out = b""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.catalog import Catalog
+from proxy.errors import GatewayError
 from proxy.keys.allow import allowed_pool, check_model
 from proxy.keys.enforce import Admission, Enforcer, estimate_prompt_tokens, ratelimit_headers
 from proxy.store.keys import KeyRecord
@@ -43,9 +44,10 @@ def dearest_prices(catalog: Catalog, slugs: Iterable[str], pin: str | None = Non
 
 
 class KeyGate:
-    def __init__(self, enforcer: Enforcer, catalog: Catalog) -> None:
+    def __init__(self, enforcer: Enforcer, catalog: Catalog, embeddings: Catalog | None = None) -> None:
         self.enforcer = enforcer
         self.catalog = catalog
+        self.embeddings = embeddings if embeddings is not None else Catalog({})
 
     def allowed(self, key: KeyRecord, model: str, auto_pool: Sequence[str] | None) -> tuple[list[str], str | None, bool]:
         """(slugs the request may reach, provider pin, whether auto's pool was narrowed); raises 403/400."""
@@ -68,3 +70,19 @@ class KeyGate:
             key, prompt_tokens=estimate_prompt_tokens(messages), max_tokens=max_tokens,
             prices=dearest_prices(self.catalog, slugs, pin), ticket=ticket, api=api)
         return KeyPass(adm, tuple(slugs) if narrowed else None, {} if adm is None else ratelimit_headers(adm, api))
+
+    async def enter_embeddings(self, key: KeyRecord, *, model: str, prompt_tokens: int, ticket: str | None = None,
+                               api: str = "openai") -> KeyPass:
+        """An embeddings request: the allow-list over the embedding models, then the limits, with no output
+        to reserve. A name that is no embedding model passes untouched: the pipeline refuses it (a chat
+        model by name, with the API it is for) before any upstream call."""
+        try:
+            entry, pin = self.embeddings.resolve(model)
+        except GatewayError as exc:
+            if exc.status == 404:
+                return KeyPass(None, None, {})
+            raise
+        check_model(key.models, entry.slug, key.name)
+        adm = await self.enforcer.admit(key, prompt_tokens=prompt_tokens, max_tokens=0,
+                                        prices=dearest_prices(self.embeddings, [entry.slug], pin), ticket=ticket, api=api)
+        return KeyPass(adm, None, {} if adm is None else ratelimit_headers(adm, api))

@@ -43,6 +43,7 @@ class KeyRegistry:
         self.by_id: dict[str, KeyRecord] = {}
         self.by_digest: dict[str, KeyRecord] = {}
         self.limits: dict[str, KeyLimits] = {}
+        self.identities: dict[str, Identity] = {}  # by id: built when a key changes, not per request
         self.watermark = 0
         self.on_spend: Callable[[KeyRecord], None] | None = None  # the durable spend, for in-process limits
         self._task: asyncio.Task[None] | None = None
@@ -61,7 +62,7 @@ class KeyRegistry:
 
     def identity(self, secret: str) -> Identity | None:
         rec = self.identify(secret)
-        return None if rec is None else Identity(rec.name, False, rec.id)
+        return None if rec is None else self.identities[rec.id]
 
     def apply(self, rec: KeyRecord) -> None:
         known = self.by_id.get(rec.id)
@@ -69,6 +70,7 @@ class KeyRegistry:
             return  # an older read racing a newer one
         self.by_id[rec.id] = rec
         self.limits[rec.id] = limits_of(rec)
+        self.identities[rec.id] = Identity(rec.name, False, rec.id)
         if rec.revoked:
             self.by_digest.pop(rec.secret_hash, None)
         else:

@@ -16,7 +16,8 @@ import orjson
 from aiohttp import web
 
 from proxy.simulated.knobs import Knobs, answer_words, estimate_tokens, sample_arguments, sleep_ms, split_text
-from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
+from proxy.simulated.pacing import before_content, draw_faults, wait_first_token
+from proxy.simulated.server import MockContext, build_mock_app, json_response, read_json
 
 ERROR_TYPES: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "There was an issue with the format or content of your request."),
@@ -173,22 +174,15 @@ async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse
     body = await read_json(request)
     ctx.note_request(request, body)
     if knobs.api_key is not None and request.headers.get("x-api-key") != knobs.api_key:
-        ctx.counters.errors += 1
-        return error_response(401, knobs)
+        return ctx.refuse(error_response(401, knobs))
     if not request.headers.get("anthropic-version"):
-        ctx.counters.errors += 1
-        return error_response(400, knobs, "anthropic-version: header is required")
+        return ctx.refuse(error_response(400, knobs, "anthropic-version: header is required"))
     problem = request_problem(body)
     if problem is not None:
-        ctx.counters.errors += 1
-        return error_response(400, knobs, problem)
-    plan = ctx.plan()
-    if plan.hang:
-        await hang_forever()
-    if plan.status is not None:
-        ctx.counters.errors += 1
-        await sleep_ms(min(knobs.ttft_ms, 5.0))
-        return error_response(plan.status, knobs)
+        return ctx.refuse(error_response(400, knobs, problem))
+    plan, failed = await draw_faults(ctx, lambda status: error_response(status, knobs))
+    if failed is not None:
+        return failed
 
     blocks, pieces, stop, output_tokens = plan_content(body, knobs)
     input_tokens = estimate_tokens(orjson.dumps(body["messages"]).decode())
@@ -205,6 +199,10 @@ async def messages(ctx: MockContext, request: web.Request) -> web.StreamResponse
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+PING = sse("ping", {"type": "ping"})
+OVERLOADED = sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
 
 
 def block_events(index: int, block: dict[str, Any], pieces: list[str]) -> list[tuple[bytes, bool]]:
@@ -229,37 +227,21 @@ def block_events(index: int, block: dict[str, Any], pieces: list[str]) -> list[t
 
 async def stream_message(ctx: MockContext, request: web.Request, message: dict[str, Any], pieces: list[list[str]],
                          ttft_ms: float) -> web.StreamResponse:
-    knobs = ctx.knobs
     resp = web.StreamResponse(status=200, headers={
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "request-id": request_id()})
     await resp.prepare(request)
     usage = message["usage"]
     start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
     await resp.write(sse("message_start", {"type": "message_start", "message": start}))
-    await resp.write(sse("ping", {"type": "ping"}))
-    waited = 0.0
-    if knobs.keepalive_every_ms > 0:  # Anthropic keeps a quiet stream alive with ping events
-        while waited + knobs.keepalive_every_ms < ttft_ms:
-            await sleep_ms(knobs.keepalive_every_ms)
-            waited += knobs.keepalive_every_ms
-            await resp.write(sse("ping", {"type": "ping"}))
-    await sleep_ms(ttft_ms - waited)
+    await resp.write(PING)
+    await wait_first_token(resp, ctx, ttft_ms, PING)  # Anthropic keeps a quiet stream alive with ping events
 
     events = [e for i, block in enumerate(message["content"]) for e in block_events(i, block, pieces[i])]
     sent = 0
     for frame, is_content in events:
-        if is_content and knobs.drop_after_chunks is not None and sent >= knobs.drop_after_chunks:
-            ctx.counters.errors += 1
-            if request.transport is not None:
-                request.transport.abort()
-            return resp
-        if is_content and knobs.stream_error_after_chunks is not None and sent >= knobs.stream_error_after_chunks:
-            ctx.counters.errors += 1
-            await resp.write(sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
-            return resp
         if is_content:
-            if sent > 0:
-                await sleep_ms(knobs.chunk_gap_s * 1000.0)
+            if not await before_content(ctx, request, resp, sent, OVERLOADED):
+                return resp
             sent += 1
         await resp.write(frame)
     delta = {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},

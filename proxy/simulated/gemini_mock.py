@@ -25,7 +25,8 @@ from proxy.simulated.knobs import (
     sleep_ms,
     split_text,
 )
-from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
+from proxy.simulated.pacing import before_content, draw_faults, wait_first_token
+from proxy.simulated.server import MockContext, build_mock_app, json_response, read_json
 
 RPC_STATUS: dict[int, tuple[str, str]] = {
     400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
@@ -186,22 +187,15 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
     if knobs.api_key is not None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         if key is None:
-            ctx.counters.errors += 1
-            return error_response(403, knobs)
+            return ctx.refuse(error_response(403, knobs))
         if key != knobs.api_key:
-            ctx.counters.errors += 1
-            return key_invalid(knobs)
+            return ctx.refuse(key_invalid(knobs))
     problem = None if method in EMBED_METHODS else request_problem(body)
     if problem is not None:
-        ctx.counters.errors += 1
-        return error_response(400, knobs, problem)
-    plan = ctx.plan()
-    if plan.hang:
-        await hang_forever()
-    if plan.status is not None:
-        ctx.counters.errors += 1
-        await sleep_ms(min(knobs.ttft_ms, 5.0))
-        return error_response(plan.status, knobs)
+        return ctx.refuse(error_response(400, knobs, problem))
+    plan, failed = await draw_faults(ctx, lambda status: error_response(status, knobs))
+    if failed is not None:
+        return failed
     if method in EMBED_METHODS:
         await sleep_ms(knobs.ttft_ms)
         return gemini_embeddings(model.removeprefix("models/"), method, body)
@@ -229,30 +223,15 @@ async def generate(ctx: MockContext, request: web.Request) -> web.StreamResponse
 
 async def stream_sse(ctx: MockContext, request: web.Request, chunks: list[list[dict[str, Any]]], finish: str,
                      tokens: tuple[int, int, int], model: str, response_id: str, ttft_ms: float) -> web.StreamResponse:
-    knobs = ctx.knobs
     prompt, candidates, thoughts = tokens
     resp = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
-    waited = 0.0
-    if knobs.keepalive_every_ms > 0:
-        while waited + knobs.keepalive_every_ms < ttft_ms:
-            await sleep_ms(knobs.keepalive_every_ms)
-            waited += knobs.keepalive_every_ms
-            await resp.write(b": keep-alive\r\n\r\n")
-    await sleep_ms(ttft_ms - waited)
+    await wait_first_token(resp, ctx, ttft_ms, b": keep-alive\r\n\r\n")
     per_chunk = max(1, candidates // max(len(chunks), 1))
+    unavailable = b"data: " + orjson.dumps(error_body(503)) + b"\r\n\r\n"  # Gemini's in-stream failure
     for i, parts in enumerate(chunks):
-        if knobs.drop_after_chunks is not None and i >= knobs.drop_after_chunks:
-            ctx.counters.errors += 1
-            if request.transport is not None:
-                request.transport.abort()
+        if not await before_content(ctx, request, resp, i, unavailable):
             return resp
-        if knobs.stream_error_after_chunks is not None and i >= knobs.stream_error_after_chunks:
-            ctx.counters.errors += 1
-            await resp.write(b"data: " + orjson.dumps(error_body(503)) + b"\r\n\r\n")
-            return resp
-        if i > 0:
-            await sleep_ms(knobs.chunk_gap_s * 1000.0)
         last = i == len(chunks) - 1
         meta = usage_metadata(prompt, candidates if last else per_chunk * (i + 1), thoughts)
         await resp.write(b"data: " + orjson.dumps(response_chunk(parts, finish if last else None, meta, model, response_id)) + b"\r\n\r\n")

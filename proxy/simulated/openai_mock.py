@@ -20,7 +20,8 @@ from proxy.simulated.knobs import (
     sleep_ms,
     split_text,
 )
-from proxy.simulated.server import MockContext, build_mock_app, hang_forever, json_response, read_json
+from proxy.simulated.pacing import before_content, draw_faults, wait_first_token
+from proxy.simulated.server import MockContext, build_mock_app, json_response, read_json
 
 ERROR_BODIES: dict[int, tuple[str, str, str | None]] = {
     400: ("invalid_request_error", "Invalid request.", None),
@@ -134,6 +135,11 @@ def token_logprobs(text: str, body: dict[str, Any]) -> dict[str, Any] | None:
     return {"content": entries, "refusal": None}
 
 
+# The in-stream error OpenAI sends when it fails after the first chunk.
+STREAM_ERROR = b"data: " + orjson.dumps({"error": {"message": "The server had an error while processing your request.",
+                                                   "type": "server_error", "param": None, "code": None}}) + b"\n\n"
+
+
 def authorized(request: web.Request, key: str) -> bool:
     """OpenAI's bearer token, or Azure OpenAI's `api-key` header (the v1 API accepts either)."""
     return request.headers.get("Authorization") == f"Bearer {key}" or request.headers.get("api-key") == key
@@ -144,19 +150,13 @@ async def chat_completions(ctx: MockContext, request: web.Request) -> web.Stream
     body = await read_json(request)
     ctx.note_request(request, body)
     if knobs.api_key is not None and not authorized(request, knobs.api_key):
-        ctx.counters.errors += 1
-        return error_response(401, knobs)
+        return ctx.refuse(error_response(401, knobs))
     problem = request_problem(body)
     if problem is not None:
-        ctx.counters.errors += 1
-        return error_response(400, knobs, *problem)
-    plan = ctx.plan()
-    if plan.hang:
-        await hang_forever()
-    if plan.status is not None:
-        ctx.counters.errors += 1
-        await sleep_ms(min(knobs.ttft_ms, 5.0))
-        return error_response(plan.status, knobs)
+        return ctx.refuse(error_response(400, knobs, *problem))
+    plan, failed = await draw_faults(ctx, lambda status: error_response(status, knobs))
+    if failed is not None:
+        return failed
 
     model = str(body["model"])
     text = prompt_text(body)
@@ -255,13 +255,7 @@ async def stream_answer(
 
     for index in range(n):
         await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}, index=index))
-    waited = 0.0
-    if knobs.keepalive_every_ms > 0:
-        while waited + knobs.keepalive_every_ms < ttft_ms:
-            await sleep_ms(knobs.keepalive_every_ms)
-            waited += knobs.keepalive_every_ms
-            await resp.write(b": keep-alive\n\n")
-    await sleep_ms(ttft_ms - waited)
+    await wait_first_token(resp, ctx, ttft_ms, b": keep-alive\n\n")
 
     if tool is not None:
         args = orjson.dumps(sample_arguments((tool.get("function") or {}).get("parameters") or {})).decode()
@@ -278,20 +272,9 @@ async def stream_answer(
         deltas = [{"content": w} for w in words]
         finish, completion_tokens = "stop", knobs.chunks * knobs.tokens_per_chunk
 
-    gap = knobs.chunk_gap_s * 1000.0
     for i, delta in enumerate(deltas):
-        if knobs.drop_after_chunks is not None and i >= knobs.drop_after_chunks:
-            ctx.counters.errors += 1
-            if request.transport is not None:
-                request.transport.abort()
+        if not await before_content(ctx, request, resp, i, STREAM_ERROR):
             return resp
-        if knobs.stream_error_after_chunks is not None and i >= knobs.stream_error_after_chunks:
-            ctx.counters.errors += 1
-            err = {"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None}}
-            await resp.write(b"data: " + orjson.dumps(err) + b"\n\n")
-            return resp
-        if i > 0:
-            await sleep_ms(gap)
         await resp.write(b"".join(chunk(delta, index=index) for index in range(n)))  # the choices interleave
     await resp.write(b"".join(chunk({}, finish, index=index) for index in range(n)))
     if include_usage:
@@ -307,14 +290,10 @@ async def embeddings(ctx: MockContext, request: web.Request) -> web.StreamRespon
     body = await read_json(request)
     ctx.note_request(request, body)
     if ctx.knobs.api_key is not None and not authorized(request, ctx.knobs.api_key):
-        ctx.counters.errors += 1
-        return error_response(401, ctx.knobs)
-    plan = ctx.plan()
-    if plan.hang:
-        await hang_forever()
-    if plan.status is not None:
-        ctx.counters.errors += 1
-        return error_response(plan.status, ctx.knobs)
+        return ctx.refuse(error_response(401, ctx.knobs))
+    _, failed = await draw_faults(ctx, lambda status: error_response(status, ctx.knobs), pause_ms=0.0)
+    if failed is not None:
+        return failed
     await sleep_ms(ctx.knobs.ttft_ms)
     answer = openai_embeddings(body)
     ctx.counters.errors += answer.status >= 400

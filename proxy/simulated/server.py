@@ -38,6 +38,11 @@ class MockContext:
     def plan(self) -> FaultPlan:
         return FaultPlan(self.knobs, self.rng)
 
+    def refuse(self, answer: web.StreamResponse) -> web.StreamResponse:
+        """A request refused before any answer (its key, its body): counted as an error."""
+        self.counters.errors += 1
+        return answer
+
     def note_request(self, request: web.Request, body: Any) -> None:
         self.counters.requests += 1
         self.counters.last_headers = {str(k): v for k, v in request.headers.items()}  # plain str: orjson-safe

@@ -29,6 +29,9 @@ class KeyState:
     reservations: dict[str, tuple[int, float]] = field(default_factory=dict)  # ticket -> (nUSD, expiry)
     reserved: int = 0
     spent: dict[int, int] = field(default_factory=dict)  # period id -> nUSD
+    # No lease ends before this: the slots and reservations are walked only once one may have ended
+    # (rarely: a request settles long before its lease), not on every admission.
+    next_expiry: float = float("inf")
 
     def prune(self, now: float, window_s: float) -> None:
         start = rules.window_start(now, window_s)
@@ -38,10 +41,13 @@ class KeyState:
             ticket, entry = self.token_log.popleft()
             self.tokens_in_window -= entry.tokens
             self.token_entries.pop(ticket, None)
+        if now < self.next_expiry:
+            return
         for ticket in [t for t, expiry in self.in_flight.items() if expiry <= now]:
             del self.in_flight[ticket]
         for ticket in [t for t, (_, expiry) in self.reservations.items() if expiry <= now]:
             self.reserved -= self.reservations.pop(ticket)[0]
+        self.next_expiry = min([*self.in_flight.values(), *(e for _, e in self.reservations.values()), float("inf")])
 
 
 class LocalLimits:
@@ -83,6 +89,7 @@ class LocalLimits:
             state.in_flight[demand.ticket] = now + demand.lease_s
             state.reservations[demand.ticket] = (demand.cost_nusd, now + demand.lease_s)
             state.reserved += demand.cost_nusd
+            state.next_expiry = min(state.next_expiry, now + demand.lease_s)
         return Decision(
             admitted=refused is None, refused_by=refused, retry_after_s=retry,
             requests_in_window=len(state.requests), tokens_in_window=state.tokens_in_window,
@@ -115,11 +122,14 @@ class LocalLimits:
     def sync_spent(self, key_id: str, period_id: int, durable_nusd: int) -> None:
         """The store's durable spend (every replica's) replaces what this process counted alone."""
         state = self.keys.get(key_id)
-        if state is not None:
-            # never below what this process counted: its own settlements reach the store through the
-            # spend writer's batches, so a poll of the store can lag behind them (a budget then let
-            # one more request through)
-            state.spent = {period_id: max(durable_nusd, state.spent.get(period_id, 0), 0)}
+        if state is None or period_id < max(state.spent, default=period_id):
+            # a record whose spend is of an earlier period (or of none yet: a new key before its first
+            # spend reaches the store) says nothing of this one's: what this process counted stands
+            return
+        # never below what this process counted: its own settlements reach the store through the
+        # spend writer's batches, so a poll of the store can lag behind them (a budget then let
+        # one more request through)
+        state.spent = {period_id: max(durable_nusd, state.spent.get(period_id, 0), 0)}
 
     def forget(self, key_id: str) -> None:
         self.keys.pop(key_id, None)

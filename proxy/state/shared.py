@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from proxy.config import StateConfig
 from proxy.state.backend import Decision, Demand, Settlement, StateUnavailable
+from proxy.state.coalesce import Coalescer
 from proxy.state.local import LocalLimits
 from proxy.state.redis_limits import RedisLimits
 
@@ -52,6 +53,7 @@ class SharedState:
         self.local = LocalLimits()
         self.client: Redis | None = None
         self.redis: RedisLimits | None = None
+        self.admissions: Coalescer[Demand, Decision] | None = None  # Redis admissions, batched under load
         self.redis_up = False
         self.known_replicas = self.workers  # until a heartbeat counts them
         self.handlers: list[EventHandler] = []
@@ -72,6 +74,7 @@ class SharedState:
         self.client = Redis.from_url(self.cfg.redis_url.get_secret_value(), socket_timeout=REDIS_TIMEOUT_S,
                                      socket_connect_timeout=REDIS_TIMEOUT_S)
         self.redis = RedisLimits(self.client)
+        self.admissions = Coalescer(self._admit_batch, self._give_back)
         await self._probe()
         if not self.redis_up:
             log.warning("state: Redis is not reachable at start-up; limits run %s until it is", self.mode_words())
@@ -79,6 +82,8 @@ class SharedState:
         self._tasks = [loop.create_task(self._keep_in_touch()), loop.create_task(self._listen())]
 
     async def close(self) -> None:
+        if self._settles:
+            self._start_settling()
         if self._settling is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._settling
@@ -108,9 +113,9 @@ class SharedState:
     async def admit(self, demand: Demand) -> tuple[Decision, str]:
         """The decision and the name of the back end that made it (settle goes to the same one).
         Raises StateUnavailable when Redis is down and the mode is `closed`."""
-        if self.redis is not None and self.redis_up:
+        if self.admissions is not None and self.redis_up:
             try:
-                return await self.redis.admit(demand, -1.0), "redis"
+                return await self.admissions.call(demand), "redis"
             except StateUnavailable:
                 self._went_down()
         if self.shared and self.cfg.on_redis_down == "closed":
@@ -119,13 +124,32 @@ class SharedState:
         local = demand if divisor == 1 else replace(demand, limits=demand.limits.shared(divisor))
         return self.local.admit_now(local, time.time()), "local"
 
+    async def _admit_batch(self, demands: list[Demand]) -> list[Decision]:
+        """A batch of admissions, with the settlements made since the last one: one round trip for both."""
+        assert self.redis is not None and self.admissions is not None
+        settles, self._settles = self._settles, []
+        try:
+            return await self.redis.admit_many(demands, settles)
+        except StateUnavailable:
+            self._keep_unsent(settles)
+            raise
+        finally:
+            if self._settles and not self.admissions.waiting:  # no batch follows to take them
+                self._start_settling()
+
+    def _give_back(self, demand: Demand, decision: Decision) -> None:
+        """An admission whose request was cancelled while it was on the wire: free its slot and
+        reservation now (it reached no upstream, so it cost nothing) rather than when its lease ends."""
+        if decision.admitted:  # called as its batch ends: nothing would take it along, so it leaves alone
+            self._settles.append(Settlement(demand.key_id, demand.ticket, 0, 0, demand.period_id))
+            self._start_settling()
+
     async def settle(self, done: Settlement, backend: str) -> None:
-        """Settlements to Redis leave in batches: every one made while a batch is on the wire goes in
-        the next, in one round trip (they are off the answer's path, so only their cost matters)."""
+        """Settlements to Redis leave in batches: with the next batch of admissions when one is on the
+        wire, else on their own, every one made meanwhile in the next (they are off the answer's path,
+        so only their cost matters)."""
         if backend == "redis" and self.redis is not None:
-            self._settles.append(done)
-            if self._settling is None:
-                self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
+            self._queue_settlements([done])
             return
         self.local.settle_now(done)
 
@@ -138,18 +162,28 @@ class SharedState:
                     await self.redis.settle_many(batch)
                 except StateUnavailable:
                     self._went_down()
-                    # kept for when Redis returns: their slots and reservations are freed then, rather
-                    # than blocking the key until their leases run out (the store has the spend meanwhile)
-                    self._unsent = (self._unsent + batch)[-MAX_UNSENT:]
+                    self._keep_unsent(batch)
         finally:
             self._settling = None
 
+    def _keep_unsent(self, batch: list[Settlement]) -> None:
+        """Kept for when Redis returns: their slots and reservations are freed then, rather than
+        blocking the key until their leases run out (the store has the spend meanwhile)."""
+        self._unsent = (self._unsent + batch)[-MAX_UNSENT:]
+
     def _resend_unsent(self) -> None:
         if self._unsent and self.redis_up:
-            self._settles.extend(self._unsent)
-            self._unsent = []
-            if self._settling is None:
-                self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
+            unsent, self._unsent = self._unsent, []
+            self._queue_settlements(unsent)
+
+    def _queue_settlements(self, settlements: list[Settlement]) -> None:
+        self._settles.extend(settlements)
+        if self.admissions is None or not self.admissions.busy:  # else they ride with the next admissions
+            self._start_settling()
+
+    def _start_settling(self) -> None:
+        if self._settling is None:
+            self._settling = asyncio.get_running_loop().create_task(self._send_settlements())
 
     def sync_spent(self, key_id: str, period_id: int, durable_nusd: int) -> None:
         self.local.sync_spent(key_id, period_id, durable_nusd)
