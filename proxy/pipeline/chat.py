@@ -225,10 +225,12 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
     return Completion(data, route, gateway_notes(route, attempts, notes))
 
 
-async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
-                           received_at: float) -> ChatStream | ReplayStream:
+async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float,
+                           on_open: Callable[[], object] | None = None) -> ChatStream | ReplayStream:
     """A stream whose first content has arrived (nothing is sent to the client before that, so a
-    failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`."""
+    failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`.
+    `on_open` runs whenever an attempt's upstream has answered 200 and has yet to send content: the
+    front end builds its answer's frame then, while the upstream thinks, not on the first token's way."""
     use = cache_use(call, res.cache)
     if use is not None and res.cache is not None:
         hit = await lookup(res.cache, use, res.catalog)
@@ -248,8 +250,8 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
             t = attempt_timeouts(route.timeouts, overrides, received_at)
             session = upstreams.session_for(route.base_url)
             if keys is None or route.provider not in keys.rings:
-                return open_stream(session, route, body, t, drain)
-            return keys.call(route, body, lambda target: open_stream(session, route, body, t, drain, target))
+                return open_stream(session, route, body, t, drain, None, on_open)
+            return keys.call(route, body, lambda target: open_stream(session, route, body, t, drain, target, on_open))
 
         won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
                                       outcome, notes, res.hedging, hedge_plan(call, res, candidates), res.probe_gate)
