@@ -6,6 +6,10 @@
     python -m bench.compare --smoke    # seconds: checks the harness works, not that anything is fast
     python -m bench.compare --only c64 --skip litellm switchyard-2w --variant logs-on=logs_on.yaml
                                        # Switchyard as configured in logs_on.yaml against Switchyard as it is
+    python -m bench.compare --only overhead --skip litellm switchyard-2w --realtime --held-forwarder
+                                       # + --variant before --variant-checkout before:/tmp/switchyard-main:
+                                       # issue 10's ratios, main and this tree in one run, and what holding
+                                       # a stream's headers to its first token costs by itself
 
 One mock upstream (bench/fast_mock.py) and every contender run at once; contenders are pinned to the same
 cpus (`--gateway-cpus`), the mock and the load (bench/loadgen.py, or wrk for the c=1 non-streaming rows)
@@ -49,9 +53,20 @@ def machine_load() -> dict[str, float]:
     return {"load1": one, "load5": five, "load15": fifteen}
 
 
+HELD_FORWARDER = "forwarder-held"
+
+
+def held_forwarder() -> str:
+    """--contender text for the forwarder that holds a stream's headers to its first content (bench/forwarder.py)."""
+    return (f"{HELD_FORWARDER}={shlex.quote(sys.executable)} -m bench.forwarder --upstream {{upstream}} --port {{port}} "
+            "--hold-headers")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = SMOKE if args.smoke else FULL
     names = [n for n in profile.contenders if n not in args.skip]
+    if args.held_forwarder:
+        args.contender = [*args.contender, held_forwarder()]
     specs = specs_from_args(names, args.variant, args.variant_env, args.variant_sidecar, args.contender, args.variant_checkout)
     wanted = scenarios.wanted_scenarios(args.only)
     h = Harness(args, rounds=args.rounds or profile.rounds, slice_s=args.slice_s or profile.slice_s)
@@ -111,6 +126,9 @@ def parser() -> argparse.ArgumentParser:
                    help="run a --variant from another Switchyard tree (its Rust module built), e.g. main before a change")
     p.add_argument("--contender", action="append", default=[], metavar="NAME=COMMAND",
                    help="any other proxy: a command taking {port} (and {upstream}, the mock's origin)")
+    p.add_argument("--held-forwarder", action="store_true",
+                   help=f"add {HELD_FORWARDER}: the forwarder holding a stream's headers until its first content, as "
+                        "Switchyard does; its TTFT over the forwarder's is what that failover contract costs by itself")
     p.add_argument("--rounds", type=int, default=0, help=f"interleaved rounds (default {FULL.rounds}; smoke {SMOKE.rounds})")
     p.add_argument("--slice-s", type=float, default=0.0, help=f"one contender's turn (default {FULL.slice_s} s)")
     p.add_argument("--realtime", action="store_true",

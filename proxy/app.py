@@ -23,7 +23,7 @@ from proxy.api import (
 )
 from proxy.api.console import add_console_routes
 from proxy.api.frontend import FRONT_ENDS
-from proxy.api.middleware import auth_middleware, errors_middleware
+from proxy.api.middleware import gateway_middleware
 from proxy.appkeys import CIRCUITS, GATEWAY, KEYS, LEARNING, METRICS, STORE
 from proxy.auth import GatewayAccess, key_checker
 from proxy.cache import MemoryStore
@@ -208,9 +208,9 @@ def create_app(
     install_log_filter(log)
     checker = key_checker(settings.server, environ)
     key_service = build_key_service(settings)
-    # errors first, so a 401 from the key check leaves in the API's own error shape too; the key check
-    # is always on the path, since issuing the first virtual key turns it on
-    middlewares = [errors_middleware, auth_middleware(GatewayAccess(checker, environ), key_service.registry)]
+    # the key check is always on the path, since issuing the first virtual key turns it on; its 401
+    # leaves in the API's own error shape, as every error does
+    middlewares = [gateway_middleware(GatewayAccess(checker, environ), key_service.registry)]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )

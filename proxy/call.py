@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from multidict import istr
 
-from proxy.call_checks import check_fields, check_message_count, invalid
+from proxy.call_checks import MAX_MESSAGES, check_fields, check_message_count, invalid
 from proxy.errors import GatewayError
 from proxy.schemas import validate_chat_request
 
@@ -395,6 +395,24 @@ def parse_chat_call(
     tenant: str = "",
 ) -> ChatCall:
     """Check `body` (OpenAI-shaped) and the gateway's headers once; a 400 naming the field if wrong."""
+    quick = quick_chat_call(body, headers, request_id, api, default_factor, tenant)
+    if quick is not None:
+        return quick
+    return checked_chat_call(body, headers, request_id=request_id, api=api, default_factor=default_factor,
+                             known_models=known_models, tenant=tenant)
+
+
+def checked_chat_call(
+    body: dict[str, Any],
+    headers: Mapping[str, str],
+    *,
+    request_id: str,
+    api: str = "openai_chat",
+    default_factor: str = "latency",
+    known_models: Mapping[str, Any] | None = None,
+    tenant: str = "",
+) -> ChatCall:
+    """`parse_chat_call` with every check run, whatever the body."""
     check_message_count(body)  # before anything walks the messages
     params = validate_chat_request(body)
     check_fields(body)
@@ -420,3 +438,60 @@ def parse_chat_call(
         tenant=tenant,
         api=api,
     )
+
+
+# -- the quick path ---------------------------------------------------------------------------------
+
+# The fields of the common request. A body with any other (tools, n, the gateway's own fields...) or
+# with a value the quick checks are not sure of takes `checked_chat_call`.
+QUICK_FIELDS = frozenset({"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+                          "temperature", "top_p"})
+QUICK_ROLES = ("user", "system", "assistant", "developer")  # a tuple: a role may be any JSON value, a list included
+QUICK_NUMBERS = (int, float)
+MAX_QUICK_INT = 2**63  # as schemas.quick_chat_params: larger ones are the full checks' to word
+
+
+def quick_chat_call(body: dict[str, Any], headers: Mapping[str, str], request_id: str, api: str, default_factor: str,
+                    tenant: str) -> ChatCall | None:
+    """The ChatCall of a body every check would pass, in one walk of its messages; None when the body
+    is not of the common shape or this cannot tell (then the full checks decide, and word the 400).
+    It accepts only what they accept, with the same result: tests/test_call.py holds the two together."""
+    if not body.keys() <= QUICK_FIELDS:
+        return None
+    model = body.get("model")
+    messages = body.get("messages")
+    if model.__class__ is not str or not model or model == AUTO_MODEL or messages.__class__ is not list \
+            or not 0 < len(messages) <= MAX_MESSAGES:
+        return None
+    for message in messages:
+        # exactly a role and a string content: two string keys, as every check wants them
+        if message.__class__ is not dict or len(message) != 2 or message.get("role") not in QUICK_ROLES \
+                or message.get("content").__class__ is not str:
+            return None
+    stream = body.get("stream", False)
+    if stream.__class__ is not bool:
+        return None
+    include_usage = False
+    options = body.get("stream_options")
+    if options is not None:
+        if options.__class__ is not dict or not options.keys() <= {"include_usage"}:
+            return None
+        include_usage = options.get("include_usage", False)
+        if include_usage.__class__ is not bool:
+            return None
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if value is not None and (value.__class__ is not int or not 1 <= value < MAX_QUICK_INT):
+            return None
+    for name, high in (("temperature", 2), ("top_p", 1)):
+        value = body.get(name)
+        if value is not None and (value.__class__ not in QUICK_NUMBERS or not 0 <= value <= high):
+            return None
+    routing = _DEFAULT_ROUTING.get(default_factor)
+    if routing is None:
+        return None
+    client_id = headers.get(REQUEST_ID_HEADER)
+    return ChatCall(body, model, stream, include_usage, None, routing, False, parse_timeouts(body, headers),
+                    parse_tags(body, headers), request_id, client_id[:MAX_CLIENT_ID_CHARS] if client_id else None,
+                    parse_hedge(body, headers) if HEDGE_HEADER in headers else None,
+                    parse_cache(body, headers) if CACHE_HEADER in headers else None, tenant, api)

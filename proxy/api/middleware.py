@@ -1,4 +1,4 @@
-"""Middlewares: the request id, the gateway key check, and the last line of defence for errors.
+"""The middleware: the request id, the gateway key check, and the last line of defence for errors.
 
 Every answer carries the gateway's `x-request-id` (a UUIDv7 made here, at arrival). An error that
 escapes a handler is rendered by the front end of the path it came from, so `/v1/messages` answers
@@ -35,32 +35,40 @@ def http_error(request: web.Request, exc: web.HTTPException) -> GatewayError:
     return GatewayError(exc.status, message, type="invalid_request_error" if exc.status < 500 else None)
 
 
-@web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
-    rid = request[REQUEST_ID] = uuid7()
-    token = CURRENT.set(rid)
-    gw.in_flight += 1
-    try:
+def gateway_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None) -> Middleware:
+    """The gateway's one middleware: the request id, the key check (`admit`), and the last line of
+    defence for errors. One, not one a job: every resume of a handler's awaits passes through each
+    middleware's coroutine frame (and aiohttp adds a frame of its own whenever there is any)."""
+
+    @web.middleware
+    async def serve(request: web.Request, handler: Handler) -> web.StreamResponse:
+        gw = request.app[GATEWAY]
+        rid = request[REQUEST_ID] = uuid7()
+        token = CURRENT.set(rid)
+        gw.in_flight += 1
         try:
-            resp = await handler(request)
-        except GatewayError as exc:
-            return render(request, exc)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return render(request, http_error(request, exc))
-        except Exception as exc:  # the last line of defence: logged once, never a stack trace to the client
-            log.error("unhandled error on %s %s: %s", request.method, request.path, redacted_traceback(exc))
-            return render(request, internal_error())
-        # The chat front ends build their answers with these headers (cheaper than adding them after);
-        # a stream took them before its first byte. Any other answer gets them here.
-        if not resp.prepared and REQUEST_ID_HEADER not in resp.headers:
-            resp.headers.update(answer_headers(request))
-        return resp
-    finally:
-        gw.in_flight -= 1
-        CURRENT.reset(token)
+            try:
+                admit(request, access, virtual)
+                resp = await handler(request)
+            except GatewayError as exc:
+                return render(request, exc)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                return render(request, http_error(request, exc))
+            except Exception as exc:  # the last line of defence: logged once, never a stack trace to the client
+                log.error("unhandled error on %s %s: %s", request.method, request.path, redacted_traceback(exc))
+                return render(request, internal_error())
+            # The chat front ends build their answers with these headers (cheaper than adding them after);
+            # a stream took them before its first byte. Any other answer gets them here.
+            if not resp.prepared and REQUEST_ID_HEADER not in resp.headers:
+                resp.headers.update(answer_headers(request))
+            return resp
+        finally:
+            gw.in_flight -= 1
+            CURRENT.reset(token)
+
+    return serve
 
 
 def render(request: web.Request, error: GatewayError) -> web.Response:
@@ -109,29 +117,24 @@ def session_identity(access: GatewayAccess, request: web.Request, cookie: str) -
     return identity
 
 
-def auth_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None) -> Middleware:
-    """Static keys first, then virtual keys; a console session cookie stands for a static key. The gateway
-    is open only while neither kind exists: the first virtual key issued turns the check on without a restart."""
+def admit(request: web.Request, access: GatewayAccess, virtual: VirtualKeys | None) -> None:
+    """The key check: static keys first, then virtual keys; a console session cookie stands for a
+    static key. The gateway is open only while neither kind exists: the first virtual key issued turns
+    the check on without a restart. Sets the caller's identity on the request, or raises a 401."""
     checker = access.checker
-
-    @web.middleware
-    async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if checker:
-            request[ACCESS] = access
-        if request.path not in OPEN_PATHS and not is_console_path(request.path):
-            key = presented_key(request.headers)
-            cookie = request.cookies.get(COOKIE_NAME)
-            if key is None and cookie is not None and checker:
-                request[IDENTITY] = session_identity(access, request, cookie)
-                return await handler(request)
-            identity = checker.identify(key)
-            if identity is None and key is not None and virtual is not None:
-                identity = virtual.identity(key)
-            if identity is not None:
-                request[IDENTITY] = identity
-            elif checker or (virtual is not None and virtual.any):
-                raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))
-        return await handler(request)
-
-    return require_key
-
+    if checker:
+        request[ACCESS] = access
+    if request.path in OPEN_PATHS or is_console_path(request.path):
+        return
+    key = presented_key(request.headers)
+    cookie = request.cookies.get(COOKIE_NAME)
+    if key is None and cookie is not None and checker:
+        request[IDENTITY] = session_identity(access, request, cookie)
+        return
+    identity = checker.identify(key)
+    if identity is None and key is not None and virtual is not None:
+        identity = virtual.identity(key)
+    if identity is not None:
+        request[IDENTITY] = identity
+    elif checker or (virtual is not None and virtual.any):
+        raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.api.event_stream import EventStreamResponse
+from proxy.api.event_stream import EventStreamFrame
 from proxy.api.frontend import answer_headers, read_chat_call
 from proxy.api.key_limits import enter_key_limits
 from proxy.appkeys import GATEWAY
@@ -94,8 +94,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(done.data), content_type="application/json",
                             headers={**done.notes, **limits, **answer_headers(request)})
-    stream = await open_chat_stream(call, res, outcome, received_at)
-    resp = EventStreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
+    frame = EventStreamFrame(lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
+    stream = await open_chat_stream(call, res, outcome, received_at, frame.build)
+    resp = frame.response(stream.notes)
     await relay(stream, ChunkRenderer(call.include_usage), lambda: resp.prepare(request), resp.write, res, outcome)
     await end_stream(resp)
     return resp

@@ -8,10 +8,9 @@ request's Outcome, which they finish when the answer ends.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,19 +18,11 @@ import orjson
 
 from proxy._scorer import Scorer
 from proxy.call import ChatCall
-from proxy.catalog import Catalog, Route
+from proxy.catalog import AdapterTarget, Route
 from proxy.errors import GatewayError, UpstreamError, internal_error
-from proxy.outcome import AttemptOutcome, AutoRoute, Outcome, RouteCandidate
-from proxy.pipeline.accounting import (
-    StreamTally,
-    answer_text,
-    estimate_usage,
-    finish_reason_of,
-    shape_completion,
-)
+from proxy.outcome import AttemptOutcome, Outcome
+from proxy.pipeline.accounting import StreamTally, answer_text, finish_reason_of, shape_completion
 from proxy.pipeline.cached import (
-    CACHE_HEADER,
-    AnswerCache,
     CacheUse,
     ReplayStream,
     account_hit,
@@ -41,46 +32,24 @@ from proxy.pipeline.cached import (
     lookup,
     replay,
 )
-from proxy.pipeline.fallback import ProbeGate, run_with_fallback
+from proxy.pipeline.dispatch import FinishOnFailure, attempts, dispatch, fail, price_hedge_losers
 from proxy.pipeline.fanout import fan_out, single_choice
+from proxy.pipeline.resources import ChatResources, OnFinish
 from proxy.redact import redact, redacted_traceback
-from proxy.routing.candidates import CandidatePlan, plan_candidates
-from proxy.routing.hedging import HedgePlan, Hedging
 from proxy.routing.model_fit import N_WIRES, choice_count
-from proxy.routing.model_routing import AutoDecision, ModelRouter
 from proxy.store.bodies import captured_bodies
 from proxy.upstream.attempt import JsonAttempt, OpenedStream, attempt_json, open_stream
-from proxy.upstream.drain import Drain
-from proxy.upstream.keys import UpstreamKeys
-from proxy.upstream.pool import UpstreamPool
 from proxy.upstream.stream import pump_until_deadline
-from proxy.upstream.timeouts import attempt_timeouts
+from proxy.upstream.timeouts import AttemptTimeouts, attempt_timeouts
+
+__all__ = ["ChatResources", "ChatStream", "Completion", "OnFinish", "StreamRenderer", "complete", "describe", "fail",
+           "gateway_notes", "new_outcome", "open_chat_stream", "relay"]
 
 log = logging.getLogger("switchyard")
 
-OnFinish = Callable[[Outcome], None]
 Write = Callable[[bytes], Awaitable[None]]
-ROUTE_HEADER = "x-switchyard-route"
 # Failures of the gateway itself, not of the provider that was streaming.
 GATEWAY_CODES = frozenset({"gateway_shutting_down", "internal_error"})
-
-
-@dataclass(frozen=True, slots=True)
-class ChatResources:
-    """What the pipeline needs, built once per process (see proxy.app)."""
-
-    catalog: Catalog
-    scorer: Scorer
-    model_router: ModelRouter | None
-    upstreams: UpstreamPool
-    drain: Drain
-    max_attempts: int
-    on_finish: Sequence[OnFinish] = ()
-    upstream_keys: UpstreamKeys | None = None  # providers with several API keys, used in turn
-    probe_gate: ProbeGate | None = None  # replicas sharing provider health: who probes a half-open one
-    bodies_max_bytes: int = 0  # log.bodies: keep messages and answers (redacted, capped) on the outcome; 0: never
-    hedging: Hedging | None = None
-    cache: AnswerCache | None = None
 
 
 class StreamRenderer(Protocol):
@@ -130,34 +99,6 @@ def describe(outcome: Outcome, call: ChatCall) -> None:
     outcome.tags = call.tags  # read-only already
 
 
-def plan(call: ChatCall, res: ChatResources, outcome: Outcome) -> tuple[CandidatePlan, dict[str, str]]:
-    candidates = plan_candidates(call, res.catalog, res.scorer, res.model_router)
-    notes: dict[str, str] = {}
-    if candidates.decision is not None:
-        notes[ROUTE_HEADER] = candidates.decision.reason
-        outcome.route = auto_route(candidates.decision)
-    return candidates, notes
-
-
-def hedge_plan(call: ChatCall, res: ChatResources, candidates: CandidatePlan) -> HedgePlan | None:
-    if res.hedging is None or not candidates.candidates:
-        return None
-    return res.hedging.plan(candidates.candidates[0].model, call.hedge)
-
-
-def price_hedge_losers(outcome: Outcome, body: dict[str, Any], res: ChatResources) -> None:
-    """A hedge's loser was cancelled before its first token: its cost is the prompt's, estimated."""
-    prompt_tokens: int | None = None
-    for record in outcome.attempts:
-        if record.outcome != "hedge_lost":
-            continue
-        if prompt_tokens is None:
-            prompt_tokens = int(estimate_usage(body, 0)["prompt_tokens"])
-        route = res.catalog.models[record.model].routes.get(record.provider)
-        record.cost_usd = route.cost_usd(prompt_tokens, 0) if route is not None else None
-        record.cost_estimated = True
-
-
 def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[str, str]:
     notes["x-switchyard-provider"] = route.provider
     notes["x-switchyard-attempts"] = str(attempts)
@@ -177,36 +118,29 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
             outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
             outcome.finish("ok", 200)
             return Completion(answer.as_completion(), route, notes)
-    try:
-        candidates, notes = plan(call, res, outcome)
-        if use is not None:
-            notes[CACHE_HEADER] = outcome.cache = "miss"
-        body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
-        keys = res.upstream_keys
+    body, upstreams, drain = call.body, res.upstreams, res.drain
+    headers_within_s = call.timeouts.first_token_s  # the request's own first-token limit, if it set one
 
-        n = choice_count(body)
-        headers_within_s = overrides.first_token_s  # the request's own first-token limit, if it set one
+    def send(route: Route, t: AttemptTimeouts, target: AdapterTarget | None) -> Awaitable[JsonAttempt]:
+        return attempt_json(upstreams.session_for(route.base_url), route, body, t, drain, headers_within_s, target)
 
-        # a plain function returning the attempt's coroutine: one frame fewer on every resume
+    attempt = None
+    n = choice_count(body)
+    if n > 1:  # for an API without `n` (Anthropic, Gemini): n single-choice attempts in parallel, merged
+        keyed, one = attempts(call, res, received_at, send), single_choice(body)
+
         def attempt(route: Route) -> Awaitable[JsonAttempt]:
-            t = attempt_timeouts(route.timeouts, overrides, received_at)
+            if route.wire in N_WIRES:
+                return keyed(route)
+            t = attempt_timeouts(route.timeouts, call.timeouts, received_at)
             session = upstreams.session_for(route.base_url)
-            if n > 1 and route.wire not in N_WIRES:  # no `n` in this API: n attempts in parallel, merged
-                one = single_choice(body)
-                return fan_out(n, lambda: attempt_json(session, route, one, t, drain, headers_within_s))
-            if keys is None or route.provider not in keys.rings:
-                return attempt_json(session, route, body, t, drain, headers_within_s)
-            return keys.call(route, body,
-                             lambda target: attempt_json(session, route, body, t, drain, headers_within_s, target))
+            return fan_out(n, lambda: attempt_json(session, route, one, t, drain, headers_within_s))
 
-        won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates), res.probe_gate)
-    except BaseException as exc:
-        fail(outcome, exc)
-        raise
-    result, record, attempts = won.result, won.record, won.attempts
-    if outcome.hedge is not None:
-        price_hedge_losers(outcome, body, res)
+    with FinishOnFailure(outcome):
+        run = dispatch(call, res, outcome, received_at, send, use is not None, attempt)
+        won = await run.won
+    result, record, attempts_made = won.result, won.record, won.attempts
+    price_hedge_losers(outcome, body, res)
     route = result.route
     res.scorer.record(route.model, route.provider, "ok", first_token_ms=result.elapsed_ms)
     data = shape_completion(result.response, route, body)
@@ -222,13 +156,15 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
     if use is not None and res.cache is not None:
         await fill_completion(res.cache, use, data, route, outcome.finish_reason)
     outcome.finish("ok", 200)
-    return Completion(data, route, gateway_notes(route, attempts, notes))
+    return Completion(data, route, gateway_notes(route, attempts_made, run.notes))
 
 
-async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
-                           received_at: float) -> ChatStream | ReplayStream:
+async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float,
+                           on_open: Callable[[], object] | None = None) -> ChatStream | ReplayStream:
     """A stream whose first content has arrived (nothing is sent to the client before that, so a
-    failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`."""
+    failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`.
+    `on_open` runs whenever an attempt's upstream has answered 200 and has yet to send content: the
+    front end builds its answer's frame then, while the upstream thinks, not on the first token's way."""
     use = cache_use(call, res.cache)
     if use is not None and res.cache is not None:
         hit = await lookup(res.cache, use, res.catalog)
@@ -237,32 +173,20 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
             notes: dict[str, str] = {}
             account_hit(outcome, answer, notes)
             return ReplayStream(answer, route, notes)
-    try:
-        candidates, notes = plan(call, res, outcome)
-        if use is not None:
-            notes[CACHE_HEADER] = outcome.cache = "miss"
-        body, overrides, upstreams, drain = call.body, call.timeouts, res.upstreams, res.drain
-        keys = res.upstream_keys
+    body, upstreams, drain = call.body, res.upstreams, res.drain
 
-        def attempt(route: Route) -> Awaitable[OpenedStream]:
-            t = attempt_timeouts(route.timeouts, overrides, received_at)
-            session = upstreams.session_for(route.base_url)
-            if keys is None or route.provider not in keys.rings:
-                return open_stream(session, route, body, t, drain)
-            return keys.call(route, body, lambda target: open_stream(session, route, body, t, drain, target))
+    def send(route: Route, t: AttemptTimeouts, target: AdapterTarget | None) -> Awaitable[OpenedStream]:
+        return open_stream(upstreams.session_for(route.base_url), route, body, t, drain, target, on_open)
 
-        won = await run_with_fallback(candidates.candidates, attempt, res.scorer, drain, res.max_attempts,
-                                      outcome, notes, res.hedging, hedge_plan(call, res, candidates), res.probe_gate)
-    except BaseException as exc:
-        fail(outcome, exc)
-        raise
-    opened, record, attempts = won.result, won.record, won.attempts
-    if outcome.hedge is not None:
-        price_hedge_losers(outcome, body, res)
+    with FinishOnFailure(outcome):
+        run = dispatch(call, res, outcome, received_at, send, use is not None)
+        won = await run.won
+    opened, record, attempts_made = won.result, won.record, won.attempts
+    price_hedge_losers(outcome, body, res)
     route = opened.route
     outcome.model, outcome.provider = route.model, route.provider
     record.ttft_ms, record.status = round(opened.first_token_ms, 3), 200
-    return ChatStream(opened, route, gateway_notes(route, attempts, notes),
+    return ChatStream(opened, route, gateway_notes(route, attempts_made, run.notes),
                       StreamTally(route, body, keep_text=res.bodies_max_bytes > 0), record, res.bodies_max_bytes,
                       use, [] if use is not None else None)
 
@@ -362,23 +286,3 @@ def end_stream(outcome: Outcome, stream: ChatStream, status: str, failure: Gatew
         outcome.finish("partial", 200, failure.message, failure.code)
     else:
         outcome.finish("ok" if status == "ok" else "cancelled", 200)
-
-
-def fail(outcome: Outcome, exc: BaseException) -> None:
-    """Finish the outcome of a request that ends without an answer."""
-    if isinstance(exc, GatewayError):
-        outcome.finish("error", exc.status, exc.message, exc.code)
-    elif isinstance(exc, asyncio.CancelledError):
-        outcome.finish("cancelled", 499, "the client went away")
-    else:
-        outcome.finish("error", 500, "internal error", "internal_error")
-
-
-def auto_route(decision: AutoDecision) -> AutoRoute:
-    details = decision.details
-    candidates = [RouteCandidate(str(c["model"]), str(c["provider"]), float(c["predicted_quality"]),
-                                 float(c["estimated_cost_usd"]), float(c["estimated_latency_ms"]), float(c["score"]))
-                  for c in details.get("candidates", ())]
-    features = details.get("features", {})
-    return AutoRoute(str(details.get("preference")), float(features.get("difficulty", 0.0)), decision.reason,
-                     candidates, features)

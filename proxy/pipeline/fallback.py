@@ -65,7 +65,7 @@ async def run_with_fallback(
 ) -> Won[T]:
     """The first successful attempt, with its record and the number of attempts made.
 
-    Each attempt runs its own single timer, registered with the drain (see upstream/attempt.py); a
+    Each attempt arms one deadline with the drain's shared timer (see upstream/attempt.py); a
     TimeoutError that leaves one means the shutdown's grace deadline ended it. `attempt` may be a
     plain function returning an awaitable, which keeps one coroutine frame out of every resume.
 

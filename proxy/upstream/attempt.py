@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from proxy.catalog import AdapterTarget, Route
 from proxy.errors import UpstreamError
 from proxy.providers.base import StreamTranslator
 from proxy.streaming import SSEEvent, SSEParser
+from proxy.upstream.deadlines import Deadline
 from proxy.upstream.drain import Drain
 from proxy.upstream.timeouts import AttemptTimeouts, client_timeout
 
@@ -65,10 +66,10 @@ async def attempt_json(
     session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
     headers_within_s: float | None = None, target: AdapterTarget | None = None,
 ) -> JsonAttempt:
-    """One non-streaming attempt. Its single timer runs to the request's total deadline (a
-    non-streaming answer arrives in one piece after the whole generation, so nothing shorter bounds
-    it) and is registered with `drain`, which moves it to the grace deadline on shutdown: a
-    TimeoutError leaves here only then, for the fallback loop to turn into a 503.
+    """One non-streaming attempt. Its one deadline (armed with `drain`'s shared timer) is the request's
+    total deadline (a non-streaming answer arrives in one piece after the whole generation, so nothing
+    shorter bounds it); the drain moves it to the grace deadline on shutdown: a TimeoutError leaves
+    here only then, for the fallback loop to turn into a 503.
 
     `headers_within_s`, the request's own first-token limit, bounds the wait for the response headers
     instead (most providers send them with the finished answer): on expiry the next candidate is
@@ -77,33 +78,26 @@ async def attempt_json(
     request = route.adapter.build_request(body, target or route.target, stream=False)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
-    answered = False
+    if drain is None:
+        drain = Drain()
     first = min(asyncio.get_running_loop().time() + headers_within_s, deadline) if headers_within_s else deadline
+    answered = False
+    timer = drain.arm(first)
     try:
-        async with asyncio.timeout_at(first) as timer:
-            if drain is not None:
-                drain.watch(timer)
-            try:
-                # awaited, not `async with`: one coroutine frame fewer for every resume inside aiohttp
-                resp = await session.post(request.url, data=request.body, headers=request.headers,
-                                          timeout=client_timeout(t.connect_s))
-                answered = True
-                if first != deadline and not (drain is not None and drain.capped(timer)):
-                    timer.reschedule(deadline)  # the headers are in: the total limit bounds the body
-                try:
-                    payload = await resp.read()
-                finally:
-                    resp.release()
-            finally:
-                if drain is not None:
-                    drain.unwatch(timer)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        if type(exc) is TimeoutError:  # our timer, not aiohttp's connect timeout
-            if drain is not None and drain.capped(timer):
-                raise
-            phase = "first_token" if not answered and asyncio.get_running_loop().time() < deadline else "total"
-            raise transport_error(route, exc, phase, t) from None
-        raise transport_error(route, exc, None, t) from None
+        # awaited, not `async with`: one coroutine frame fewer for every resume inside aiohttp
+        resp = await session.post(request.url, data=request.body, headers=request.headers,
+                                  timeout=client_timeout(t.connect_s))
+        answered = True
+        if first != deadline:
+            drain.move(timer, deadline)  # the headers are in: the total limit bounds the body
+        try:
+            payload = await resp.read()
+        finally:
+            resp.release()
+    except (aiohttp.ClientError, OSError, asyncio.CancelledError) as exc:  # OSError holds TimeoutError
+        raise attempt_failure(exc, timer, drain, route, t, deadline, before_first=not answered) from None
+    finally:
+        drain.disarm(timer)
     status = resp.status
     if status >= 400:
         raise route.adapter.parse_error(status, payload, resp.headers)
@@ -149,70 +143,80 @@ class OpenedStream:
 
 async def open_stream(
     session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
-    target: AdapterTarget | None = None,
+    target: AdapterTarget | None = None, on_open: Callable[[], object] | None = None,
 ) -> OpenedStream:
-    """One streaming attempt, up to its first content. Its single timer runs to the first-token
-    deadline (capped by the total) and is registered with `drain` like attempt_json's; aiohttp bounds
-    connect and each read (the idle gap)."""
+    """One streaming attempt, up to its first content. Its one deadline is the first-token deadline
+    (capped by the total), armed with `drain` like attempt_json's; aiohttp bounds connect and each
+    read (the idle gap). `on_open` runs when the upstream has answered 200, while it has yet to send
+    content: work the answer needs anyway is done then, off the first token's way."""
     request = route.adapter.build_request(body, target or route.target, stream=True)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
+    if drain is None:
+        drain = Drain()
     resp: aiohttp.ClientResponse | None = None
-    timer: asyncio.Timeout | None = None
     in_stream = False  # an error after the 200: the provider's stream said it, not its status line
+    # The first-token deadline runs to the first real content; keep-alives do not reset it.
+    timer = drain.arm(t.first_token_deadline(deadline))
     try:
-        # The first-token deadline runs to the first real content; keep-alives do not reset it.
-        async with asyncio.timeout_at(t.first_token_deadline(deadline)) as timer:
-            if drain is not None:
-                drain.watch(timer)
-            resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t.connect_s, t.idle_s))
-            if resp.status >= 400:
-                payload = await resp.read()
-                raise route.adapter.parse_error(resp.status, payload, resp.headers)
-            parser = SSEParser()
-            translator = route.adapter.stream_translator()
-            reader = resp.content.iter_any().__aiter__()
-            held: list[dict[str, Any]] = []
-            in_stream = True
-            while True:
-                try:
-                    raw = await reader.__anext__()
-                except StopAsyncIteration:
-                    events = parser.close()
-                    for event in events:
-                        if isinstance(event, SSEEvent):
-                            held.extend(translator.feed(event))
-                    held.extend(translator.finish())
-                    if any(has_content(c) for c in held):
-                        break
-                    raise UpstreamError(502, f"Provider '{route.provider}' ended the stream with no content.", code="empty_stream", retriable=True) from None
-                for event in parser.feed(raw):
+        resp = await session.post(request.url, data=request.body, headers=request.headers, timeout=client_timeout(t.connect_s, t.idle_s))
+        if resp.status >= 400:
+            payload = await resp.read()
+            raise route.adapter.parse_error(resp.status, payload, resp.headers)
+        if on_open is not None:
+            on_open()
+        parser = SSEParser()
+        translator = route.adapter.stream_translator()
+        reader = resp.content.iter_any().__aiter__()
+        held: list[dict[str, Any]] = []
+        in_stream = True
+        while True:
+            try:
+                raw = await reader.__anext__()
+            except StopAsyncIteration:
+                events = parser.close()
+                for event in events:
                     if isinstance(event, SSEEvent):
                         held.extend(translator.feed(event))
+                held.extend(translator.finish())
                 if any(has_content(c) for c in held):
                     break
-            if drain is not None:
-                drain.unwatch(timer)
-        return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline, t)
+                raise UpstreamError(502, f"Provider '{route.provider}' ended the stream with no content.", code="empty_stream", retriable=True) from None
+            for event in parser.feed(raw):
+                if isinstance(event, SSEEvent):
+                    held.extend(translator.feed(event))
+            if any(has_content(c) for c in held):
+                break
     except UpstreamError as exc:
-        close_failed(resp, drain, timer)
+        close_response(resp)
         exc.in_stream = in_stream
         raise
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        close_failed(resp, drain, timer)
-        phase = None
-        if type(exc) is TimeoutError:  # our own deadline, not aiohttp's connect or read timeout
-            if drain is not None and timer is not None and drain.capped(timer):
-                raise  # the shutdown's grace deadline: the fallback loop answers 503
-            phase = "total" if asyncio.get_running_loop().time() >= deadline else "first_token"
-        raise transport_error(route, exc, phase, t) from None
+    except (aiohttp.ClientError, OSError, asyncio.CancelledError) as exc:  # OSError holds TimeoutError
+        close_response(resp)
+        raise attempt_failure(exc, timer, drain, route, t, deadline, before_first=True) from None
     except BaseException:
-        close_failed(resp, drain, timer)
+        close_response(resp)
         raise
+    finally:
+        drain.disarm(timer)
+    return OpenedStream(route, resp, parser, translator, held, started, time.perf_counter(), reader, deadline, t)
 
 
-def close_failed(resp: aiohttp.ClientResponse | None, drain: Drain | None, timer: asyncio.Timeout | None) -> None:
+def close_response(resp: aiohttp.ClientResponse | None) -> None:
     if resp is not None:
         resp.close()
-    if drain is not None and timer is not None:
-        drain.unwatch(timer)
+
+
+def attempt_failure(exc: BaseException, timer: Deadline, drain: Drain, route: Route, t: AttemptTimeouts, deadline: float,
+                    before_first: bool) -> BaseException:
+    """What a failed attempt raises: its own deadline as a timeout UpstreamError (first-token or total),
+    the shutdown's grace deadline as a TimeoutError (the fallback loop answers 503), a transport error
+    as a retriable UpstreamError; a real cancellation (the client left) stays one."""
+    if timer.ended(exc):
+        if drain.capped(timer):
+            return TimeoutError()
+        late = asyncio.get_running_loop().time() >= deadline
+        return transport_error(route, TimeoutError(), "first_token" if before_first and not late else "total", t)
+    if isinstance(exc, asyncio.CancelledError):
+        return exc
+    return transport_error(route, exc, None, t)

@@ -27,14 +27,17 @@ def shutdown_error() -> UpstreamError:
 
 async def pump_until_deadline(opened: OpenedStream, emit: Emit, drain: Drain) -> None:
     """`pump`, bounded by the request's total deadline and, during shutdown, the grace deadline."""
+    timer = drain.arm(opened.deadline)
     try:
-        async with asyncio.timeout_at(opened.deadline) as deadline:
-            with drain.bounded(deadline):
-                await pump(opened, emit)
-    except TimeoutError as exc:
-        if drain.expired():
+        await pump(opened, emit)
+    except asyncio.CancelledError as exc:
+        if not timer.ended(exc):
+            raise
+        if drain.capped(timer):
             raise shutdown_error() from None
-        raise transport_error(opened.route, exc, "total", opened.limits) from None
+        raise transport_error(opened.route, TimeoutError(), "total", opened.limits) from None
+    finally:
+        drain.disarm(timer)
 
 
 async def pump(opened: OpenedStream, emit: Emit) -> None:
