@@ -4,6 +4,7 @@ answered through simulated providers of every wire format (OpenAI, Anthropic, Ge
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any, get_args
 
@@ -293,7 +294,11 @@ def test_outcomes_say_responses_and_embeddings(gateway: GatewayHarness) -> None:
     sdk.responses.create(model=CLAUDE, input="Hi", metadata={"feature": "search"})
     list(sdk.responses.create(model=GEMINI, input="Hi", stream=True))
     sdk.embeddings.create(model="openai/text-embedding-3-small", input="Hi", extra_headers={"x-switchyard-tags": "team=a"})
-    plain, streamed, embedded = OUTCOMES[-3:]
+    # a stream's outcome finishes after its last byte is written, so the client can be done a moment earlier
+    deadline = time.monotonic() + 5.0
+    while len(OUTCOMES) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    plain, streamed, embedded = sorted(OUTCOMES[-3:], key=lambda o: (o.api != "openai_responses", o.stream))
     assert (plain.api, plain.model, plain.status, plain.tags["feature"]) == ("openai_responses", CLAUDE, "ok", "search")
     assert (streamed.api, streamed.model, streamed.stream, streamed.status) == ("openai_responses", GEMINI, True, "ok")
     assert plain.usage and plain.usage["cost_usd"] > 0 and streamed.usage and streamed.usage["completion_tokens"] > 0
