@@ -210,7 +210,7 @@ def create_app(
     key_service = build_key_service(settings)
     # errors first, so a 401 from the key check leaves in the API's own error shape too; the key check
     # is always on the path, since issuing the first virtual key turns it on
-    middlewares = [errors_middleware, auth_middleware(GatewayAccess(checker, environ), key_service.registry)]
+    middlewares = [errors_middleware, auth_middleware(GatewayAccess(checker, environ, key_service.registry))]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )

@@ -18,7 +18,7 @@ from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
 from proxy.api.frontend import identity_of as identity_of  # re-exported: where other modules look for it
 from proxy.api.openai_chat import FRONT_END as OPENAI
 from proxy.appkeys import ACCESS, GATEWAY, IDENTITY, REQUEST_ID
-from proxy.auth import KEYS_ENV, GatewayAccess, Identity, VirtualKeys, presented_key
+from proxy.auth import KEYS_ENV, GatewayAccess, Identity, presented_key
 from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
@@ -99,7 +99,7 @@ def is_console_path(path: str) -> bool:
 def session_identity(access: GatewayAccess, request: web.Request, cookie: str) -> Identity:
     """The identity a console session cookie stands for (with its CSRF token on writes)."""
     session = access.sessions.verify(cookie)
-    identity = access.checker.identity_of_digest(session.key_digest) if session else None
+    identity = access.session_identity(session) if session else None
     if session is None or identity is None:
         raise session_expired()
     if request.method not in SAFE_METHODS and not hmac.compare_digest(
@@ -109,19 +109,20 @@ def session_identity(access: GatewayAccess, request: web.Request, cookie: str) -
     return identity
 
 
-def auth_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None) -> Middleware:
-    """Static keys first, then virtual keys; a console session cookie stands for a static key. The gateway
+def auth_middleware(access: GatewayAccess) -> Middleware:
+    """Static keys first, then virtual keys; a console session cookie stands for either. The gateway
     is open only while neither kind exists: the first virtual key issued turns the check on without a restart."""
-    checker = access.checker
+    checker, virtual = access.checker, access.virtual
 
     @web.middleware
     async def require_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if checker:
+        keys_on = access.required
+        if keys_on:
             request[ACCESS] = access
         if request.path not in OPEN_PATHS and not is_console_path(request.path):
             key = presented_key(request.headers)
             cookie = request.cookies.get(COOKIE_NAME)
-            if key is None and cookie is not None and checker:
+            if key is None and cookie is not None and keys_on:
                 request[IDENTITY] = session_identity(access, request, cookie)
                 return await handler(request)
             identity = checker.identify(key)
@@ -129,7 +130,7 @@ def auth_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None) -
                 identity = virtual.identity(key)
             if identity is not None:
                 request[IDENTITY] = identity
-            elif checker or (virtual is not None and virtual.any):
+            elif keys_on:
                 raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))
         return await handler(request)
 
