@@ -1,6 +1,9 @@
 """A virtual key's limits at the door of a chat front end: what each front end calls once its request
 is parsed, before the pipeline runs.
 
+A key's `cache` setting becomes the request's cache ask when the request made none of its own
+(precedence: request > key > config).
+
 It passes the call through the key's gate (allow-list, rate limits, budget reservation), narrows
 `auto`'s pool to the allowed models, and hooks the settlement onto the request's outcome, so the true
 cost (failed attempts included) replaces the reservation whenever and however the answer ends. A
@@ -16,10 +19,12 @@ from aiohttp import web
 
 from proxy.api.frontend import ChatArrival, identity_of
 from proxy.appkeys import KEYS
+from proxy.call import CacheAsk
 from proxy.errors import GatewayError
 from proxy.keys.enforce import Admission, Enforcer
 from proxy.outcome import Outcome
 from proxy.pipeline import fail
+from proxy.store.keys import KeyCache
 
 
 def max_tokens_of(body: dict[str, Any]) -> int | None:
@@ -47,9 +52,16 @@ async def enter_key_limits(request: web.Request, arrival: ChatArrival, api: Lite
         raise
     if passed.auto_pool is not None and call.auto is not None:
         arrival.call = call._replace(auto=replace(call.auto, pool=passed.auto_pool))
+    if key.cache is not None and arrival.call.cache is None:  # the request's own cache ask wins over its key's
+        arrival.call = arrival.call._replace(cache=key_cache_ask(key.cache))
     if passed.admission is not None:
         outcome.hooks = (*outcome.hooks, settlement(passed.admission, service.enforcer))
     return passed.headers
+
+
+def key_cache_ask(cache: KeyCache) -> CacheAsk:
+    """A key's cache setting as the request-level ask it stands in for."""
+    return CacheAsk("use", cache.ttl_s) if cache.enabled else CacheAsk("skip")
 
 
 def settlement(adm: Admission, enforcer: Enforcer) -> Any:

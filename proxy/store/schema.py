@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from proxy.store.keys import keys_migration
+from proxy.store.keys import keys_cache_migration, keys_migration
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -105,6 +105,7 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
     4: {"sqlite": _v4("sqlite"), "postgres": _v4("postgres")},  # stored Responses conversations
     5: {"sqlite": _v5("sqlite"), "postgres": _v5("postgres")},  # feedback's learning scope
+    6: {"sqlite": keys_cache_migration("sqlite"), "postgres": keys_cache_migration("postgres")},  # a key's cache use
 }
 LATEST = max(MIGRATIONS)
 
