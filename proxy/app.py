@@ -11,6 +11,7 @@ from aiohttp import web
 
 from proxy.api import (
     anthropic_messages,
+    corrections,
     count_tokens,
     embeddings,
     health,
@@ -233,6 +234,7 @@ def create_app(
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app[FRONT_ENDS]["/v1/messages/count_tokens"] = anthropic_messages.FRONT_END
     app.router.add_post("/v1/route", route.route_dry_run)
+    app.router.add_get("/v1/routing/corrections", corrections.list_corrections)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)
