@@ -135,3 +135,34 @@ def test_nothing_assumes_k_16() -> None:
     decision = small.router.route("Solve 3x + 1 = 10.", offers, tradeoff=1.0, scopes=["deployment", "key:a"])
     [(model, delta, evidence)] = decision["learned"]
     assert model == "openai/gpt-4o" and delta < 0 and evidence == 1
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+async def test_the_implicit_signal_query_reads_the_learning_index(dialect: str, tmp_path: Path,
+                                                                  request: pytest.FixtureRequest) -> None:
+    """Migration 7's partial index is what the replay reads (not a scan of the window's every document):
+    each planner proves the query's filter implies the index's (PostgreSQL's told to avoid a sequential
+    scan, which it would pick on a table this small)."""
+    from proxy.store import postgres, sqlite
+
+    if dialect == "sqlite":
+        st = Store.create(backend_for(str(tmp_path), None), interval_s=0.05)
+        await st.start()
+        await st.close()
+        conn = sqlite.connect(tmp_path / "switchyard.db")
+        plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite._LEARN_IMPLICIT, (0, 10)))
+        conn.close()
+    else:
+        import asyncpg
+
+        url = request.getfixturevalue("postgres").new_database()
+        st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
+        await st.start()
+        await st.close()
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("SET enable_seqscan = off")
+            plan = " ".join(r[0] for r in await conn.fetch("EXPLAIN " + postgres._LEARN_IMPLICIT, 0, 10))
+        finally:
+            await conn.close()
+    assert "requests_learning" in plan, plan

@@ -21,10 +21,6 @@ FEEDBACK_COLUMNS = ("request_id", "ts", "key_name", "metric", "score", "thumbs",
 # (feedback rows, implicit-signal rows): see LogBackend.learning_events
 LearningEvents = tuple[list[tuple[int, str | None, float | None, str | None, str | None, str]],
                        list[tuple[int, str | None, str]]]
-# records whose finish reason may be an implicit signal, matched in the stored JSON (orjson writes it
-# without spaces; text inside bodies is escaped, so it cannot match there); Python checks each again
-IMPLICIT_FINISH_PATTERNS = ('%"finish_reason":"length"%', '%"finish_reason":"content_filter"%',
-                            '%"finish_reason":"refusal"%')
 
 
 class StoreUnavailable(Exception):

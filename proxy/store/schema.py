@@ -98,6 +98,24 @@ def _v5(dialect: Dialect) -> list[str]:
     return ["ALTER TABLE feedback ADD COLUMN scope TEXT"]
 
 
+# Records that may carry an implicit learning signal (proxy.routing.feedback_learner checks each again): an
+# `auto` request that failed, or whose finish reason is a truncation or a flagged refusal, matched in the
+# JSON document (orjson writes it without spaces; text inside bodies is escaped, so it cannot match there).
+# Written out, not bound as parameters, so that both planners can prove a query with this filter may read
+# the partial index of migration 7. Changing it means a new migration with a new index.
+LEARNING_SIGNAL_WHERE = (
+    "model_requested = 'auto' AND (status IN ('error', 'partial') OR "
+    "doc LIKE '%\"finish_reason\":\"length\"%' OR doc LIKE '%\"finish_reason\":\"content_filter\"%' OR "
+    "doc LIKE '%\"finish_reason\":\"refusal\"%')"
+)
+
+
+def _v7(dialect: Dialect) -> list[str]:
+    """The learning replay's index (start-up and every rebuild_s): only the records that may teach, by time,
+    so the replay reads those instead of scanning the window's every record and matching its document."""
+    return [f"CREATE INDEX requests_learning ON requests (ts) WHERE {LEARNING_SIGNAL_WHERE}"]
+
+
 # version -> statements, per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
@@ -106,6 +124,7 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     4: {"sqlite": _v4("sqlite"), "postgres": _v4("postgres")},  # stored Responses conversations
     5: {"sqlite": _v5("sqlite"), "postgres": _v5("postgres")},  # feedback's learning scope
     6: {"sqlite": keys_cache_migration("sqlite"), "postgres": keys_cache_migration("postgres")},  # a key's cache use
+    7: {"sqlite": _v7("sqlite"), "postgres": _v7("postgres")},  # the learning replay's partial index
 }
 LATEST = max(MIGRATIONS)
 

@@ -1,0 +1,170 @@
+"""The learning replay's implicit-signal query on a big SQLite log, before and after migration 7's index.
+
+At start-up (and every `routing.feedback.rebuild_s`) learning from feedback reads the records of the replay
+window that may carry an implicit signal: `auto` requests that failed, or whose finish reason is a
+truncation or a flagged refusal. Before migration 7 that query scanned every record of the window and
+matched its JSON document with LIKE; migration 7 adds a partial index holding only those records, by time.
+
+One log of `--records` realistic records (bench/log_bench.py's, 30% `auto`, with finish reasons) spread
+over the 30-day window is written once and copied: the copy drops the index and is queried with the
+query as it was before (bound LIKE patterns), the original with today's. Interleaved rounds (ABBA), the
+median of per-round ratios. Both must return the same rows. Then the index's cost on the writer: the
+same batches of new records inserted into each copy in turn, µs per record.
+
+Writes bench/results/learning_replay.json (learning_replay_quick.json with --quick, a CI smoke).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.log_bench import make_record  # noqa: E402
+from proxy.store import schema  # noqa: E402
+from proxy.store.base import INSERT_COLUMNS, record_row  # noqa: E402
+from proxy.store.sqlite import _LEARN_IMPLICIT, connect, migrate  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+WINDOW_MS = 30 * 86_400_000
+REPLAY_MAX_EVENTS = 5_000  # routing.feedback.replay_max_events' default
+# The query as main had it before migration 7: the finish-reason patterns bound as parameters.
+PATTERNS = ('%"finish_reason":"length"%', '%"finish_reason":"content_filter"%', '%"finish_reason":"refusal"%')
+BEFORE_SQL = ("SELECT ts, key_name, doc FROM requests WHERE ts >= ? AND model_requested = 'auto' AND "
+              "(status IN ('error', 'partial') OR " + " OR ".join("doc LIKE ?" for _ in PATTERNS)
+              + ") ORDER BY ts DESC LIMIT ?")
+INSERT_SQL = f"INSERT OR IGNORE INTO requests ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+
+
+def rows(rng: random.Random, n: int, newest_ms: int, span_ms: int) -> list[tuple[Any, ...]]:
+    """n records over `span_ms` up to `newest_ms`; an ok answer stopped (98.5%), was truncated (1%) or filtered."""
+    out = []
+    for i in range(n):
+        rec = make_record(rng, newest_ms - span_ms + (i * span_ms) // n)
+        if rec.status == "ok":
+            rec = replace(rec, finish_reason=rng.choices(["stop", "length", "content_filter"], [985, 10, 5])[0])
+        out.append(record_row(rec))
+    return out
+
+
+def insert(conn: sqlite3.Connection, batch: list[tuple[Any, ...]]) -> None:
+    """One transaction, as the log's writer inserts a batch."""
+    conn.execute("BEGIN")
+    conn.executemany(INSERT_SQL, batch)
+    conn.execute("COMMIT")
+
+
+def build(path: Path, n: int, now_ms: int) -> float:
+    conn = connect(path)
+    migrate(conn)
+    rng = random.Random(7)
+    t0 = time.perf_counter()
+    for start in range(0, n, 5_000):
+        batch = rows(rng, min(5_000, n - start), now_ms - WINDOW_MS + (start + 5_000) * WINDOW_MS // n, 5_000 * WINDOW_MS // n)
+        insert(conn, batch)
+    conn.close()
+    return time.perf_counter() - t0
+
+
+def timed_query(conn: sqlite3.Connection, before: bool, since_ms: int) -> tuple[float, list[Any]]:
+    t0 = time.perf_counter()
+    if before:
+        got = conn.execute(BEFORE_SQL, (since_ms, *PATTERNS, REPLAY_MAX_EVENTS)).fetchall()
+    else:
+        got = conn.execute(_LEARN_IMPLICIT, (since_ms, REPLAY_MAX_EVENTS)).fetchall()
+    return (time.perf_counter() - t0) * 1000, got
+
+
+def plan(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> str:
+    return "; ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--insert-batches", type=int, default=20, help="500-record batches inserted into each copy")
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.records, args.rounds, args.insert_batches = 10_000, 3, 4
+    now_ms = int(time.time() * 1000)
+    since_ms = now_ms - WINDOW_MS
+    with tempfile.TemporaryDirectory(prefix="switchyard-replaybench-") as tmp:
+        after_path, before_path = Path(tmp, "after.db"), Path(tmp, "before.db")
+        build_s = build(after_path, args.records, now_ms)
+        shutil.copy(after_path, before_path)
+        dropping = connect(before_path)
+        dropping.execute("DROP INDEX requests_learning")  # the log as it was before migration 7
+        dropping.close()
+        size_mb = after_path.stat().st_size / 1e6
+        print(f"log: {args.records:,} records over 30 days in {build_s:.1f} s, {size_mb:,.0f} MB; SQLite {sqlite3.sqlite_version}")
+        after, before = connect(after_path), connect(before_path)
+        plans = {"before": plan(before, BEFORE_SQL, (since_ms, *PATTERNS, REPLAY_MAX_EVENTS)),
+                 "after": plan(after, _LEARN_IMPLICIT, (since_ms, REPLAY_MAX_EVENTS))}
+        print(f"plan before: {plans['before']}\nplan after:  {plans['after']}")
+        assert "requests_learning" in plans["after"], plans["after"]
+        timed_query(after, False, since_ms), timed_query(before, True, since_ms)  # warm the page cache
+        before_ms, after_ms, ratios = [], [], []
+        for r in range(args.rounds):
+            order = (True, False) if r % 2 == 0 else (False, True)  # ABBA
+            times: dict[bool, float] = {}
+            results: dict[bool, list[Any]] = {}
+            for is_before in order:
+                times[is_before], results[is_before] = timed_query(before if is_before else after, is_before, since_ms)
+            assert results[True] == results[False], "the indexed query must return the same rows"
+            before_ms.append(times[True])
+            after_ms.append(times[False])
+            ratios.append(times[True] / times[False])
+        matched = len(results[False])
+        speedup = statistics.median(ratios)
+        print(f"replay query, {matched:,} matching records of {args.records:,}: before {statistics.median(before_ms):.1f} ms, "
+              f"after {statistics.median(after_ms):.2f} ms (median of {args.rounds} rounds); before/after {speedup:.0f}x "
+              f"(median of per-round ratios)")
+
+        rng = random.Random(11)
+        insert_us: dict[str, list[float]] = {"before": [], "after": []}
+        for b in range(args.insert_batches):
+            batch = rows(rng, 500, now_ms + (b + 1) * 60_000, 60_000)
+            for name in (("before", "after") if b % 2 == 0 else ("after", "before")):
+                conn = before if name == "before" else after
+                t0 = time.perf_counter()
+                insert(conn, batch)
+                insert_us[name].append((time.perf_counter() - t0) * 1e6 / len(batch))
+        ins_before, ins_after = statistics.median(insert_us["before"]), statistics.median(insert_us["after"])
+        print(f"insert: {ins_before:.1f} us/record without the index, {ins_after:.1f} us/record with it "
+              f"(median of {args.insert_batches} interleaved 500-record batches)")
+        after.close()
+        before.close()
+
+    report = {
+        "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+        "sqlite": sqlite3.sqlite_version, "records": args.records, "file_mb": round(size_mb), "matching_records": matched,
+        "replay_max_events": REPLAY_MAX_EVENTS, "rounds": args.rounds, "plans": plans,
+        "query_ms": {"before_median": round(statistics.median(before_ms), 3), "after_median": round(statistics.median(after_ms), 3),
+                     "before": [round(t, 3) for t in before_ms], "after": [round(t, 3) for t in after_ms]},
+        "before_over_after_median_ratio": round(speedup, 1),
+        "insert_us_per_record": {"before": round(ins_before, 2), "after": round(ins_after, 2)},
+        "migration": max(schema.MIGRATIONS),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / ("learning_replay_quick.json" if args.quick else "learning_replay.json")
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
