@@ -1,15 +1,16 @@
-"""The learning replay's implicit-signal query on a big SQLite log, before and after migration 7's index.
+"""The learning replay's implicit-signal query on a big SQLite log, before and after migration 7.
 
 At start-up (and every `routing.feedback.rebuild_s`) learning from feedback reads the records of the replay
 window that may carry an implicit signal: `auto` requests that failed, or whose finish reason is a
 truncation or a flagged refusal. Before migration 7 that query scanned every record of the window and
-matched its JSON document with LIKE; migration 7 adds a partial index holding only those records, by time.
+matched its JSON document with LIKE; migration 7 makes `finish_reason` a column (older `auto` records get
+it from their document) and adds a partial index holding only those records, by time.
 
 One log of `--records` realistic records (bench/log_bench.py's, 30% `auto`, with finish reasons) spread
-over the 30-day window is written once and copied: the copy drops the index and is queried with the
-query as it was before (bound LIKE patterns), the original with today's. Interleaved rounds (ABBA), the
-median of per-round ratios. Both must return the same rows. Then the index's cost on the writer: the
-same batches of new records inserted into each copy in turn, µs per record.
+over the 30-day window is written at schema version 6 and copied; the copy is migrated to 7 (timed: the
+upgrade's cost) and queried with today's query, the original with the query as it was (bound LIKE
+patterns). Interleaved rounds (ABBA), the median of per-round ratios; both must return the same rows.
+Then the writer's cost: the same batches of new records inserted into each in turn, µs per record.
 
 Writes bench/results/learning_replay.json (learning_replay_quick.json with --quick, a CI smoke).
 """
@@ -38,6 +39,8 @@ from proxy.store import schema  # noqa: E402
 from proxy.store.base import INSERT_COLUMNS, record_row  # noqa: E402
 from proxy.store.sqlite import _LEARN_IMPLICIT, connect, migrate  # noqa: E402
 
+BEFORE_VERSION = 6
+
 RESULTS = Path(__file__).parent / "results"
 WINDOW_MS = 30 * 86_400_000
 REPLAY_MAX_EVENTS = 5_000  # routing.feedback.replay_max_events' default
@@ -46,7 +49,12 @@ PATTERNS = ('%"finish_reason":"length"%', '%"finish_reason":"content_filter"%', 
 BEFORE_SQL = ("SELECT ts, key_name, doc FROM requests WHERE ts >= ? AND model_requested = 'auto' AND "
               "(status IN ('error', 'partial') OR " + " OR ".join("doc LIKE ?" for _ in PATTERNS)
               + ") ORDER BY ts DESC LIMIT ?")
-INSERT_SQL = f"INSERT OR IGNORE INTO requests ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+BEFORE_COLUMNS = INSERT_COLUMNS[:-1]  # the writer's columns before migration 7 added finish_reason
+assert INSERT_COLUMNS[-1] == "finish_reason"
+
+
+def insert_sql(columns: tuple[str, ...]) -> str:
+    return f"INSERT OR IGNORE INTO requests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def rows(rng: random.Random, n: int, newest_ms: int, span_ms: int) -> list[tuple[Any, ...]]:
@@ -60,21 +68,33 @@ def rows(rng: random.Random, n: int, newest_ms: int, span_ms: int) -> list[tuple
     return out
 
 
-def insert(conn: sqlite3.Connection, batch: list[tuple[Any, ...]]) -> None:
-    """One transaction, as the log's writer inserts a batch."""
+def insert(conn: sqlite3.Connection, batch: list[tuple[Any, ...]], before: bool) -> None:
+    """One transaction, as the log's writer inserts a batch (before migration 7: without finish_reason)."""
     conn.execute("BEGIN")
-    conn.executemany(INSERT_SQL, batch)
+    if before:
+        conn.executemany(insert_sql(BEFORE_COLUMNS), [row[:-1] for row in batch])
+    else:
+        conn.executemany(insert_sql(INSERT_COLUMNS), batch)
     conn.execute("COMMIT")
 
 
+def migrate_to(conn: sqlite3.Connection, last: int) -> None:
+    conn.execute(schema.CREATE_VERSIONS)
+    for version in range(1, last + 1):
+        for statement in schema.MIGRATIONS[version]["sqlite"]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, int(time.time() * 1000)))
+
+
 def build(path: Path, n: int, now_ms: int) -> float:
+    """The log at schema version 6, as a gateway before migration 7 wrote it."""
     conn = connect(path)
-    migrate(conn)
+    migrate_to(conn, BEFORE_VERSION)
     rng = random.Random(7)
     t0 = time.perf_counter()
     for start in range(0, n, 5_000):
         batch = rows(rng, min(5_000, n - start), now_ms - WINDOW_MS + (start + 5_000) * WINDOW_MS // n, 5_000 * WINDOW_MS // n)
-        insert(conn, batch)
+        insert(conn, batch, before=True)
     conn.close()
     return time.perf_counter() - t0
 
@@ -105,14 +125,15 @@ def main() -> None:
     since_ms = now_ms - WINDOW_MS
     with tempfile.TemporaryDirectory(prefix="switchyard-replaybench-") as tmp:
         after_path, before_path = Path(tmp, "after.db"), Path(tmp, "before.db")
-        build_s = build(after_path, args.records, now_ms)
-        shutil.copy(after_path, before_path)
-        dropping = connect(before_path)
-        dropping.execute("DROP INDEX requests_learning")  # the log as it was before migration 7
-        dropping.close()
-        size_mb = after_path.stat().st_size / 1e6
+        build_s = build(before_path, args.records, now_ms)
+        shutil.copy(before_path, after_path)
+        size_mb = before_path.stat().st_size / 1e6
         print(f"log: {args.records:,} records over 30 days in {build_s:.1f} s, {size_mb:,.0f} MB; SQLite {sqlite3.sqlite_version}")
         after, before = connect(after_path), connect(before_path)
+        t0 = time.perf_counter()
+        migrate(after)  # what a gateway does at its first start-up after the upgrade
+        migrate_s = time.perf_counter() - t0
+        print(f"migration 7 on this log (backfill the auto records' finish_reason, build the index): {migrate_s:.1f} s")
         plans = {"before": plan(before, BEFORE_SQL, (since_ms, *PATTERNS, REPLAY_MAX_EVENTS)),
                  "after": plan(after, _LEARN_IMPLICIT, (since_ms, REPLAY_MAX_EVENTS))}
         print(f"plan before: {plans['before']}\nplan after:  {plans['after']}")
@@ -142,7 +163,7 @@ def main() -> None:
             for name in (("before", "after") if b % 2 == 0 else ("after", "before")):
                 conn = before if name == "before" else after
                 t0 = time.perf_counter()
-                insert(conn, batch)
+                insert(conn, batch, before=name == "before")
                 insert_us[name].append((time.perf_counter() - t0) * 1e6 / len(batch))
         ins_before, ins_after = statistics.median(insert_us["before"]), statistics.median(insert_us["after"])
         print(f"insert: {ins_before:.1f} us/record without the index, {ins_after:.1f} us/record with it "
@@ -158,7 +179,7 @@ def main() -> None:
                      "before": [round(t, 3) for t in before_ms], "after": [round(t, 3) for t in after_ms]},
         "before_over_after_median_ratio": round(speedup, 1),
         "insert_us_per_record": {"before": round(ins_before, 2), "after": round(ins_after, 2)},
-        "migration": max(schema.MIGRATIONS),
+        "migration": max(schema.MIGRATIONS), "migration_7_seconds": round(migrate_s, 2),
     }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("learning_replay_quick.json" if args.quick else "learning_replay.json")
