@@ -97,3 +97,21 @@ def test_patch_changes_and_clears_a_keys_cache_setting(cache_off: GatewayHarness
 def test_bad_cache_settings_are_a_400_naming_the_field(cache_off: GatewayHarness, cache: Any, param: str) -> None:
     status, _, body = cache_off.raw("POST", "/v1/keys", {"name": "bad-cache", "cache": cache}, ADMIN)
     assert status == 400 and body["error"]["param"] == param, body
+
+
+def test_the_cli_creates_a_key_with_the_cache_on(cache_off: GatewayHarness) -> None:
+    import argparse
+    import io
+    import json
+
+    from proxy.keys_cli import run_keys
+
+    out = io.StringIO()
+    args = argparse.Namespace(op="create", url=cache_off.base, admin_key=ADMIN_KEY, json=True, name="cli-cached",
+                              budget_usd=None, budget_period=None, rpm=None, tpm=None, max_parallel=None, models=None,
+                              expires_at=None, cache="on", cache_ttl_s=300.0)
+    assert run_keys(args, out) == 0
+    made = json.loads(out.getvalue())
+    assert made["cache"] == {"enabled": True, "ttl_s": 300.0}
+    client = openai.OpenAI(base_url=cache_off.url, api_key=made["key"], max_retries=0, timeout=30)
+    assert [cache_header(client, "from the cli") for _ in range(2)] == ["miss", "hit"]
