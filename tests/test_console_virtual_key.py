@@ -149,3 +149,24 @@ def test_browser_signs_in_with_a_virtual_key_and_is_signed_out_by_its_revocation
     assert not css(browser, "#requests-table") and not browser.find_element("id", "who").is_displayed()
     # the refused poll is the only error the page logged (chromium reports every non-2xx fetch)
     assert all("401 (Unauthorized)" in e for e in script_errors(browser))
+
+
+def test_a_gateway_with_only_virtual_keys_asks_the_console_to_sign_in(tmp_path: Any) -> None:
+    """No key in the configuration, only virtual keys in the store (issued earlier, with an admin key since
+    removed): the console must not call itself open, and a virtual key signs in."""
+    store = {"store": {"data_dir": str(tmp_path)}}
+    first = console_gateway(extra_config={"server": {"admin_keys": [ADMIN_KEY]}, **store})
+    try:
+        _, secret = issue(first, "only-virtual")
+    finally:
+        first.stop()
+    only_virtual = console_gateway(extra_config=store)
+    try:
+        status, _, state = only_virtual.raw("GET", "/console/session")
+        assert status == 200 and state["keys_required"] is True and state["signed_in"] is False
+        assert only_virtual.raw("GET", "/v1/models")[0] == 401
+        cookie, state, _ = sign_in(only_virtual, secret)
+        assert state["key"] == "only-virtual" and state["admin"] is False
+        assert only_virtual.raw("GET", "/v1/models", headers=cookie)[0] == 200
+    finally:
+        only_virtual.stop()
