@@ -12,12 +12,16 @@ upgrade's cost) and queried with today's query, the original with the query as i
 patterns). Interleaved rounds (ABBA), the median of per-round ratios; both must return the same rows.
 Then the writer's cost: the same batches of new records inserted into each in turn, µs per record.
 
+With `--postgres URL` (a database on a cluster where the bench may create two more), the same log goes
+into PostgreSQL as well, and the query is timed there the same way.
+
 Writes bench/results/learning_replay.json (learning_replay_quick.json with --quick, a CI smoke).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -37,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.log_bench import make_record  # noqa: E402
 from proxy.store import schema  # noqa: E402
 from proxy.store.base import INSERT_COLUMNS, record_row  # noqa: E402
+from proxy.store.postgres import _LEARN_IMPLICIT as PG_LEARN_IMPLICIT  # noqa: E402
 from proxy.store.sqlite import _LEARN_IMPLICIT, connect, migrate  # noqa: E402
 
 BEFORE_VERSION = 6
@@ -108,6 +113,79 @@ def timed_query(conn: sqlite3.Connection, before: bool, since_ms: int) -> tuple[
     return (time.perf_counter() - t0) * 1000, got
 
 
+PG_BEFORE_SQL = ("SELECT ts, key_name, doc FROM requests WHERE ts >= $1 AND model_requested = 'auto' AND "
+                 "(status IN ('error', 'partial') OR " + " OR ".join(f"doc LIKE ${i}" for i in range(3, 3 + len(PATTERNS)))
+                 + ") ORDER BY ts DESC LIMIT $2")
+
+
+async def postgres_rounds(url: str, n: int, rounds: int, now_ms: int) -> dict[str, Any]:
+    """The log in PostgreSQL at schema 6, a copy migrated to 7 (timed), the two queries ABBA."""
+    import asyncpg
+
+    since_ms = now_ms - WINDOW_MS
+    admin = await asyncpg.connect(url)
+    for name in ("replay_after", "replay_before"):
+        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+    await admin.execute("CREATE DATABASE replay_before")
+    base = url.rsplit("/", 1)[0]
+    conn = await asyncpg.connect(f"{base}/replay_before")
+    await conn.execute(schema.CREATE_VERSIONS)
+    for version in range(1, BEFORE_VERSION + 1):
+        for statement in schema.MIGRATIONS[version]["postgres"]:
+            await conn.execute(statement)
+        await conn.execute("INSERT INTO schema_migrations VALUES ($1, 0)", version)
+    marks = ", ".join(f"${i}" + ("::jsonb" if c == "tags" else "") for i, c in enumerate(BEFORE_COLUMNS, start=1))
+    rng = random.Random(7)
+    for start in range(0, n, 5_000):
+        batch = rows(rng, min(5_000, n - start), now_ms - WINDOW_MS + (start + 5_000) * WINDOW_MS // n, 5_000 * WINDOW_MS // n)
+        await conn.executemany(f"INSERT INTO requests ({', '.join(BEFORE_COLUMNS)}) VALUES ({marks})", [r[:-1] for r in batch])
+    await conn.execute("ANALYZE requests")
+    await conn.close()
+    await admin.execute("CREATE DATABASE replay_after TEMPLATE replay_before")
+    before, after = await asyncpg.connect(f"{base}/replay_before"), await asyncpg.connect(f"{base}/replay_after")
+    t0 = time.perf_counter()
+    async with after.transaction():
+        for statement in schema.MIGRATIONS[7]["postgres"]:
+            await after.execute(statement)
+    await after.execute("ANALYZE requests")
+    migrate_s = time.perf_counter() - t0
+    plans = {"before": " / ".join(r[0] for r in await before.fetch("EXPLAIN " + PG_BEFORE_SQL, since_ms, REPLAY_MAX_EVENTS, *PATTERNS)),
+             "after": " / ".join(r[0] for r in await after.fetch("EXPLAIN " + PG_LEARN_IMPLICIT, since_ms, REPLAY_MAX_EVENTS))}
+
+    async def timed(is_before: bool) -> tuple[float, list[Any]]:
+        t = time.perf_counter()
+        if is_before:
+            got = await before.fetch(PG_BEFORE_SQL, since_ms, REPLAY_MAX_EVENTS, *PATTERNS)
+        else:
+            got = await after.fetch(PG_LEARN_IMPLICIT, since_ms, REPLAY_MAX_EVENTS)
+        return (time.perf_counter() - t) * 1000, [tuple(r) for r in got]
+
+    await timed(True), await timed(False)  # warm the buffer cache
+    before_ms, after_ms, ratios = [], [], []
+    for r in range(rounds):
+        times, results = {}, {}
+        for is_before in ((True, False) if r % 2 == 0 else (False, True)):
+            times[is_before], results[is_before] = await timed(is_before)
+        assert results[True] == results[False], "the indexed query must return the same rows"
+        before_ms.append(times[True])
+        after_ms.append(times[False])
+        ratios.append(times[True] / times[False])
+    await before.close()
+    await after.close()
+    for name in ("replay_after", "replay_before"):
+        await admin.execute(f"DROP DATABASE {name}")
+    version = await admin.fetchval("SHOW server_version")
+    await admin.close()
+    out = {"server_version": version, "matching_records": len(results[False]), "migration_7_seconds": round(migrate_s, 2),
+           "plans": plans, "query_ms": {"before_median": round(statistics.median(before_ms), 3),
+                                        "after_median": round(statistics.median(after_ms), 3)},
+           "before_over_after_median_ratio": round(statistics.median(ratios), 1)}
+    print(f"PostgreSQL {version}: migration 7 {migrate_s:.1f} s; plan after: {plans['after'].split(' / ')[0]}")
+    print(f"PostgreSQL replay query, {out['matching_records']:,} matching: before {out['query_ms']['before_median']:.1f} ms, "
+          f"after {out['query_ms']['after_median']:.2f} ms; before/after {out['before_over_after_median_ratio']:.0f}x")
+    return out
+
+
 def plan(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> str:
     return "; ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
@@ -118,6 +196,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--insert-batches", type=int, default=20, help="500-record batches inserted into each copy")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    parser.add_argument("--postgres", metavar="URL", help="also time PostgreSQL (the bench creates two databases there)")
     args = parser.parse_args()
     if args.quick:
         args.records, args.rounds, args.insert_batches = 10_000, 3, 4
@@ -181,6 +260,8 @@ def main() -> None:
         "insert_us_per_record": {"before": round(ins_before, 2), "after": round(ins_after, 2)},
         "migration": max(schema.MIGRATIONS), "migration_7_seconds": round(migrate_s, 2),
     }
+    if args.postgres:
+        report["postgres"] = asyncio.run(postgres_rounds(args.postgres, args.records, args.rounds, now_ms))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("learning_replay_quick.json" if args.quick else "learning_replay.json")
     out.write_text(json.dumps(report, indent=2) + "\n")
