@@ -11,6 +11,7 @@ from aiohttp import web
 
 from proxy.api import (
     anthropic_messages,
+    corrections,
     count_tokens,
     embeddings,
     health,
@@ -210,7 +211,7 @@ def create_app(
     key_service = build_key_service(settings)
     # the key check is always on the path, since issuing the first virtual key turns it on; its 401
     # leaves in the API's own error shape, as every error does
-    middlewares = [gateway_middleware(GatewayAccess(checker, environ), key_service.registry)]
+    middlewares = [gateway_middleware(GatewayAccess(checker, environ, key_service.registry))]
     app = web.Application(
         middlewares=middlewares, handler_args={"max_field_size": 65536}, client_max_size=settings.server.max_body_bytes
     )
@@ -233,6 +234,7 @@ def create_app(
     app.router.add_post("/v1/messages/count_tokens", count_tokens.count_tokens)
     app[FRONT_ENDS]["/v1/messages/count_tokens"] = anthropic_messages.FRONT_END
     app.router.add_post("/v1/route", route.route_dry_run)
+    app.router.add_get("/v1/routing/corrections", corrections.list_corrections)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{slug:.+}", models.get_model)
     app.router.add_get("/health", health.health)

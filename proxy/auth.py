@@ -25,7 +25,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from proxy.config import ConfigError, NamedKey, ServerConfig
-from proxy.console.session import ConsoleSessions
+from proxy.console.session import ConsoleSessions, Session
 
 KEYS_ENV = "SWITCHYARD_API_KEYS"
 ADMIN_KEYS_ENV = "SWITCHYARD_ADMIN_KEYS"
@@ -41,12 +41,17 @@ class Identity:
     key_id: str | None = None
 
 
-# Looks a presented secret up among the virtual keys (proxy.keys), and says whether any exist.
+# Looks a presented secret up among the virtual keys (proxy.keys), and says whether any exist; a
+# console session for a virtual key is checked against its digest, found by the key's id.
 class VirtualKeys(Protocol):
     @property
     def any(self) -> bool: ...
 
     def identity(self, secret: str) -> Identity | None: ...
+
+    def digest_of_id(self, key_id: str) -> bytes | None: ...
+
+    def identity_of_digest(self, digest: bytes) -> Identity | None: ...
 
 
 # No gateway keys configured (a local demo): every request may see everything.
@@ -162,13 +167,36 @@ class KeyChecker:
 
 
 class GatewayAccess:
-    """The configured keys and the console sessions that stand for them."""
+    """The configured keys, the virtual keys, and the console sessions that stand for either."""
 
-    __slots__ = ("checker", "sessions")
+    __slots__ = ("checker", "sessions", "virtual")
 
-    def __init__(self, checker: KeyChecker, environ: Mapping[str, str]) -> None:
+    def __init__(self, checker: KeyChecker, environ: Mapping[str, str], virtual: VirtualKeys | None = None) -> None:
         self.checker = checker
-        self.sessions = ConsoleSessions(checker.digests, environ)
+        self.virtual = virtual
+        self.sessions = ConsoleSessions(checker.digests, environ, virtual.digest_of_id if virtual is not None else None)
+
+    @property
+    def required(self) -> bool:
+        """Whether a caller needs a key: once any is configured, or any virtual key was ever issued."""
+        return bool(self.checker) or (self.virtual is not None and self.virtual.any)
+
+    def session_key(self, secret: str) -> tuple[bytes, str | None] | None:
+        """What a console session for this key stands for: its digest, and a virtual key's id; None if
+        the key is not valid (unknown, revoked or expired)."""
+        digest = self.checker.digest_of(secret)
+        if digest is not None:
+            return digest, None
+        identity = self.virtual.identity(secret) if self.virtual is not None else None
+        if identity is None or identity.key_id is None:
+            return None
+        return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest(), identity.key_id
+
+    def session_identity(self, session: Session) -> Identity | None:
+        """Who a verified session is, now: None once its key is gone (unconfigured, revoked, expired)."""
+        if session.key_id is None:
+            return self.checker.identity_of_digest(session.key_digest)
+        return self.virtual.identity_of_digest(session.key_digest) if self.virtual is not None else None
 
 
 def key_checker(server: ServerConfig, environ: Mapping[str, str]) -> KeyChecker:

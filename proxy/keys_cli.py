@@ -39,6 +39,9 @@ def add_keys_parser(sub: Any) -> None:
             op.add_argument("--max-parallel", type=int)
             op.add_argument("--model", action="append", dest="models", help="allowed model or pattern (repeatable)")
             op.add_argument("--expires-at", help="RFC 3339 time")
+            op.add_argument("--cache", choices=("on", "off"),
+                            help="the key's answer cache, unless a request says otherwise (default: the config's)")
+            op.add_argument("--cache-ttl-s", type=float, help="with --cache on: how long entries live (default: the config's)")
         if name == "revoke":
             op.add_argument("id")
 
@@ -71,6 +74,9 @@ def run_keys(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                                       ("budget_period", args.budget_period), ("rpm", args.rpm), ("tpm", args.tpm),
                                       ("max_parallel", args.max_parallel), ("models", args.models),
                                       ("expires_at", args.expires_at)) if v is not None}
+            cache, ttl = getattr(args, "cache", None), getattr(args, "cache_ttl_s", None)
+            if cache is not None:
+                body["cache"] = {"enabled": cache == "on", **({"ttl_s": ttl} if ttl is not None else {})}
             result = call(args.url, admin_key, "POST", "/v1/keys", body)
             if args.json:
                 print(json.dumps(result, indent=2), file=out)

@@ -118,7 +118,7 @@ class FeedbackLearning:
         fresh = FeedbackLearner(self.router, self.cfg.half_life_s, push=False)
         # pure Python, up to ~0.2 ms an observation: off the event loop
         applied = await asyncio.to_thread(lambda: sum(fresh.learn(o) for o in observations))
-        self.learner.adopt(fresh.posteriors)
+        self.learner.adopt(fresh.posteriors, fresh.updated)
         # live observations that came after the replay's read
         seen = set(observations)
         for obs in self.recent:

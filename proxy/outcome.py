@@ -46,6 +46,7 @@ class RouteCandidate:
     estimated_cost_usd: float
     estimated_latency_ms: float
     score: float
+    learned_adjustment: dict[str, Any] | None = None  # {"delta", "evidence"} when feedback moved this model
 
 
 @dataclass(slots=True)

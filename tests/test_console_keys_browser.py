@@ -84,3 +84,25 @@ def test_a_key_that_is_not_admin_has_no_keys_page(keyed: GatewayHarness, browser
     assert not css(browser, "#key-form") and not css(browser, "#keys-table")
     status, _, _ = keyed.raw("GET", "/v1/keys", headers={"Authorization": f"Bearer {KEY}"})
     assert status == 403
+
+
+def test_an_admin_issues_a_key_with_the_answer_cache_on(keyed: GatewayHarness, browser: Any) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    browser.delete_all_cookies()
+    browser.get(keyed.base + "/console/keys")
+    sign_in(browser, ADMIN_KEY)
+    wait_css(browser, "#key-form")
+    browser.find_element("id", "key-name").send_keys("cached-batch")
+    Select(browser.find_element("id", "key-cache")).select_by_value("on")
+    browser.find_element("id", "key-cache-ttl-s").send_keys("900")
+    browser.find_element("id", "key-create").click()
+    wait_css(browser, "#key-secret code")
+    row = wait_css(browser, "#keys-table tbody tr", "cached-batch")
+    assert row.find_element("css selector", ".key-cache").text == "on · 900 s"
+    status, _, listed = keyed.raw("GET", "/v1/keys", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    made = next(k for k in listed["data"] if k["name"] == "cached-batch")
+    assert made["cache"] == {"enabled": True, "ttl_s": 900.0}
+    others = [r for r in css(browser, "#keys-table tbody tr") if "cached-batch" not in r.text]
+    assert others and all(r.find_element("css selector", ".key-cache").text == "config" for r in others)
+    no_script_ran(browser)

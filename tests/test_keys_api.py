@@ -17,7 +17,7 @@ from tests.gateway_harness import GatewayHarness, simple_model
 ADMIN = "sk-admin-keys-test-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 SHAPE = {"id", "name", "created_at", "expires_at", "revoked", "budget_usd", "budget_period", "spend_usd",
-         "remaining_usd", "rpm", "tpm", "max_parallel", "models", "tags"}
+         "remaining_usd", "rpm", "tpm", "max_parallel", "models", "tags", "cache"}
 CHAT = {"model": "test/alpha", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
 
 

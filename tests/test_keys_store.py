@@ -47,3 +47,17 @@ async def test_spend_adds_atomically_and_restarts_each_period(store: Store) -> N
     await db.add_spend("key_1", 2 * 86_400, 7, 4000)  # the next day: the count starts over
     got = await db.get_key("key_1")
     assert got is not None and (got.spend_nusd, got.spend_period, got.updated_at) == (7, 2 * 86_400, 4000)
+
+
+async def test_a_keys_cache_setting_reads_back_and_can_be_changed_or_cleared(store: Store) -> None:
+    from proxy.store.keys import KeyCache
+
+    db = store.backend
+    await db.insert_key(a_key(1, cache=KeyCache(True, 600.0)))
+    await db.insert_key(a_key(2, cache=KeyCache(False)))
+    assert (await db.get_key("key_1")) == a_key(1, cache=KeyCache(True, 600.0))
+    assert (await db.get_key("key_2")).cache == KeyCache(False, None)  # type: ignore[union-attr]
+    assert (await db.get_key("key_1")).cache is not None  # type: ignore[union-attr]
+    assert await db.save_key(a_key(1).edited({"cache": None}, 2000))
+    assert (await db.get_key("key_1")).cache is None  # type: ignore[union-attr]
+    assert (await db.get_key("key_3")) is None

@@ -135,3 +135,88 @@ def test_nothing_assumes_k_16() -> None:
     decision = small.router.route("Solve 3x + 1 = 10.", offers, tradeoff=1.0, scopes=["deployment", "key:a"])
     [(model, delta, evidence)] = decision["learned"]
     assert model == "openai/gpt-4o" and delta < 0 and evidence == 1
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+async def test_the_implicit_signal_query_reads_the_learning_index(dialect: str, tmp_path: Path,
+                                                                  request: pytest.FixtureRequest) -> None:
+    """Migration 7's partial index is what the replay reads (not a scan of the window's every document):
+    each planner proves the query's filter implies the index's (PostgreSQL's told to avoid a sequential
+    scan, which it would pick on a table this small)."""
+    from proxy.store import postgres, sqlite
+
+    if dialect == "sqlite":
+        st = Store.create(backend_for(str(tmp_path), None), interval_s=0.05)
+        await st.start()
+        await st.close()
+        conn = sqlite.connect(tmp_path / "switchyard.db")
+        plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite._LEARN_IMPLICIT, (0, 10)))
+        conn.close()
+    else:
+        import asyncpg
+
+        url = request.getfixturevalue("postgres").new_database()
+        st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
+        await st.start()
+        await st.close()
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("SET enable_seqscan = off")
+            plan = " ".join(r[0] for r in await conn.fetch("EXPLAIN " + postgres._LEARN_IMPLICIT, 0, 10))
+        finally:
+            await conn.close()
+    assert "requests_learning" in plan, plan
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+async def test_migration_7_backfills_finish_reason_of_older_auto_records(dialect: str, tmp_path: Path,
+                                                                         request: pytest.FixtureRequest,
+                                                                         router: ModelRouter) -> None:
+    """A log written before migration 7 (finish_reason only in each record's document): after the upgrade
+    the replay still finds its truncations and refusals, through the new column and index."""
+    from proxy.store import schema
+    from proxy.store.base import INSERT_COLUMNS, record_row
+
+    recs = [auto_record(router, 0, "Write an essay.", finish_reason="length"),
+            auto_record(router, 1, "Say hi."),
+            auto_record(router, 2, "Something else.", finish_reason="content_filter")]
+    old_columns = [c for c in INSERT_COLUMNS if c != "finish_reason"]
+    old_rows = [record_row(r)[:len(old_columns)] for r in recs]
+    url = request.getfixturevalue("postgres").new_database() if dialect == "postgres" else None
+    versions = [v for v in sorted(schema.MIGRATIONS) if v < 7]
+    if dialect == "sqlite":
+        from proxy.store.sqlite import connect
+
+        conn = connect(tmp_path / "switchyard.db")
+        conn.execute(schema.CREATE_VERSIONS)
+        for v in versions:
+            for statement in schema.MIGRATIONS[v]["sqlite"]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (v,))
+        conn.executemany(f"INSERT INTO requests ({', '.join(old_columns)}) VALUES ({', '.join('?' * len(old_columns))})",
+                         old_rows)
+        conn.close()
+    else:
+        import asyncpg
+
+        pg = await asyncpg.connect(url)
+        try:
+            await pg.execute(schema.CREATE_VERSIONS)
+            for v in versions:
+                for statement in schema.MIGRATIONS[v]["postgres"]:
+                    await pg.execute(statement)
+                await pg.execute("INSERT INTO schema_migrations VALUES ($1, 0)", v)
+            marks = ", ".join(f"${i}" + ("::jsonb" if c == "tags" else "") for i, c in enumerate(old_columns, start=1))
+            await pg.executemany(f"INSERT INTO requests ({', '.join(old_columns)}) VALUES ({marks})", old_rows)
+        finally:
+            await pg.close()
+    st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
+    await st.start()
+    try:
+        _, implicit = await st.learning_events(NOW_MS - 86_400_000, 100)
+        assert sorted(orjson.loads(doc)["id"] for _, _, doc in implicit) == sorted([recs[0].id, recs[2].id])
+        await logged(st, [auto_record(router, 3, "A new one.", finish_reason="refusal")])  # written with the column
+        _, implicit = await st.learning_events(NOW_MS - 86_400_000, 100)
+        assert len(implicit) == 3
+    finally:
+        await st.close()

@@ -87,7 +87,7 @@ def session_payload(access: GatewayAccess | None, session: Session | None) -> di
     """What the console knows of its sign-in: keys on or not, who it is signed in as, its CSRF token."""
     if access is None:  # an open gateway: everyone sees everything
         return {"keys_required": False, "signed_in": False, "key": None, "admin": True, "csrf": None, "expires_at": None}
-    identity = access.checker.identity_of_digest(session.key_digest) if session else None
+    identity = access.session_identity(session) if session else None
     if session is None or identity is None:
         return {"keys_required": True, "signed_in": False, "key": None, "admin": False, "csrf": None, "expires_at": None}
     return {
@@ -118,10 +118,10 @@ async def create_session(request: web.Request) -> web.Response:
         raise GatewayError(400, "'key' must be a non-empty string: the gateway API key to sign in with.", param="key")
     if access is None:
         return no_store(session_payload(None, None))
-    digest = access.checker.digest_of(key.strip())
-    if digest is None:
-        raise GatewayError(401, "That gateway API key is not valid.", param="key", code="invalid_api_key")
-    token, session = access.sessions.issue(digest)
+    found = access.session_key(key.strip())
+    if found is None:
+        raise GatewayError(401, "That gateway API key is not valid (or was revoked).", param="key", code="invalid_api_key")
+    token, session = access.sessions.issue(found[0], key_id=found[1])
     response = no_store(session_payload(access, session))
     secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
     response.set_cookie(COOKIE_NAME, token, max_age=SESSION_TTL_S, path="/", httponly=True, samesite="Strict", secure=secure)

@@ -1,6 +1,9 @@
 """A virtual key's limits at the door of a front end (chat, messages, responses, embeddings): what each
 calls once its request is parsed, before the pipeline runs.
 
+A key's `cache` setting becomes the request's cache ask when the request made none of its own
+(precedence: request > key > config).
+
 It passes the call through the key's gate (allow-list, rate limits, budget reservation), narrows
 `auto`'s pool to the allowed models, and hooks the settlement onto the request's outcome, so the true
 cost (failed attempts included) replaces the reservation whenever and however the answer ends. A
@@ -17,13 +20,14 @@ from aiohttp import web
 
 from proxy.api.frontend import ChatArrival, identity_of
 from proxy.appkeys import KEYS
+from proxy.call import CacheAsk
 from proxy.errors import GatewayError
 from proxy.keys.enforce import Admission, Enforcer
 from proxy.keys.gate import KeyGate, KeyPass
 from proxy.outcome import Outcome
 from proxy.pipeline import fail
 from proxy.providers.embeddings import estimated_tokens
-from proxy.store.keys import KeyRecord
+from proxy.store.keys import KeyCache, KeyRecord
 
 
 def max_tokens_of(body: dict[str, Any]) -> int | None:
@@ -35,8 +39,11 @@ async def enter_key_limits(request: web.Request, arrival: ChatArrival, api: Lite
     """The rate-limit headers for the answer ({} for a caller without a virtual key). Raises the
     gate's 403/400/429/503, with the outcome finished."""
     call = arrival.call
+    key_cache: KeyCache | None = None
 
     def enter(gate: KeyGate, key: KeyRecord) -> Awaitable[KeyPass]:
+        nonlocal key_cache
+        key_cache = key.cache
         return gate.enter(key, model=call.model, auto_pool=call.auto.pool if call.auto is not None else None,
                           messages=call.messages, max_tokens=max_tokens_of(call.body), ticket=call.request_id, api=api)
 
@@ -45,6 +52,8 @@ async def enter_key_limits(request: web.Request, arrival: ChatArrival, api: Lite
         return {}
     if passed.auto_pool is not None and call.auto is not None:
         arrival.call = call._replace(auto=replace(call.auto, pool=passed.auto_pool))
+    if key_cache is not None and arrival.call.cache is None:  # the request's own cache ask wins over its key's
+        arrival.call = arrival.call._replace(cache=key_cache_ask(key_cache))
     return passed.headers
 
 
@@ -80,6 +89,11 @@ async def through_gate(request: web.Request, outcome: Outcome,
     if passed.admission is not None:
         outcome.hooks = (*outcome.hooks, settlement(passed.admission, service.enforcer))
     return passed
+
+
+def key_cache_ask(cache: KeyCache) -> CacheAsk:
+    """A key's cache setting as the request-level ask it stands in for."""
+    return CacheAsk("use", cache.ttl_s) if cache.enabled else CacheAsk("skip")
 
 
 def settlement(adm: Admission, enforcer: Enforcer) -> Any:

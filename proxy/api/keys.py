@@ -21,8 +21,20 @@ from proxy.keys.allow import valid_pattern
 from proxy.keys.service import KeyService, key_json
 from proxy.state.rules import usd_to_nano
 from proxy.store import StoreUnavailable
+from proxy.store.keys import KeyCache
 
 MAX_TAGS = 32
+MAX_CACHE_TTL_S = 30 * 86400
+
+
+class CacheField(BaseModel):
+    """`cache`: the key's default use of the answer cache; a request's own `switchyard.cache` or
+    `x-switchyard-cache` still wins, and with none here the config's `cache` decides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(strict=True)
+    ttl_s: float | None = Field(None, gt=0, le=MAX_CACHE_TTL_S, strict=True)
 
 
 class KeyFields(BaseModel):
@@ -39,6 +51,7 @@ class KeyFields(BaseModel):
     models: list[str] | None = None
     expires_at: datetime | int | None = None
     tags: dict[str, str] | None = None
+    cache: CacheField | None = None
 
     @field_validator("models")
     @classmethod
@@ -70,6 +83,8 @@ def store_fields(body: KeyFields, request: web.Request) -> dict[str, Any]:
             out["models"] = tuple(resolve_pattern(request, p, i) for i, p in enumerate(value or []))
         elif name == "tags":
             out["tags"] = dict(value or {})
+        elif name == "cache":
+            out["cache"] = None if value is None else KeyCache(value.enabled, value.ttl_s)
         elif name == "name" and value is None:
             raise GatewayError(400, "name: a key's name cannot be removed.", param="name")
         else:
@@ -200,7 +215,7 @@ async def own_key(request: web.Request) -> web.Response:
         # a static key from the configuration: no limits, no budget, no record in the store
         return answer({"id": None, "name": identity.key_name, "created_at": None, "expires_at": None, "revoked": False,
                        "budget_usd": None, "budget_period": None, "spend_usd": None, "remaining_usd": None,
-                       "rpm": None, "tpm": None, "max_parallel": None, "models": [], "tags": {}})
+                       "rpm": None, "tpm": None, "max_parallel": None, "models": [], "tags": {}, "cache": None})
     try:
         rec = await service(request).get(identity.key_id)
     except StoreUnavailable:

@@ -18,7 +18,7 @@ from proxy.api.frontend import FrontEnd, answer_headers, front_end_for
 from proxy.api.frontend import identity_of as identity_of  # re-exported: where other modules look for it
 from proxy.api.openai_chat import FRONT_END as OPENAI
 from proxy.appkeys import ACCESS, GATEWAY, IDENTITY, REQUEST_ID
-from proxy.auth import KEYS_ENV, GatewayAccess, Identity, VirtualKeys, presented_key
+from proxy.auth import KEYS_ENV, GatewayAccess, Identity, presented_key
 from proxy.console.session import COOKIE_NAME, CSRF_HEADER, SAFE_METHODS
 from proxy.errors import GatewayError, internal_error
 from proxy.redact import redacted_traceback
@@ -35,7 +35,7 @@ def http_error(request: web.Request, exc: web.HTTPException) -> GatewayError:
     return GatewayError(exc.status, message, type="invalid_request_error" if exc.status < 500 else None)
 
 
-def gateway_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None) -> Middleware:
+def gateway_middleware(access: GatewayAccess) -> Middleware:
     """The gateway's one middleware: the request id, the key check (`admit`), and the last line of
     defence for errors. One, not one a job: every resume of a handler's awaits passes through each
     middleware's coroutine frame (and aiohttp adds a frame of its own whenever there is any)."""
@@ -48,7 +48,7 @@ def gateway_middleware(access: GatewayAccess, virtual: VirtualKeys | None = None
         gw.in_flight += 1
         try:
             try:
-                admit(request, access, virtual)
+                admit(request, access)
                 resp = await handler(request)
             except GatewayError as exc:
                 return render(request, exc)
@@ -107,7 +107,7 @@ def is_console_path(path: str) -> bool:
 def session_identity(access: GatewayAccess, request: web.Request, cookie: str) -> Identity:
     """The identity a console session cookie stands for (with its CSRF token on writes)."""
     session = access.sessions.verify(cookie)
-    identity = access.checker.identity_of_digest(session.key_digest) if session else None
+    identity = access.session_identity(session) if session else None
     if session is None or identity is None:
         raise session_expired()
     if request.method not in SAFE_METHODS and not hmac.compare_digest(
@@ -117,24 +117,25 @@ def session_identity(access: GatewayAccess, request: web.Request, cookie: str) -
     return identity
 
 
-def admit(request: web.Request, access: GatewayAccess, virtual: VirtualKeys | None) -> None:
-    """The key check: static keys first, then virtual keys; a console session cookie stands for a
-    static key. The gateway is open only while neither kind exists: the first virtual key issued turns
-    the check on without a restart. Sets the caller's identity on the request, or raises a 401."""
-    checker = access.checker
-    if checker:
+def admit(request: web.Request, access: GatewayAccess) -> None:
+    """The key check: static keys first, then virtual keys; a console session cookie stands for either.
+    The gateway is open only while neither kind exists: the first virtual key issued turns the check on
+    without a restart. Sets the caller's identity on the request, or raises a 401."""
+    keys_on = access.required
+    if keys_on:
         request[ACCESS] = access
     if request.path in OPEN_PATHS or is_console_path(request.path):
         return
     key = presented_key(request.headers)
     cookie = request.cookies.get(COOKIE_NAME)
-    if key is None and cookie is not None and checker:
+    if key is None and cookie is not None and keys_on:
         request[IDENTITY] = session_identity(access, request, cookie)
         return
-    identity = checker.identify(key)
+    identity = access.checker.identify(key)
+    virtual = access.virtual
     if identity is None and key is not None and virtual is not None:
         identity = virtual.identity(key)
     if identity is not None:
         request[IDENTITY] = identity
-    elif checker or (virtual is not None and virtual.any):
+    elif keys_on:
         raise unauthorized(missing=key is None, front_end=front_end_for(request, OPENAI))

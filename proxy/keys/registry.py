@@ -64,6 +64,18 @@ class KeyRegistry:
         rec = self.identify(secret)
         return None if rec is None else self.identities[rec.id]
 
+    def digest_of_id(self, key_id: str) -> bytes | None:
+        """The SHA-256 digest of the key with this id, live or not: what a console session is checked against."""
+        rec = self.by_id.get(key_id)
+        return None if rec is None else bytes.fromhex(rec.secret_hash)
+
+    def identity_of_digest(self, digest: bytes) -> Identity | None:
+        """The live key behind a console session's digest; None once it is revoked or expired."""
+        rec = self.by_digest.get(digest.hex())
+        if rec is None or rec.revoked or (rec.expires_at is not None and rec.expires_at <= time.time() * 1000):
+            return None
+        return Identity(rec.name, False, rec.id)
+
     def apply(self, rec: KeyRecord) -> None:
         known = self.by_id.get(rec.id)
         if known is not None and known.updated_at > rec.updated_at:

@@ -50,6 +50,7 @@ def key_json(rec: KeyRecord, now: datetime | None = None) -> dict[str, Any]:
         "remaining_usd": None if budget is None else rules.nano_to_usd(max(budget - spend, 0)),
         "rpm": rec.rpm, "tpm": rec.tpm, "max_parallel": rec.max_parallel,
         "models": list(rec.models), "tags": rec.tags,
+        "cache": None if rec.cache is None else rec.cache.json(),
     }
 
 

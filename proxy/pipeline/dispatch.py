@@ -121,10 +121,16 @@ def price_hedge_losers(outcome: Outcome, body: dict[str, Any], res: ChatResource
         record.cost_estimated = True
 
 
+def learned(adjustment: Any) -> dict[str, Any] | None:
+    """A candidate's learned adjustment, kept in the receipt only when feedback has moved its model."""
+    return adjustment if isinstance(adjustment, dict) and adjustment.get("evidence") else None
+
+
 def auto_route(decision: AutoDecision) -> AutoRoute:
     details = decision.details
     candidates = [RouteCandidate(str(c["model"]), str(c["provider"]), float(c["predicted_quality"]),
-                                 float(c["estimated_cost_usd"]), float(c["estimated_latency_ms"]), float(c["score"]))
+                                 float(c["estimated_cost_usd"]), float(c["estimated_latency_ms"]), float(c["score"]),
+                                 learned(c.get("learned_adjustment")))
                   for c in details.get("candidates", ())]
     features = details.get("features", {})
     return AutoRoute(str(details.get("preference")), float(features.get("difficulty", 0.0)), decision.reason,

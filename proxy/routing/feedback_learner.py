@@ -105,6 +105,9 @@ class FeedbackLearner:
         # read once: a rebuild on a worker thread must not borrow the Rust router the loop may be changing
         self.abilities = {m: router.router.ability_of(m) for m in router.sources}
         self.posteriors: dict[tuple[str, str], Posterior] = {}
+        # when each correction last took an observation (Unix s): what an operator reads as its last update
+        # (a posterior's own time also moves when its evidence is only faded)
+        self.updated: dict[tuple[str, str], float] = {}
 
     def learn(self, obs: Observation) -> bool:
         """Apply one observation; False when it cannot teach (a model no longer in the catalogue, a latent
@@ -119,6 +122,7 @@ class FeedbackLearner:
         post = observe(decay(post, obs.ts, self.half_life_s), features(list(obs.z), self.centre), base_logit,
                        min(max(obs.y, 0.0), 1.0), obs.weight)
         self.posteriors[key] = post
+        self.updated[key] = max(self.updated.get(key, obs.ts), obs.ts)
         if self.push:
             self._push(key, post)
         return True
@@ -129,9 +133,11 @@ class FeedbackLearner:
             self.posteriors[key] = post = decay(post, now, self.half_life_s)
             self._push(key, post)
 
-    def adopt(self, posteriors: dict[tuple[str, str], Posterior]) -> None:
-        """Replace every posterior (a rebuild's) and the router's corrections with them."""
+    def adopt(self, posteriors: dict[tuple[str, str], Posterior],
+              updated: Mapping[tuple[str, str], float] | None = None) -> None:
+        """Replace every posterior (a rebuild's, with when each last learned) and the router's corrections with them."""
         self.posteriors = dict(posteriors)
+        self.updated = {k: t for k, t in (updated or {}).items() if k in self.posteriors}
         self.router.router.clear_corrections()
         self.router.has_corrections = False
         for key, post in self.posteriors.items():

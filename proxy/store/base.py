@@ -13,7 +13,7 @@ from proxy.store.records import Feedback, RequestRecord, record_json
 INSERT_COLUMNS = (
     "id", "ts", "api", "key_name", "model_requested", "model", "provider", "status", "http_status", "ttft_ms",
     "duration_ms", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
-    "failed_attempts_cost_usd", "attempts", "tags", "doc", "cost_saved_usd",
+    "failed_attempts_cost_usd", "attempts", "tags", "doc", "cost_saved_usd", "finish_reason",
 )
 FEEDBACK_COLUMNS = ("request_id", "ts", "key_name", "metric", "score", "thumbs", "comment", "scope")
 
@@ -21,10 +21,6 @@ FEEDBACK_COLUMNS = ("request_id", "ts", "key_name", "metric", "score", "thumbs",
 # (feedback rows, implicit-signal rows): see LogBackend.learning_events
 LearningEvents = tuple[list[tuple[int, str | None, float | None, str | None, str | None, str]],
                        list[tuple[int, str | None, str]]]
-# records whose finish reason may be an implicit signal, matched in the stored JSON (orjson writes it
-# without spaces; text inside bodies is escaped, so it cannot match there); Python checks each again
-IMPLICIT_FINISH_PATTERNS = ('%"finish_reason":"length"%', '%"finish_reason":"content_filter"%',
-                            '%"finish_reason":"refusal"%')
 
 
 class StoreUnavailable(Exception):
@@ -96,6 +92,7 @@ def record_row(rec: RequestRecord) -> tuple[Any, ...]:
         rec.http_status, rec.ttft_ms, rec.duration_ms, usage.prompt_tokens, usage.completion_tokens,
         usage.cached_tokens, usage.reasoning_tokens, usage.cost_usd, rec.failed_attempts_cost_usd,
         len(rec.attempts), orjson.dumps(rec.tags).decode(), orjson.dumps(rec).decode(), rec.cost_saved_usd,
+        rec.finish_reason,
     )
 
 

@@ -8,16 +8,37 @@ atomic UPDATE, awaited, that also starts a new period's count when the period ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 KEY_COLUMNS = (
     "id", "name", "secret_hash", "created_at", "updated_at", "expires_at", "revoked", "budget_nusd", "budget_period",
-    "rpm", "tpm", "max_parallel", "models", "tags", "spend_nusd", "spend_period",
+    "rpm", "tpm", "max_parallel", "models", "tags", "spend_nusd", "spend_period", "cache",
 )
 # What PATCH may change (the secret and the spend never).
-EDITABLE = ("name", "expires_at", "budget_nusd", "budget_period", "rpm", "tpm", "max_parallel", "models", "tags")
+EDITABLE = ("name", "expires_at", "budget_nusd", "budget_period", "rpm", "tpm", "max_parallel", "models", "tags", "cache")
+
+
+class KeyCache(NamedTuple):
+    """A key's default use of the answer cache, for its requests that do not say (request > key > config)."""
+
+    enabled: bool
+    ttl_s: float | None = None  # None: the config's cache.ttl_s
+
+    def json(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "ttl_s": self.ttl_s}
+
+
+def cache_column(cache: KeyCache | None) -> str | None:
+    return None if cache is None else orjson.dumps(cache.json()).decode()
+
+
+def cache_of_column(text: str | None) -> KeyCache | None:
+    if text is None:
+        return None
+    doc = orjson.loads(text)
+    return KeyCache(bool(doc["enabled"]), None if doc.get("ttl_s") is None else float(doc["ttl_s"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +59,20 @@ class KeyRecord:
     tags: dict[str, str] = field(default_factory=dict)
     spend_nusd: int = 0  # in the period starting at spend_period (Unix seconds)
     spend_period: int = 0
+    cache: KeyCache | None = None  # None: the config decides
 
     def row(self) -> tuple[Any, ...]:
         return (self.id, self.name, self.secret_hash, self.created_at, self.updated_at, self.expires_at,
                 int(self.revoked), self.budget_nusd, self.budget_period, self.rpm, self.tpm, self.max_parallel,
                 orjson.dumps(list(self.models)).decode(), orjson.dumps(self.tags).decode(), self.spend_nusd,
-                self.spend_period)
+                self.spend_period, cache_column(self.cache))
 
     @classmethod
     def from_row(cls, row: Any) -> KeyRecord:
         r = tuple(row)
         return cls(r[0], r[1], r[2], int(r[3]), int(r[4]), None if r[5] is None else int(r[5]), bool(r[6]),
                    None if r[7] is None else int(r[7]), r[8], r[9], r[10], r[11], tuple(orjson.loads(r[12])),
-                   orjson.loads(r[13]), int(r[14]), int(r[15]))
+                   orjson.loads(r[13]), int(r[14]), int(r[15]), cache_of_column(r[16]))
 
     def edited(self, changes: dict[str, Any], now_ms: int) -> KeyRecord:
         return replace(self, **{k: v for k, v in changes.items() if k in EDITABLE}, updated_at=now_ms)
@@ -80,6 +102,11 @@ def keys_migration(dialect: str) -> list[str]:
 )""",
         "CREATE INDEX virtual_keys_updated ON virtual_keys (updated_at)",
     ]
+
+
+def keys_cache_migration(dialect: str) -> list[str]:
+    """Schema version 6: a key's default use of the answer cache (NULL: the config decides)."""
+    return ["ALTER TABLE virtual_keys ADD COLUMN cache TEXT"]
 
 
 def marks(dialect: str, n: int, start: int = 1) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from proxy.outcome import AttemptOutcome, Outcome
+from proxy.outcome import AttemptOutcome, Outcome, RouteCandidate
 from proxy.store.records import AttemptRecord, RequestRecord, RouteReceipt, Usage
 
 # the front ends' names for their APIs -> the log's `api` values
@@ -34,11 +34,19 @@ def attempt_of(a: AttemptOutcome) -> AttemptRecord:
                          a.duration_ms or 0.0, a.cost_usd or 0.0, a.cost_estimated)
 
 
+def candidate_of(c: RouteCandidate) -> dict[str, Any]:
+    """A ranked candidate as the receipt keeps it; `learned_adjustment` only when feedback had moved its model."""
+    out = asdict(c)
+    if out["learned_adjustment"] is None:
+        del out["learned_adjustment"]
+    return out
+
+
 def record_of(o: Outcome) -> RequestRecord:
     route = None
     if o.route is not None:
         r = o.route
-        route = RouteReceipt(r.preference, r.difficulty, r.reason, [asdict(c) for c in r.candidates], r.features)
+        route = RouteReceipt(r.preference, r.difficulty, r.reason, [candidate_of(c) for c in r.candidates], r.features)
     return RequestRecord(
         id=o.request_id, ts_ms=int(o.started_at * 1000), api=API_NAMES.get(o.api, o.api),
         model_requested=o.model_requested or "", status=o.status or "error", key=o.key, tags=dict(o.tags),

@@ -15,7 +15,6 @@ import asyncpg
 from proxy.store import schema
 from proxy.store.base import (
     FEEDBACK_COLUMNS,
-    IMPLICIT_FINISH_PATTERNS,
     INSERT_COLUMNS,
     LearningEvents,
     StoreUnavailable,
@@ -42,10 +41,8 @@ _EXPIRE_RESPONSES = ("DELETE FROM responses WHERE id IN (SELECT id FROM response
 _LEARN_FEEDBACK = ("SELECT f.ts, f.scope, f.score, f.thumbs, r.key_name, r.doc FROM feedback f "
                    "JOIN requests r ON r.id = f.request_id WHERE f.ts >= $1 AND r.model_requested = 'auto' "
                    "ORDER BY f.ts DESC, f.id DESC LIMIT $2")
-_LEARN_IMPLICIT = ("SELECT ts, key_name, doc FROM requests WHERE ts >= $1 AND model_requested = 'auto' AND "
-                   "(status IN ('error', 'partial') OR "
-                   + " OR ".join(f"doc LIKE ${i}" for i in range(3, 3 + len(IMPLICIT_FINISH_PATTERNS)))
-                   + ") ORDER BY ts DESC LIMIT $2")
+# reads the partial index requests_learning (migration 7): the filter must stay LEARNING_SIGNAL_WHERE
+_LEARN_IMPLICIT = f"SELECT ts, key_name, doc FROM requests WHERE ts >= $1 AND {schema.LEARNING_SIGNAL_WHERE} ORDER BY ts DESC LIMIT $2"
 _MIGRATION_LOCK = 0x5357_4C4F47  # any constant: replicas starting together migrate one at a time
 # Short enough that an outage shows as a dropped batch within a second or two, not a stuck writer.
 CONNECT_TIMEOUT_S = 2.0
@@ -124,7 +121,7 @@ class PostgresBackend:
 
     async def learning_events(self, since_ms: int, limit: int) -> LearningEvents:
         rated = await self._fetch(_LEARN_FEEDBACK, since_ms, limit)
-        implicit = await self._fetch(_LEARN_IMPLICIT, since_ms, limit, *IMPLICIT_FINISH_PATTERNS)
+        implicit = await self._fetch(_LEARN_IMPLICIT, since_ms, limit)
         return [tuple(r) for r in rated], [tuple(r) for r in implicit]  # type: ignore[misc]
 
     async def list_records(self, flt: RequestFilter, page: Page) -> tuple[list[dict[str, Any]], str | None]:

@@ -7,14 +7,15 @@ Layout of `requests`: the columns that lists filter on and usage sums are real c
 record (attempts, route receipt, usage detail, bodies) is one JSON document in `doc`, so a new field
 needs no migration. Lists page newest first on (ts, id): each filter that must answer fast on a big
 log (model, status, key) has its own (filter, ts, id) index, so the newest page is an index range
-scan that stops after `limit` rows, whatever the log's size.
+scan that stops after `limit` rows, whatever the log's size. Learning's replay reads the few records
+that may teach through a partial index of its own (migration 7), never the window's every document.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from proxy.store.keys import keys_migration
+from proxy.store.keys import keys_cache_migration, keys_migration
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -98,6 +99,27 @@ def _v5(dialect: Dialect) -> list[str]:
     return ["ALTER TABLE feedback ADD COLUMN scope TEXT"]
 
 
+# Records that may carry an implicit learning signal (proxy.routing.feedback_learner checks each again): an
+# `auto` request that failed, or whose finish reason is a truncation or a flagged refusal. Written out, not
+# bound as parameters, so that both planners can prove a query with this filter may read the partial index
+# of migration 7. Changing it means a new migration with a new index.
+LEARNING_SIGNAL_WHERE = ("model_requested = 'auto' AND (status IN ('error', 'partial') OR "
+                         "finish_reason IN ('length', 'content_filter', 'refusal'))")
+
+
+def _v7(dialect: Dialect) -> list[str]:
+    """The learning replay's index (start-up and every rebuild_s): only the records that may teach, by time,
+    so the replay reads those instead of scanning the window's every record and matching its document.
+    `finish_reason` becomes a column for it (written by every insert from now on); older `auto` records get
+    theirs from their document, the only ones the replay reads (older named-model records keep NULL)."""
+    from_doc = "json_extract(doc, '$.finish_reason')" if dialect == "sqlite" else "(doc::jsonb ->> 'finish_reason')"
+    return [
+        "ALTER TABLE requests ADD COLUMN finish_reason TEXT",
+        f"UPDATE requests SET finish_reason = {from_doc} WHERE model_requested = 'auto'",
+        f"CREATE INDEX requests_learning ON requests (ts) WHERE {LEARNING_SIGNAL_WHERE}",
+    ]
+
+
 # version -> statements, per dialect
 MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     1: {"sqlite": _v1("sqlite"), "postgres": _v1("postgres")},
@@ -105,6 +127,8 @@ MIGRATIONS: dict[int, dict[Dialect, list[str]]] = {
     3: {"sqlite": keys_migration("sqlite"), "postgres": keys_migration("postgres")},  # virtual keys
     4: {"sqlite": _v4("sqlite"), "postgres": _v4("postgres")},  # stored Responses conversations
     5: {"sqlite": _v5("sqlite"), "postgres": _v5("postgres")},  # feedback's learning scope
+    6: {"sqlite": keys_cache_migration("sqlite"), "postgres": keys_cache_migration("postgres")},  # a key's cache use
+    7: {"sqlite": _v7("sqlite"), "postgres": _v7("postgres")},  # the learning replay's partial index
 }
 LATEST = max(MIGRATIONS)
 

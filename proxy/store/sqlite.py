@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from proxy.store import schema
 from proxy.store.base import (
     FEEDBACK_COLUMNS,
-    IMPLICIT_FINISH_PATTERNS,
     INSERT_COLUMNS,
     LearningEvents,
     StoreUnavailable,
@@ -101,9 +100,8 @@ EXPIRED_PER_SAVE = 16
 _LEARN_FEEDBACK = ("SELECT f.ts, f.scope, f.score, f.thumbs, r.key_name, r.doc FROM feedback f "
                    "JOIN requests r ON r.id = f.request_id WHERE f.ts >= ? AND r.model_requested = 'auto' "
                    "ORDER BY f.ts DESC, f.id DESC LIMIT ?")
-_LEARN_IMPLICIT = ("SELECT ts, key_name, doc FROM requests WHERE ts >= ? AND model_requested = 'auto' AND "
-                   "(status IN ('error', 'partial') OR "
-                   + " OR ".join("doc LIKE ?" for _ in IMPLICIT_FINISH_PATTERNS) + ") ORDER BY ts DESC LIMIT ?")
+# reads the partial index requests_learning (migration 7): the filter must stay LEARNING_SIGNAL_WHERE
+_LEARN_IMPLICIT = f"SELECT ts, key_name, doc FROM requests WHERE ts >= ? AND {schema.LEARNING_SIGNAL_WHERE} ORDER BY ts DESC LIMIT ?"
 
 
 class SQLiteBackend:
@@ -193,7 +191,7 @@ class SQLiteBackend:
         def fetch() -> LearningEvents:
             conn = self._reader()
             rated = conn.execute(_LEARN_FEEDBACK, (since_ms, limit)).fetchall()
-            implicit = conn.execute(_LEARN_IMPLICIT, (since_ms, *IMPLICIT_FINISH_PATTERNS, limit)).fetchall()
+            implicit = conn.execute(_LEARN_IMPLICIT, (since_ms, limit)).fetchall()
             return rated, implicit
 
         return await self._on(self._reads, fetch)

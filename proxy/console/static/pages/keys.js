@@ -19,6 +19,12 @@ function limits(k) {
   return parts.filter(Boolean).join(" · ") || fmt.DASH;
 }
 
+function cacheText(k) {
+  if (!k.cache) return "config";
+  if (!k.cache.enabled) return "off";
+  return k.cache.ttl_s ? `on · ${fmt.int(k.cache.ttl_s)} s` : "on";
+}
+
 function field(label, input, hint) {
   return h("label", { class: "key-field" }, h("span", null, label), input, hint ? h("small", { class: "muted" }, hint) : null);
 }
@@ -34,11 +40,16 @@ function formBody(form) {
   number("max_parallel", (v) => Number.parseInt(v, 10));
   const models = form.models.value.split(/[\s,]+/).filter(Boolean);
   if (models.length) body.models = models;
+  if (form.cache.value) {  // blank follows the gateway's config
+    body.cache = { enabled: form.cache.value === "on" };
+    const ttl = form.cache_ttl_s.value.trim();
+    if (body.cache.enabled && ttl !== "") body.cache.ttl_s = Number(ttl);
+  }
   return body;
 }
 
 function createForm(onCreated) {
-  const input = (name, props) => h("input", { name, id: `key-${name.replace("_", "-")}`, ...props });
+  const input = (name, props) => h("input", { name, id: `key-${name.replaceAll("_", "-")}`, ...props });
   const form = h("form", { id: "key-form", class: "key-form" },
     field("Name", input("name", { required: true, maxlength: 64, pattern: "[A-Za-z0-9_.\\-]+", placeholder: "team-search" })),
     field("Budget (USD)", input("budget_usd", { type: "number", min: 0, step: "0.01", placeholder: "none" })),
@@ -47,6 +58,10 @@ function createForm(onCreated) {
     field("Tokens / min", input("tpm", { type: "number", min: 1, step: 1, placeholder: "no limit" })),
     field("Max parallel", input("max_parallel", { type: "number", min: 1, step: 1, placeholder: "no limit" })),
     field("Models allowed", input("models", { placeholder: "every model" }), "slugs or patterns, comma-separated: acme/*, openai/gpt-4o"),
+    field("Answer cache", h("select", { name: "cache", id: "key-cache" },
+      [["", "as configured"], ["on", "on"], ["off", "off"]].map(([v, t]) => h("option", { value: v }, t))),
+    "the key's default; a request's own cache setting still wins"),
+    field("Cache TTL (s)", input("cache_ttl_s", { type: "number", min: 1, step: 1, placeholder: "config's" })),
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary", id: "key-create" }, "Create key")));
   const message = h("p", { class: "error-text", id: "key-error", role: "alert" });
   form.addEventListener("submit", async (event) => {
@@ -114,10 +129,11 @@ export async function renderKeys(page) {
       return;
     }
     replace(list, h("table", { class: "grid-table", id: "keys-table" },
-      h("thead", null, h("tr", null, ["Name", "Spend", "Limits", "Models", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", null, h("tr", null, ["Name", "Spend", "Limits", "Models", "Cache", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", null, keys.map((k) => h("tr", { dataset: { key: k.id }, class: k.revoked && "revoked" },
         h("td", null, k.name), h("td", null, spendCell(k)), h("td", null, limits(k)),
-        h("td", null, k.models.length ? k.models.join(", ") : "all"), h("td", null, fmt.dateTime(k.created_at)),
+        h("td", null, k.models.length ? k.models.join(", ") : "all"), h("td", { class: "key-cache" }, cacheText(k)),
+        h("td", null, fmt.dateTime(k.created_at)),
         h("td", null, revokeCell(k, reload, status)))))));
   }
   const [form, formError] = createForm((created) => {

@@ -12,7 +12,8 @@ export function renderLogin(main, onSignedIn) {
   const button = h("button", { type: "submit", class: "primary", id: "login-submit" }, "Sign in");
   const form = h("form", { class: "login-card", id: "login-form" },
     h("h1", null, "Sign in to the console"),
-    h("p", { class: "muted" }, "This gateway requires an API key. Paste one of its keys (server.api_keys or SWITCHYARD_API_KEYS); "
+    h("p", { class: "muted" }, "This gateway requires an API key. Paste one of its keys (a virtual key issued by POST /v1/keys, "
+      + "or one from server.api_keys or SWITCHYARD_API_KEYS); "
       + "it is exchanged for a session cookie that scripts cannot read, and is not stored."),
     h("label", { for: "login-key" }, "Gateway API key"), input, message, button);
   form.addEventListener("submit", async (event) => {

@@ -5,6 +5,7 @@ import { chip, emptyState, h, navLink, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import { sortableTable } from "../table.js";
 import { DAY_MS, HOUR_MS, errorRate, seriesBy, throughput } from "../usage_series.js";
+import { correctionsSection } from "./learned.js";
 import { CIRCUIT_LABEL, CLIENT_APIS, capabilityChips, wireLabel } from "./model_common.js";
 
 const REFRESH_MS = 10_000;
@@ -90,6 +91,8 @@ export async function renderModel(page, [slug]) {
   }));
   page.append(...header(model), h("h2", null, "Providers"), tableHolder, h("h2", null, "Speed and errors, from the request log"), charts);
   draw();
+  const learned = await correctionsSection(model.id);
+  if (learned) page.append(h("h2", null, "Learned from feedback"), learned);
   logCharts(model.id, model.providers.map((p) => p.provider), charts).catch((e) => replace(charts, emptyState("Charts could not load.", e.message)));
   let stopped = false;
   const timer = setInterval(async () => {

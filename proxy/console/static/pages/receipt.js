@@ -3,6 +3,7 @@ import { ApiError, getJSON, postJSON } from "../api.js";
 import { chip, emptyState, h, navLink, replace } from "../dom.js";
 import * as fmt from "../format.js";
 import { sortableTable } from "../table.js";
+import { learnedText } from "./learned.js";
 import { whyChosen } from "./route_explain.js";
 import { attemptTimeline } from "./timeline.js";
 import { failedAttempts, outcomeChip, statusChip, tagChips } from "./request_common.js";
@@ -69,6 +70,11 @@ function routeSection(r) {
     { key: "lat", label: "Est. latency", numeric: true, value: (c) => c.estimated_latency_ms, cell: (c) => fmt.ms(c.estimated_latency_ms) },
     { key: "score", label: "Score", numeric: true, value: (c) => c.score, cell: (c) => fmt.score(c.score) },
   ];
+  // learning's shift of a candidate's predicted quality, shown only when feedback has moved some candidate
+  if (cands.some((c) => learnedText(c.learned_adjustment))) {
+    columns.splice(4, 0, { key: "learned", label: "Learned", numeric: true, title: "Shift of predicted quality learned from feedback (logit), and its evidence",
+      value: (c) => c.learned_adjustment?.delta ?? 0, cell: (c) => h("span", { class: "learned" }, learnedText(c.learned_adjustment) ?? fmt.DASH) });
+  }
   const state = { key: "rank", dir: 1 };
   const holder = h("div", { class: "table-wrap" });
   const draw = () => replace(holder, sortableTable({ id: "candidates-table", columns, rows: cands, state, onSort: (n) => { Object.assign(state, n); draw(); },
