@@ -90,7 +90,7 @@ def gateway_context(
         circuits = SharedCircuits(key_service.state, scorer, settings.state.sync_interval_ms / 1000)
         # the answer cache: shared by the replicas through Redis when there is one, else this process's LRU
         redis_url = settings.state.redis_url
-        store = RedisStore.from_url(redis_url.get_secret_value()) if redis_url else MemoryStore(settings.cache.max_bytes)
+        store = RedisStore.from_url(redis_url.get_secret_value(), settings.cache.redis_timeout_s) if redis_url else MemoryStore(settings.cache.max_bytes)
         model_router = build_model_router(catalog, settings.routing.router_path)
         chat = ChatResources(
             catalog=catalog,

@@ -275,6 +275,7 @@ class CacheConfig(Strict):
     ttl_s: float = Field(3600.0, gt=0, le=30 * 86400)
     max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="in-memory cache size cap")
     namespace: str | None = Field(None, min_length=1, description="share entries across keys under this name")
+    redis_timeout_s: float = Field(0.25, gt=0, le=10, description="a Redis slower than this is a miss, not a wait")
 
 
 class Settings(Strict):

@@ -78,7 +78,10 @@ def test_replicas_on_one_redis_share_answers(redis_url: str) -> None:
     def gateway() -> GatewayHarness:
         return GatewayHarness(providers={"p-one": {"knobs": {**FAST, "chunks": 4}}},
                               models={"test/alpha": simple_model({"p-one": "alpha-one"})},
-                              extra_config={"cache": {"enabled": True, "ttl_s": 60}, "state": {"redis_url": redis_url}}).start()
+                              # a generous Redis timeout: on a loaded machine the first connection can take
+                              # longer than the default 0.25 s, and the answer would then skip the cache
+                              extra_config={"cache": {"enabled": True, "ttl_s": 60, "redis_timeout_s": 5.0},
+                                            "state": {"redis_url": redis_url}}).start()
 
     a, b = gateway(), gateway()
     try:
