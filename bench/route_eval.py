@@ -1,6 +1,7 @@
 """Evaluate the v2 router on held-out groups of every source: AUC, calibration, APGR, frontiers, AIQ, ablations.
 
     python -m bench.route_eval [--folds 3] [--steps 400] [--ablations] [--no-plot]
+    python -m bench.route_eval --smoke    # CI: every 12th prompt, one fold, 60 steps, under a minute
 
 Splits hold out whole groups, never seen in training (the model is fitted on every other prompt of all three
 sources each time): RouteLLM — 10 MMLU subjects + 200 GSM8K rows (seeds as before, the two-model APGR);
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from bench.router_v2 import data, evaluate, model
 from bench.router_v2.cache import represented
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SMOKE_EVERY = 12
+SMOKE_STEPS = 60
 ABLATIONS = {
     "full": {},
     "no embedding": {"use_embed": False},
@@ -111,10 +115,17 @@ def main() -> None:
     ap.add_argument("--ablations-only", action="store_true", help="only the ablations (fold 0), no headline folds")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS / "route_eval.json")
+    ap.add_argument("--smoke", action="store_true",
+                    help="every 12th prompt, fold 0, 60 steps, no plot; fails on a missing or NaN headline figure")
     args = ap.parse_args()
     if not data.available():
         raise SystemExit(f"routing data not found under {data.SHARED}")
     corpus = data.load()
+    if args.smoke:
+        corpus = data.subsample(corpus, SMOKE_EVERY)
+        args.folds, args.steps, args.no_plot = 1, SMOKE_STEPS, True
+        if args.out == RESULTS / "route_eval.json":
+            args.out = Path(tempfile.gettempdir()) / "route_eval_smoke.json"
     rep = represented(corpus.prompts)
     price = evaluate.prices()
     tokens = np.array([len(p.encode()) / 4 for p in corpus.prompts])
@@ -147,6 +158,19 @@ def main() -> None:
             print(f"ablation {name}: {json.dumps(report['ablations'][name])}", flush=True)
     write(args.out, report)
     print(json.dumps(report["summary"], indent=1))
+    if args.smoke:
+        check_smoke(report["summary"])
+
+
+def check_smoke(summary: dict) -> None:
+    """The smoke's figures exist and are numbers (a broken metric or fit shows as NaN or a missing key)."""
+    need = {"routellm": ("auc_mean", "brier", "aiq_router", "aiq_bow", "apgr"),
+            "mmlu_pro": ("auc_mean", "brier", "aiq_router", "aiq_random_mix_hull", "half_cost_router"),
+            "llmrouter": ("auc_mean", "brier", "aiq_router", "aiq_oracle")}
+    bad = [f"{src}.{k}" for src, keys in need.items() for k in keys
+           if not np.isfinite(summary.get(src, {}).get(k, np.nan))]
+    if bad:
+        raise SystemExit(f"route_eval smoke: missing or NaN figures: {', '.join(bad)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,99 @@
+"""Compare predictor variants over many held-out folds, cheaply: one fit per fold and variant.
+
+    python -m bench.router_v2.sweep [--folds 9] [--variants k4,k16] [--out bench/results/route_sweep.json]
+
+Each split holds out one source's groups (as `bench/route_eval.py` does: RouteLLM subject split s, MMLU-Pro
+category split s, LLMRouter task split s) and fits on every other prompt of all three sources; `--folds` says how
+many splits per source (RouteLLM's nine subject splits are the old recipe's). Every fit is also read with its latent vector
+shrunk toward the training mean (`model.shrink`) at several strengths, which costs no refit. No bag-of-words
+baseline here (route_eval has it); the random-mix hull and the oracle are per split and do not depend on the fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from bench.router_v2 import data, evaluate, model
+from bench.router_v2.cache import represented
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+VARIANTS: dict[str, dict] = {
+    "k16": {"k": 16},
+    "k8": {"k": 8},
+    "k4": {"k": 4},
+    "k4-dense-only": {"k": 4, "use_embed": False},
+    "k16-dense-only": {"k": 16, "use_embed": False},
+}
+SHRINKS = (1.0, 0.5, 0.0)
+SHOWN = ("apgr", "auc_mean", "aiq_router", "aiq_hull", "half_router", "half_hull", "best_single", "half_group_oracle", "brier",
+         "brier_constant")
+
+
+SPLITTERS = {"routellm": data.routellm_split, "mmlu_pro": data.mmlu_pro_split, "llmrouter": data.llmrouter_split}
+
+
+def brief(res: dict) -> dict:
+    f = res["frontier"]
+    out = {"auc_mean": res["auc_mean"], "brier": res["brier"], "brier_constant": res["brier_constant"],
+           "aiq_router": f["aiq"]["router"], "aiq_hull": f["aiq"]["random_mix_hull"], "aiq_oracle": f["aiq"]["oracle"],
+           "half_router": f["at_half_best_cost"]["router"], "half_hull": f["at_half_best_cost"]["random_mix_hull"],
+           "aiq_group_oracle": f["aiq"]["group_oracle"], "half_group_oracle": f["at_half_best_cost"]["group_oracle"],
+           "half_oracle": f["at_half_best_cost"]["oracle"],
+           "best_single": f["best_single"]["quality"]}
+    if "apgr" in res:
+        out |= {"apgr": res["apgr"], "subject_oracle_apgr": res["subject_oracle_apgr"]}
+    return {k: (round(float(v), 4) if v is not None else None) for k, v in out.items()}
+
+
+def means(rows: list[dict]) -> dict:
+    keys = rows[0].keys()
+    return {k: round(float(np.mean([r[k] if r[k] is not None else np.nan for r in rows])), 4) for k in keys}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", default="routellm:9,mmlu_pro:3,llmrouter:3")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--shrinks", default=",".join(map(str, SHRINKS)))
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--out", type=Path, default=RESULTS / "route_sweep.json")
+    args = ap.parse_args()
+    corpus = data.load()
+    rep = represented(corpus.prompts)
+    price = evaluate.prices()
+    tokens = np.array([len(p.encode()) / 4 for p in corpus.prompts])
+    shrinks = [float(x) for x in args.shrinks.split(",")]
+    folds = [(src, int(n)) for src, n in (f.split(":") for f in args.folds.split(","))]
+    report = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for name in args.variants.split(","):
+        cfg = replace(model.Config(steps=args.steps), **VARIANTS[name])
+        for src, n in folds:
+            for s in range(n):
+                sp = SPLITTERS[src](corpus, s)
+                t0 = time.time()
+                fitted = evaluate.fit_on(corpus, rep, ~sp.test, cfg)
+                train = rep.rows(np.flatnonzero(~sp.test))
+                line = []
+                for lam in shrinks:
+                    key = f"{name} shrink={lam:g}"
+                    entry = report.setdefault(key, {"config": {**cfg.__dict__, "shrink": lam}, "folds": {}})
+                    res = brief(evaluate.evaluate_split(corpus, rep, sp, evaluate.Fitted(model.shrink(fitted, train, lam),
+                                                                                         None), price, tokens))
+                    entry["folds"].setdefault(src, {})[str(s)] = res
+                    entry["mean"] = {k: means(list(v.values())) for k, v in entry["folds"].items()}
+                    line.append(f"shrink {lam:g}: " + (f"APGR {res['apgr']:.3f}" if "apgr" in res else
+                                                      f"half {res['half_router']} AIQ {res['aiq_router']}"))
+                print(f"{name} {sp.name}: {time.time() - t0:.0f} s; " + "; ".join(line), flush=True)
+                args.out.write_text(json.dumps(report, indent=1) + "\n")
+    for key, entry in report.items():
+        print(f"{key:28s} " + " | ".join(f"{src} ({len(entry['folds'][src])}): " + " ".join(
+            f"{k} {v:.3f}" for k, v in m.items() if k in SHOWN) for src, m in entry["mean"].items()))
+
+if __name__ == "__main__":
+    main()
