@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.router_v2 import data, evaluate, model
 from bench.router_v2.cache import represented
+from bench.router_v2.represent import Represented
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 VARIANTS: dict[str, dict] = {
@@ -29,10 +30,13 @@ VARIANTS: dict[str, dict] = {
     "k4": {"k": 4},
     "k4-dense-only": {"k": 4, "use_embed": False},
     "k16-dense-only": {"k": 16, "use_embed": False},
+    "k4-pair": {"k": 4, "pair_weight": 1.0},
+    "k4-dense-dropout": {"k": 4, "dense_dropout": 0.3},
+    "k4-l2a": {"k": 4, "l2_a": 1e-3},
 }
 SHRINKS = (1.0, 0.5, 0.0)
-SHOWN = ("apgr", "auc_mean", "aiq_router", "aiq_hull", "half_router", "half_hull", "best_single", "half_group_oracle", "brier",
-         "brier_constant")
+SHOWN = ("apgr", "auc_mean", "aiq_router", "aiq_hull", "half_router", "half_hull", "best_single", "half_group_oracle",
+         "brier", "brier_constant")
 
 
 SPLITTERS = {"routellm": data.routellm_split, "mmlu_pro": data.mmlu_pro_split, "llmrouter": data.llmrouter_split}
@@ -56,6 +60,25 @@ def means(rows: list[dict]) -> dict:
     return {k: round(float(np.mean([r[k] if r[k] is not None else np.nan for r in rows])), 4) for k in keys}
 
 
+def ceilings(corpus: data.Corpus, rep: Represented, price: dict, tokens: np.ndarray, n: int) -> dict:
+    """What needs no fit, per split: the best single model, the random-mix hull, the group oracle (each model's true
+    accuracy on each held-out group, nothing within it), the per-prompt oracle, and RouteLLM's subject-oracle APGR."""
+    blank = model.Params(w=np.zeros((rep.embed.shape[1] + rep.dense.shape[1] + 1, 2)), e=np.zeros((model.BUCKETS, 2)),
+                         a=np.zeros((len(corpus.models), 1)), b=np.zeros(len(corpus.models)), c=np.zeros(3),
+                         dense_mean=np.zeros(rep.dense.shape[1]), dense_scale=np.ones(rep.dense.shape[1]),
+                         cfg=model.Config(k=1))
+    out: dict = {}
+    for src, split in SPLITTERS.items():
+        for s in range(n):
+            sp = split(corpus, s)
+            res = evaluate.evaluate_split(corpus, rep, sp, evaluate.Fitted(blank, None), price, tokens)
+            row = {k: v for k, v in brief(res).items() if not k.endswith(("router", "auc_mean", "brier", "apgr")) or k.startswith("subject")}
+            out.setdefault(src, {})[str(s)] = {"held": list(sp.held), "best_model": res["frontier"]["best_single"]["model"],
+                                               **row}
+        out[src]["mean"] = means([{k: v for k, v in r.items() if isinstance(v, float)} for r in out[src].values()])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", default="routellm:9,mmlu_pro:3,llmrouter:3")
@@ -63,11 +86,18 @@ def main() -> None:
     ap.add_argument("--shrinks", default=",".join(map(str, SHRINKS)))
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--out", type=Path, default=RESULTS / "route_sweep.json")
+    ap.add_argument("--ceilings", type=int, default=0, metavar="N",
+                    help="only the fit-free ceilings over N splits per source -> route_ceilings.json")
     args = ap.parse_args()
     corpus = data.load()
     rep = represented(corpus.prompts)
     price = evaluate.prices()
     tokens = np.array([len(p.encode()) / 4 for p in corpus.prompts])
+    if args.ceilings:
+        out = ceilings(corpus, rep, price, tokens, args.ceilings)
+        (RESULTS / "route_ceilings.json").write_text(json.dumps(out, indent=1) + "\n")
+        print(json.dumps({src: v["mean"] for src, v in out.items()}, indent=1))
+        return
     shrinks = [float(x) for x in args.shrinks.split(",")]
     folds = [(src, int(n)) for src, n in (f.split(":") for f in args.folds.split(","))]
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
