@@ -27,13 +27,13 @@ from bench.router_v2.cache import represented
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_EVERY = 12
 SMOKE_STEPS = 60
-ABLATIONS = {
+ABLATIONS = {  # each against the shipped recipe (model.Config's defaults); bench.router_v2.sweep runs more splits
     "full": {},
     "no embedding": {"use_embed": False},
-    "no hashed n-grams": {"use_hashed": False},
-    "embedding only": {"use_hashed": False, "use_dense": False},
-    "k=4": {"k": 4},
-    "k=32": {"k": 32},
+    "embedding only": {"use_dense": False},
+    "no pair term": {"pair_weight": 0.0},
+    "k=8": {"k": 8},
+    "k=16": {"k": 16},
 }
 
 

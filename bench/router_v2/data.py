@@ -107,7 +107,7 @@ def routellm_split(c: Corpus, seed: int, subjects: int = 10, gsm8k: int = 200) -
     held = tuple(sorted(rng.permutation(names)[:subjects]))
     test = is_src & np.isin(c.task, held)
     gsm = np.flatnonzero(is_src & (c.task == "gsm8k"))
-    test[rng.choice(gsm, gsm8k, replace=False)] = True
+    test[rng.choice(gsm, min(gsm8k, len(gsm) // 4), replace=False)] = True  # a quarter at most: the smoke subsample
     return Split(f"routellm-subjects-s{seed}", test, held)
 
 

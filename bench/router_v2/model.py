@@ -20,7 +20,9 @@ BUCKETS = 4096
 
 @dataclass
 class Config:
-    k: int = 16
+    """Defaults are the shipped recipe (bench/ROUTING.md: chosen over many held-out splits by router_v2.sweep)."""
+
+    k: int = 4
     use_embed: bool = True
     use_dense: bool = True
     use_hashed: bool = False  # measured: adds little over the embedding and costs a 4096-row table
@@ -34,16 +36,18 @@ class Config:
     # Pairwise "gain" term: for two models on one prompt with different scores, cross-entropy of which one is
     # right on σ(logit_m − logit_m'), weighted against the per-cell loss; one random partner per cell and step,
     # within the prompt's source.
-    pair_weight: float = 0.0
+    pair_weight: float = 1.0
     # Dropout of the standardised dense features during training (the prompt side then leans less on them).
     dense_dropout: float = 0.0
+    # After fitting, pull z_p toward its training mean (`shrink`): 1 keeps the fit, 0 ranks models by ability alone.
+    shrink: float = 1.0
     # The bag-of-words baseline: one logistic regression per model (a_m fixed to one-hot, k = models).
     independent: bool = False
 
 
 def bow_baseline(steps: int = 400) -> Config:
     """Hashed n-grams + the text pass's dense features, a separate logistic head per model."""
-    return Config(use_embed=False, use_hashed=True, independent=True, steps=steps)
+    return Config(use_embed=False, use_hashed=True, independent=True, steps=steps, pair_weight=0.0)
 
 
 @dataclass
@@ -177,7 +181,7 @@ def fit(r: Represented, cell_prompt: np.ndarray, cell_model: np.ndarray, cell_y:
         if log and (step % 50 == 0 or step == 1):
             ll = y * np.log(q + 1e-12) + (1 - y) * np.log(1 - q + 1e-12)
             print(f"  step {step}: loss {-(weight * ll).sum():.4f}", flush=True)
-    return p
+    return shrink(p, r, cfg.shrink)
 
 
 def shrink(p: Params, train: Represented, lam: float) -> Params:

@@ -24,6 +24,8 @@ from bench.router_v2.cache import represented
 from bench.router_v2.represent import Represented
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+# The v2 recipe before this sweep; every variant changes it (not the current defaults, which may be a variant).
+BASE = {"k": 16, "use_embed": True, "pair_weight": 0.0, "dense_dropout": 0.0, "shrink": 1.0}
 VARIANTS: dict[str, dict] = {
     "k16": {"k": 16},
     "k8": {"k": 8},
@@ -102,7 +104,7 @@ def main() -> None:
     folds = [(src, int(n)) for src, n in (f.split(":") for f in args.folds.split(","))]
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
     for name in args.variants.split(","):
-        cfg = replace(model.Config(steps=args.steps), **VARIANTS[name])
+        cfg = replace(model.Config(steps=args.steps), **{**BASE, **VARIANTS[name]})
         for src, n in folds:
             for s in range(n):
                 sp = SPLITTERS[src](corpus, s)
