@@ -31,7 +31,7 @@ ABLATIONS = {  # each against the shipped recipe (model.Config's defaults); benc
     "full": {},
     "no embedding": {"use_embed": False},
     "embedding only": {"use_dense": False},
-    "no pair term": {"pair_weight": 0.0},
+    "pair term": {"pair_weight": 1.0},
     "k=8": {"k": 8},
     "k=16": {"k": 16},
 }
@@ -89,10 +89,11 @@ def plot(results: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, len(firsts), figsize=(5.2 * len(firsts), 4.4), dpi=110)
     for ax, r in zip(np.atleast_1d(axes), firsts.values()):
         f = r["frontier"]
-        for name, style in (("router", "-"), ("bow", "--"), ("oracle", ":")):
+        for name, style in (("router", "-"), ("bow", "--"), ("group_oracle", (0, (1, 3))), ("oracle", ":")):
             if f"curve_{name}" in f:
                 pts = np.array(f[f"curve_{name}"])
-                ax.plot(pts[:, 1], pts[:, 2], style, label={"bow": "bag-of-words LR"}.get(name, name))
+                label = {"bow": "bag-of-words LR", "group_oracle": "group oracle (true accuracy per held-out group)"}
+                ax.plot(pts[:, 1], pts[:, 2], linestyle=style, label=label.get(name, name))
         hull = np.array(f["hull_singles"])
         ax.plot(hull[:, 0], hull[:, 1], "-.", c="grey", label="random mix of single models")
         singles = np.array(list(f["singles"].values()))

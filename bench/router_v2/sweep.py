@@ -62,6 +62,12 @@ def means(rows: list[dict]) -> dict:
     return {k: round(float(np.mean([r[k] if r[k] is not None else np.nan for r in rows])), 4) for k in keys}
 
 
+def fold_range(spec: str) -> range:
+    """"9" is splits 0..8; "6-9" is splits 6..8 (to extend an earlier run)."""
+    lo, _, hi = spec.rpartition("-")
+    return range(int(lo) if lo else 0, int(hi))
+
+
 def ceilings(corpus: data.Corpus, rep: Represented, price: dict, tokens: np.ndarray, n: int) -> dict:
     """What needs no fit, per split: the best single model, the random-mix hull, the group oracle (each model's true
     accuracy on each held-out group, nothing within it), the per-prompt oracle, and RouteLLM's subject-oracle APGR."""
@@ -83,7 +89,8 @@ def ceilings(corpus: data.Corpus, rep: Represented, price: dict, tokens: np.ndar
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--folds", default="routellm:9,mmlu_pro:3,llmrouter:3")
+    ap.add_argument("--folds", default="routellm:9,mmlu_pro:3,llmrouter:3",
+                    help="splits per source: N for 0..N-1, or A-B for A..B-1")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--shrinks", default=",".join(map(str, SHRINKS)))
     ap.add_argument("--steps", type=int, default=400)
@@ -101,12 +108,12 @@ def main() -> None:
         print(json.dumps({src: v["mean"] for src, v in out.items()}, indent=1))
         return
     shrinks = [float(x) for x in args.shrinks.split(",")]
-    folds = [(src, int(n)) for src, n in (f.split(":") for f in args.folds.split(","))]
+    folds = [(src, fold_range(n)) for src, n in (f.split(":") for f in args.folds.split(","))]
     report = json.loads(args.out.read_text()) if args.out.exists() else {}
     for name in args.variants.split(","):
         cfg = replace(model.Config(steps=args.steps), **{**BASE, **VARIANTS[name]})
-        for src, n in folds:
-            for s in range(n):
+        for src, seeds in folds:
+            for s in seeds:
                 sp = SPLITTERS[src](corpus, s)
                 t0 = time.time()
                 fitted = evaluate.fit_on(corpus, rep, ~sp.test, cfg)
