@@ -1,6 +1,7 @@
 """Evaluate the v2 router on held-out groups of every source: AUC, calibration, APGR, frontiers, AIQ, ablations.
 
     python -m bench.route_eval [--folds 3] [--steps 400] [--ablations] [--no-plot]
+    python -m bench.route_eval --smoke    # CI: every 12th prompt, one fold, 60 steps, under a minute
 
 Splits hold out whole groups, never seen in training (the model is fitted on every other prompt of all three
 sources each time): RouteLLM — 10 MMLU subjects + 200 GSM8K rows (seeds as before, the two-model APGR);
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,13 +25,15 @@ from bench.router_v2 import data, evaluate, model
 from bench.router_v2.cache import represented
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ABLATIONS = {
+SMOKE_EVERY = 12
+SMOKE_STEPS = 60
+ABLATIONS = {  # each against the shipped recipe (model.Config's defaults); bench.router_v2.sweep runs more splits
     "full": {},
     "no embedding": {"use_embed": False},
-    "no hashed n-grams": {"use_hashed": False},
-    "embedding only": {"use_hashed": False, "use_dense": False},
-    "k=4": {"k": 4},
-    "k=32": {"k": 32},
+    "embedding only": {"use_dense": False},
+    "pair term": {"pair_weight": 1.0},
+    "k=8": {"k": 8},
+    "k=16": {"k": 16},
 }
 
 
@@ -85,10 +89,11 @@ def plot(results: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, len(firsts), figsize=(5.2 * len(firsts), 4.4), dpi=110)
     for ax, r in zip(np.atleast_1d(axes), firsts.values()):
         f = r["frontier"]
-        for name, style in (("router", "-"), ("bow", "--"), ("oracle", ":")):
+        for name, style in (("router", "-"), ("bow", "--"), ("group_oracle", (0, (1, 3))), ("oracle", ":")):
             if f"curve_{name}" in f:
                 pts = np.array(f[f"curve_{name}"])
-                ax.plot(pts[:, 1], pts[:, 2], style, label={"bow": "bag-of-words LR"}.get(name, name))
+                label = {"bow": "bag-of-words LR", "group_oracle": "group oracle (true accuracy per held-out group)"}
+                ax.plot(pts[:, 1], pts[:, 2], linestyle=style, label=label.get(name, name))
         hull = np.array(f["hull_singles"])
         ax.plot(hull[:, 0], hull[:, 1], "-.", c="grey", label="random mix of single models")
         singles = np.array(list(f["singles"].values()))
@@ -111,10 +116,17 @@ def main() -> None:
     ap.add_argument("--ablations-only", action="store_true", help="only the ablations (fold 0), no headline folds")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS / "route_eval.json")
+    ap.add_argument("--smoke", action="store_true",
+                    help="every 12th prompt, fold 0, 60 steps, no plot; fails on a missing or NaN headline figure")
     args = ap.parse_args()
     if not data.available():
         raise SystemExit(f"routing data not found under {data.SHARED}")
     corpus = data.load()
+    if args.smoke:
+        corpus = data.subsample(corpus, SMOKE_EVERY)
+        args.folds, args.steps, args.no_plot = 1, SMOKE_STEPS, True
+        if args.out == RESULTS / "route_eval.json":
+            args.out = Path(tempfile.gettempdir()) / "route_eval_smoke.json"
     rep = represented(corpus.prompts)
     price = evaluate.prices()
     tokens = np.array([len(p.encode()) / 4 for p in corpus.prompts])
@@ -147,6 +159,19 @@ def main() -> None:
             print(f"ablation {name}: {json.dumps(report['ablations'][name])}", flush=True)
     write(args.out, report)
     print(json.dumps(report["summary"], indent=1))
+    if args.smoke:
+        check_smoke(report["summary"])
+
+
+def check_smoke(summary: dict) -> None:
+    """The smoke's figures exist and are numbers (a broken metric or fit shows as NaN or a missing key)."""
+    need = {"routellm": ("auc_mean", "brier", "aiq_router", "aiq_bow", "apgr"),
+            "mmlu_pro": ("auc_mean", "brier", "aiq_router", "aiq_random_mix_hull", "half_cost_router"),
+            "llmrouter": ("auc_mean", "brier", "aiq_router", "aiq_oracle")}
+    bad = [f"{src}.{k}" for src, keys in need.items() for k in keys
+           if not np.isfinite(summary.get(src, {}).get(k, np.nan))]
+    if bad:
+        raise SystemExit(f"route_eval smoke: missing or NaN figures: {', '.join(bad)}")
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def routellm_split(c: Corpus, seed: int, subjects: int = 10, gsm8k: int = 200) -
     held = tuple(sorted(rng.permutation(names)[:subjects]))
     test = is_src & np.isin(c.task, held)
     gsm = np.flatnonzero(is_src & (c.task == "gsm8k"))
-    test[rng.choice(gsm, gsm8k, replace=False)] = True
+    test[rng.choice(gsm, min(gsm8k, len(gsm) // 4), replace=False)] = True  # a quarter at most: the smoke subsample
     return Split(f"routellm-subjects-s{seed}", test, held)
 
 
@@ -129,3 +129,13 @@ def llmrouter_split(c: Corpus, seed: int) -> Split:
     names = sorted(set(c.task[c.source == SOURCES.index("llmrouter")]) - set(GENERATION_TASKS))
     held = tuple(sorted(GENERATION_TASKS + tuple(rng.permutation(names)[:3])))
     return group_split(c, "llmrouter", held, f"llmrouter-tasks-s{seed}")
+
+
+def subsample(c: Corpus, every: int) -> Corpus:
+    """Every `every`-th prompt of each source with its cells: the smoke form (whole groups stay represented)."""
+    keep = np.flatnonzero(np.arange(len(c.prompts)) % every == 0)
+    remap = np.full(len(c.prompts), -1)
+    remap[keep] = np.arange(len(keep))
+    cells = remap[c.cell_prompt] >= 0
+    return Corpus([c.prompts[i] for i in keep], c.source[keep], c.task[keep], c.models, remap[c.cell_prompt[cells]],
+                  c.cell_model[cells], c.cell_y[cells])

@@ -29,7 +29,7 @@ class Fitted:
     bow: model.Params | None
 
 
-def _fit_on(c: Corpus, rep: Represented, keep_prompt: np.ndarray, cfg: model.Config) -> model.Params:
+def fit_on(c: Corpus, rep: Represented, keep_prompt: np.ndarray, cfg: model.Config) -> model.Params:
     keep = np.flatnonzero(keep_prompt)
     remap = np.full(len(c.prompts), -1)
     remap[keep] = np.arange(len(keep))
@@ -43,8 +43,8 @@ def fit_split(c: Corpus, rep: Represented, split: Split, cfg: model.Config, with
     bow = None
     if with_bow:
         source = c.source[np.flatnonzero(split.test)[0]]
-        bow = _fit_on(c, rep, ~split.test & (c.source == source), model.bow_baseline(min(cfg.steps, 200)))
-    return Fitted(_fit_on(c, rep, ~split.test, cfg), bow)
+        bow = fit_on(c, rep, ~split.test & (c.source == source), model.bow_baseline(min(cfg.steps, 200)))
+    return Fitted(fit_on(c, rep, ~split.test, cfg), bow)
 
 
 def evaluate_split(c: Corpus, rep: Represented, split: Split, fitted: Fitted, price: dict[str, tuple[float, float]],
@@ -80,12 +80,19 @@ def evaluate_split(c: Corpus, rep: Represented, split: Split, fitted: Fitted, pr
             out["bow_apgr"] = metrics.apgr(bow[:, s] - bow[:, w], y[:, w], y[:, s])
         gain = {t: (y[c.task[idx] == t, s] - y[c.task[idx] == t, w]).mean() for t in set(c.task[idx])}
         out["subject_oracle_apgr"] = metrics.apgr(np.array([gain[t] for t in c.task[idx]]), y[:, w], y[:, s])
-    out["frontier"] = frontier(pred, y, cost, mask, names, bow if fitted.bow is not None else None)
+    # The group oracle knows each model's true accuracy on each held-out group (subject, category, task) and
+    # nothing within it: the ceiling of a router whose prompt side only recovers the group.
+    tasks = c.task[idx]
+    group_mean = np.zeros_like(y)
+    for t in set(tasks):
+        rows = tasks == t
+        group_mean[rows] = np.nan_to_num(np.nanmean(np.where(mask[rows], y[rows], np.nan), 0))
+    out["frontier"] = frontier(pred, y, cost, mask, names, bow if fitted.bow is not None else None, group_mean)
     return out
 
 
 def frontier(pred: np.ndarray, y: np.ndarray, cost: np.ndarray, mask: np.ndarray, names: list[str],
-             bow: np.ndarray | None) -> dict:
+             bow: np.ndarray | None, group_mean: np.ndarray | None = None) -> dict:
     singles = metrics.single_models(y, cost, mask, names)
     lo = min(v[0] for v in singles.values())
     hi = max(v[0] for v in singles.values())
@@ -93,6 +100,8 @@ def frontier(pred: np.ndarray, y: np.ndarray, cost: np.ndarray, mask: np.ndarray
     curves = {"router": metrics.sweep(pred, y, cost, mask), "oracle": metrics.sweep(np.nan_to_num(y), y, cost, mask)}
     if bow is not None:
         curves["bow"] = metrics.sweep(bow, y, cost, mask)
+    if group_mean is not None:
+        curves["group_oracle"] = metrics.sweep(group_mean, y, cost, mask)
     hull = metrics.upper_hull(list(singles.values()))
     out: dict = {"singles": {k: [round(v[0] * 1000, 5), round(v[1], 4)] for k, v in singles.items()},
                  "best_single": {"model": best_name, "cost_per_1k": best_cost * 1000, "quality": best_q},

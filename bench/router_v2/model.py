@@ -9,7 +9,7 @@ the three sources with soft-label cross-entropy, full-batch Adam, L2 penalties; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -20,7 +20,9 @@ BUCKETS = 4096
 
 @dataclass
 class Config:
-    k: int = 16
+    """Defaults are the shipped recipe (bench/ROUTING.md: chosen over many held-out splits by router_v2.sweep)."""
+
+    k: int = 4
     use_embed: bool = True
     use_dense: bool = True
     use_hashed: bool = False  # measured: adds little over the embedding and costs a 4096-row table
@@ -31,13 +33,21 @@ class Config:
     lr: float = 0.02
     source_weight: tuple[float, float, float] = (1.0, 1.0, 1.0)
     seed: int = 0
+    # Pairwise "gain" term: for two models on one prompt with different scores, cross-entropy of which one is
+    # right on σ(logit_m − logit_m'), weighted against the per-cell loss; one random partner per cell and step,
+    # within the prompt's source.
+    pair_weight: float = 0.0  # measured over 8 splits: within noise (bench/ROUTING.md), so off
+    # Dropout of the standardised dense features during training (the prompt side then leans less on them).
+    dense_dropout: float = 0.0
+    # After fitting, pull z_p toward its training mean (`shrink`): 1 keeps the fit, 0 ranks models by ability alone.
+    shrink: float = 1.0
     # The bag-of-words baseline: one logistic regression per model (a_m fixed to one-hot, k = models).
     independent: bool = False
 
 
 def bow_baseline(steps: int = 400) -> Config:
     """Hashed n-grams + the text pass's dense features, a separate logistic head per model."""
-    return Config(use_embed=False, use_hashed=True, independent=True, steps=steps)
+    return Config(use_embed=False, use_hashed=True, independent=True, steps=steps, pair_weight=0.0)
 
 
 @dataclass
@@ -84,6 +94,30 @@ def hashed_matrix(r: Represented) -> np.ndarray:
     return h
 
 
+def pair_gradient(logit: np.ndarray, y: np.ndarray, mask: np.ndarray, weight: np.ndarray, source: np.ndarray,
+                  groups: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """d/d logit of the pairwise term: Bradley–Terry cross-entropy of which of two models scored higher.
+
+    Each model of a source is paired with the one `r` places on in that source's model list (r random per step),
+    so every pair is a cyclic shift and the partner's share of the gradient is the same array rolled back.
+    """
+    out = np.zeros_like(logit)
+    parts = []
+    for s_, cols in enumerate(groups):
+        rows = np.flatnonzero(source == s_)
+        if len(cols) < 2 or len(rows) == 0:
+            continue
+        r_ = int(rng.integers(1, len(cols)))
+        lm, ym, mm, wm = (a[np.ix_(rows, cols)] for a in (logit, y, mask, weight))
+        lp, yp, mp = (np.roll(a, -r_, axis=1) for a in (lm, ym, mm))
+        use = mm * mp * (ym != yp)
+        gp = (sigmoid(lm - lp) - (0.5 + (ym - yp) / 2)) * use * wm
+        parts.append((rows, cols, gp - np.roll(gp, r_, axis=1)))
+    for rows, cols, gp in parts:
+        out[np.ix_(rows, cols)] = gp
+    return out  # each cell leads at most one pair, with its own weight: the term is on the cell loss's scale
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(x, -30, 30)))
 
@@ -112,14 +146,23 @@ def fit(r: Represented, cell_prompt: np.ndarray, cell_model: np.ndarray, cell_y:
     weight[cell_prompt, cell_model] = np.asarray(cfg.source_weight)[cell_source]
     weight /= weight.sum()
     mask[cell_prompt, cell_model] = 1.0
+    groups = [np.unique(cell_model[cell_source == s_]) for s_ in range(3)]
+    dense_cols = slice(r.embed.shape[1] if cfg.use_embed else 0, x.shape[1] - 1) if cfg.use_dense else slice(0, 0)
+    x_full = x
     names = ("w", "e", "a", "b", "c")
     m1 = {n_: np.zeros_like(getattr(p, n_)) for n_ in names}
     m2 = {n_: np.zeros_like(getattr(p, n_)) for n_ in names}
     for step in range(1, cfg.steps + 1):
+        if cfg.dense_dropout > 0:
+            x = x_full.copy()
+            keep = rng.random((n, dense_cols.stop - dense_cols.start)) >= cfg.dense_dropout
+            x[:, dense_cols] *= keep / (1 - cfg.dense_dropout)
         z = x @ p.w + (h @ p.e.astype(np.float32) if h is not None else 0)  # float32: h is big
         logit = z[:, :-1] @ p.a.T + z[:, -1:] + p.b + p.c[source][:, None]
         q = sigmoid(logit)
         g = (q - y) * weight  # d loss / d logit, zero where unobserved
+        if cfg.pair_weight > 0:
+            g = g + cfg.pair_weight * pair_gradient(logit, y, mask, weight, source, groups, rng)
         gz = np.hstack([g @ p.a, g.sum(1, keepdims=True)])
         grads = {
             "w": x.T @ gz + cfg.l2_w * p.w,
@@ -138,4 +181,22 @@ def fit(r: Represented, cell_prompt: np.ndarray, cell_model: np.ndarray, cell_y:
         if log and (step % 50 == 0 or step == 1):
             ll = y * np.log(q + 1e-12) + (1 - y) * np.log(1 - q + 1e-12)
             print(f"  step {step}: loss {-(weight * ll).sum():.4f}", flush=True)
-    return p
+    return shrink(p, r, cfg.shrink)
+
+
+def shrink(p: Params, train: Represented, lam: float) -> Params:
+    """The latent z_p pulled toward its training mean: z' = λ·z_p + (1 − λ)·z̄ (difficulty untouched).
+
+    λ = 0 ranks models by their overall ability on a prompt of the mean region (a prior over models), λ = 1 is
+    the fitted model. Folded into the weights (scaled columns, shifted intercept), so serving needs no change.
+    """
+    if lam == 1.0:
+        return p
+    k = p.a.shape[1]
+    zbar = p.latent(train)[:, :k].mean(0)
+    w = p.w.copy()
+    w[:, :k] *= lam
+    w[-1, :k] += (1 - lam) * zbar
+    e = p.e.copy()
+    e[:, :k] *= lam
+    return replace(p, w=w, e=e)
