@@ -14,24 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 
-from tests.browser import css, no_script_ran, save_screenshot, start_browser, wait_css, wait_until
-from tests.gateway_harness import GatewayHarness, simple_model
+from tests.browser import css, no_script_ran, save_screenshot, wait_css, wait_until
+from tests.feedback_support import FAST, MATHS, MODELS, ask, bearer, rate
+from tests.gateway_harness import GatewayHarness
 
-FAST = {"ttft_ms": 1.0, "tokens_per_s": 20000.0, "chunks": 2}
 KEY_A, ADMIN = "sk-corr-key-a-0123456789", "sk-corr-admin-0123456789"
-MODELS = {
-    "test/steady": simple_model({"host-a": "steady-1"}, router={"mmlu_pro": 0.82}, prices={"host-a": (1.0, 1.0)}),
-    "test/rival": simple_model({"host-b": "rival-1"}, router={"mmlu_pro": 0.70}, prices={"host-b": (0.5, 0.5)}),
-}
-MATHS = ["Solve for x: 3x + 7 = 22.", "What is the derivative of x^3 sin(x)?", "Compute 17 * 23 - 5.",
-         "Factor x^2 - 5x + 6."]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def gateway(data_dir: Path) -> GatewayHarness:
@@ -40,18 +29,8 @@ def gateway(data_dir: Path) -> GatewayHarness:
                           extra_config={"server": server, "store": {"data_dir": str(data_dir)}}).start()
 
 
-def ask(gw: GatewayHarness, key: str, text: str, tradeoff: float) -> tuple[str, str]:
-    """(request id, model) of an `auto` request through the openai SDK."""
-    client = openai.OpenAI(base_url=gw.url, api_key=key, max_retries=0)
-    raw = client.chat.completions.with_raw_response.create(
-        model="auto", messages=[{"role": "user", "content": text}],
-        extra_body={"model_routing_config": {"available_models": list(MODELS), "tradeoff": tradeoff}})
-    return raw.headers["x-request-id"], raw.parse().model
 
 
-def rate(gw: GatewayHarness, key: str, request_id: str, thumbs: str, **extra: Any) -> None:
-    status, _, body = gw.raw("POST", "/v1/feedback", {"request_id": request_id, "thumbs": thumbs, **extra}, bearer(key))
-    assert status == 201, body
 
 
 def corrections(gw: GatewayHarness, query: str = "", key: str = ADMIN) -> tuple[int, Any]:
@@ -71,9 +50,9 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayH
         assert {m for _, m in steady} == {"test/steady"} and {m for _, m in rival} == {"test/rival"}
         began = time.time()
         for request_id, _ in steady:
-            rate(gw, KEY_A, request_id, "down")
+            assert rate(gw, KEY_A, request_id, "down")[0] == 201
         for request_id, _ in rival:
-            rate(gw, KEY_A, request_id, "up")
+            assert rate(gw, KEY_A, request_id, "up")[0] == 201
         after, _ = ask(gw, KEY_A, MATHS[3], 1.0)
         yield gw, data_dir, after, began
     finally:
@@ -113,7 +92,7 @@ def test_bad_filters_and_non_admins_get_openai_errors(learned: tuple[GatewayHarn
 def test_a_deployment_rating_lists_first_and_a_rebuild_from_the_log_keeps_every_row(
         learned: tuple[GatewayHarness, Path, str, float]) -> None:
     gw, data_dir, after, _ = learned
-    rate(gw, ADMIN, after, "up", scope="deployment")
+    assert rate(gw, ADMIN, after, "up", scope="deployment")[0] == 201
     rows = corrections(gw)[1]["data"]
     assert rows[0]["scope"] == "deployment" and rows[0]["evidence"] == 1
     # a second gateway on the same log rebuilds every correction from it, last updates included
@@ -127,11 +106,6 @@ def test_a_deployment_rating_lists_first_and_a_rebuild_from_the_log_keeps_every_
     assert all(abs(a["delta_b"] - b["delta_b"]) < 1e-3 for a, b in zip(rebuilt, rows, strict=True))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    driver = start_browser()
-    yield driver
-    driver.quit()
 
 
 def test_console_shows_a_models_corrections_and_a_candidates_learned_adjustment(

@@ -24,6 +24,7 @@ from proxy.store import (
 from proxy.store.queries import BadQuery, decode_cursor, parse_group_by
 from proxy.store.sqlite import percentile
 from tests.pg_cluster import PostgresCluster
+from tests.store_support import logged
 
 NOW_MS = int(time.time() * 1000)
 
@@ -48,11 +49,6 @@ def record(n: int, **over: Any) -> RequestRecord:
     fields.update(over)
     return RequestRecord(**fields)
 
-
-async def logged(store: Store, records: list[RequestRecord]) -> None:
-    for rec in records:
-        assert store.log(rec)
-    assert await store.writer.flush()
 
 
 async def test_a_record_reads_back_as_written(store: Store) -> None:

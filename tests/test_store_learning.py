@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,11 @@ from proxy.config import FeedbackLearningConfig, load_settings
 from proxy.learning import FeedbackLearning, implied
 from proxy.routing.model_routing import ModelRouter
 from proxy.store import Feedback, RequestRecord, RouteReceipt, Store, backend_for
+from tests.store_support import logged
 
 NOW_MS = int(time.time() * 1000)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
-    st = Store.create(backend_for(str(tmp_path), url), interval_s=0.05)
-    await st.start()
-    yield st
-    await st.close()
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +40,6 @@ def auto_record(router: ModelRouter, n: int, text: str, **over: Any) -> RequestR
     fields.update(over)
     return RequestRecord(**fields)
 
-
-async def logged(store: Store, records: list[RequestRecord]) -> None:
-    for rec in records:
-        assert store.log(rec)
-    assert await store.writer.flush()
 
 
 async def test_learning_events_are_auto_feedback_and_implicit_signals(store: Store, router: ModelRouter) -> None:
