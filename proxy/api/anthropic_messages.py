@@ -20,7 +20,7 @@ from proxy.api.anthropic_inbound import (
     to_anthropic_message,
     to_internal_request,
 )
-from proxy.api.event_stream import EventStreamResponse
+from proxy.api.event_stream import EventStreamFrame
 from proxy.api.frontend import answer_headers, read_chat_call
 from proxy.api.key_limits import enter_key_limits
 from proxy.api.openai_chat import SSE_HEADERS, end_stream
@@ -71,8 +71,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(to_anthropic_message(done.data)), content_type="application/json",
                             headers={**done.notes, **limits, **answer_headers(request)})
-    stream = await open_chat_stream(call, res, outcome, received_at)
-    resp = EventStreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
+    frame = EventStreamFrame(lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
+    stream = await open_chat_stream(call, res, outcome, received_at, frame.build)
+    resp = frame.response(stream.notes)
     renderer = EventRenderer(stream.route.model)
     await relay(stream, renderer, lambda: resp.prepare(request), resp.write, res, outcome)
     await end_stream(resp)
