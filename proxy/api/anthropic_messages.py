@@ -22,7 +22,7 @@ from proxy.api.anthropic_inbound import (
 )
 from proxy.api.event_stream import EventStreamFrame
 from proxy.api.frontend import answer_headers, read_chat_call
-from proxy.api.key_limits import enter_key_limits
+from proxy.api.key_limits import enter_key_limits, has_virtual_key
 from proxy.api.openai_chat import SSE_HEADERS, end_stream
 from proxy.appkeys import GATEWAY
 from proxy.errors import GatewayError
@@ -65,7 +65,7 @@ class EventRenderer:
 async def messages(request: web.Request) -> web.StreamResponse:
     res = request.app[GATEWAY].chat
     arrival = await read_chat_call(request, NAME, to_internal_request)
-    limits = await enter_key_limits(request, arrival, "anthropic")
+    limits = await enter_key_limits(request, arrival, "anthropic") if has_virtual_key(request) else {}
     call, outcome, received_at = arrival.call, arrival.outcome, arrival.received_at
     if not call.stream:
         done = await complete(call, res, outcome, received_at)
