@@ -20,9 +20,9 @@ from proxy.api.anthropic_inbound import (
     to_anthropic_message,
     to_internal_request,
 )
-from proxy.api.event_stream import EventStreamResponse
+from proxy.api.event_stream import EventStreamFrame
 from proxy.api.frontend import answer_headers, read_chat_call
-from proxy.api.key_limits import enter_key_limits
+from proxy.api.key_limits import enter_key_limits, has_virtual_key
 from proxy.api.openai_chat import SSE_HEADERS, end_stream
 from proxy.appkeys import GATEWAY
 from proxy.errors import GatewayError
@@ -65,14 +65,15 @@ class EventRenderer:
 async def messages(request: web.Request) -> web.StreamResponse:
     res = request.app[GATEWAY].chat
     arrival = await read_chat_call(request, NAME, to_internal_request)
-    limits = await enter_key_limits(request, arrival, "anthropic")
+    limits = await enter_key_limits(request, arrival, "anthropic") if has_virtual_key(request) else {}
     call, outcome, received_at = arrival.call, arrival.outcome, arrival.received_at
     if not call.stream:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(to_anthropic_message(done.data)), content_type="application/json",
                             headers={**done.notes, **limits, **answer_headers(request)})
-    stream = await open_chat_stream(call, res, outcome, received_at)
-    resp = EventStreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
+    frame = EventStreamFrame(lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
+    stream = await open_chat_stream(call, res, outcome, received_at, frame.build)
+    resp = frame.response(stream.notes)
     renderer = EventRenderer(stream.route.model)
     await relay(stream, renderer, lambda: resp.prepare(request), resp.write, res, outcome)
     await end_stream(resp)

@@ -35,6 +35,12 @@ def max_tokens_of(body: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+def has_virtual_key(request: web.Request) -> bool:
+    """Whether the caller came with a virtual key: a front end awaits `enter_key_limits` only then, so a
+    caller without one (keys off, the admin key) pays no coroutine for the {} it would return."""
+    return identity_of(request).key_id is not None
+
+
 async def enter_key_limits(request: web.Request, arrival: ChatArrival, api: Literal["openai", "anthropic"]) -> dict[str, str]:
     """The rate-limit headers for the answer ({} for a caller without a virtual key). Raises the
     gate's 403/400/429/503, with the outcome finished."""

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from proxy.api.event_stream import EventStreamFrame
 from proxy.api.frontend import answer_headers, read_chat_call
-from proxy.api.key_limits import enter_key_limits
+from proxy.api.key_limits import enter_key_limits, has_virtual_key
 from proxy.appkeys import GATEWAY
 from proxy.errors import GatewayError
 from proxy.pipeline import complete, open_chat_stream, relay
@@ -88,7 +88,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     """The handler and the pipeline's call are one coroutine chain: no task, no queue in between."""
     res = request.app[GATEWAY].chat
     arrival = await read_chat_call(request, NAME)
-    limits = await enter_key_limits(request, arrival, "openai")
+    limits = await enter_key_limits(request, arrival, "openai") if has_virtual_key(request) else {}
     call, outcome, received_at = arrival.call, arrival.outcome, arrival.received_at
     if not call.stream:
         done = await complete(call, res, outcome, received_at)

@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.api.event_stream import EventStreamResponse
+from proxy.api.event_stream import EventStreamFrame
 from proxy.api.frontend import answer_headers, read_chat_call
-from proxy.api.key_limits import enter_key_limits
+from proxy.api.key_limits import enter_key_limits, has_virtual_key
 from proxy.api.openai_chat import SSE_HEADERS, end_stream, error_body
 from proxy.api.responses_events import ResponsesEventEncoder
 from proxy.api.responses_inbound import ResponsesRequest, to_responses_request
@@ -112,7 +112,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         return translated[0].chat_body()
 
     arrival = await read_chat_call(request, NAME, translate)
-    limits = await enter_key_limits(request, arrival, "openai")
+    limits = await enter_key_limits(request, arrival, "openai") if has_virtual_key(request) else {}
     call, outcome, received_at, req = arrival.call, arrival.outcome, arrival.received_at, translated[0]
     if req.echo.get("metadata"):  # the Responses API's own metadata tags the request, as chat's does
         outcome.tags = MappingProxyType({**call.tags, **req.echo["metadata"]})
@@ -138,8 +138,9 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         return web.Response(body=orjson.dumps(data), content_type="application/json",
                             headers={**done.notes, **limits, **answer_headers(request)})
 
-    stream = await open_chat_stream(call, res, outcome, received_at)
-    resp = EventStreamResponse(status=200, headers={**SSE_HEADERS, **stream.notes, **limits, **answer_headers(request)})
+    frame = EventStreamFrame(lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
+    stream = await open_chat_stream(call, res, outcome, received_at, frame.build)
+    resp = frame.response(stream.notes)
     renderer = EventRenderer(ResponsesEventEncoder(response_id, stream.route.model, req.echo, created_at, store=kept,
                                                    previous_response_id=req.previous_response_id, include_packed=packed))
 
