@@ -58,6 +58,25 @@ def cache_use(call: ChatCall, cache: AnswerCache | None) -> CacheUse | None:
     return CacheUse(cache_key(call, namespace), mode == "use", ttl if ttl is not None else cache.config.ttl_s)
 
 
+CacheHit = tuple[CachedAnswer, Route, dict[str, str]]  # the answer, its route, the answer's notes
+
+
+async def consult(call: ChatCall, cache: AnswerCache | None, catalog: Catalog,
+                  outcome: Outcome) -> tuple[CacheUse | None, CacheHit | None]:
+    """The request's use of the cache (None: not in play) and, on a hit, the stored answer with its route
+    and notes, already accounted on the outcome."""
+    use = cache_use(call, cache)
+    if use is None or cache is None:
+        return use, None
+    found = await lookup(cache, use, catalog)
+    if found is None:
+        return use, None
+    answer, route = found
+    notes: dict[str, str] = {}
+    account_hit(outcome, answer, notes)
+    return use, (answer, route, notes)
+
+
 async def lookup(cache: AnswerCache, use: CacheUse, catalog: Catalog) -> tuple[CachedAnswer, Route] | None:
     """A stored answer whose model is still served (its route carries the catalogue's prices and names)."""
     if not use.read:

@@ -25,11 +25,9 @@ from proxy.pipeline.accounting import StreamTally, answer_text, finish_reason_of
 from proxy.pipeline.cached import (
     CacheUse,
     ReplayStream,
-    account_hit,
-    cache_use,
+    consult,
     fill_completion,
     fill_stream,
-    lookup,
     replay,
 )
 from proxy.pipeline.dispatch import FinishOnFailure, attempts, dispatch, fail, price_hedge_losers
@@ -108,16 +106,12 @@ def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[st
 
 async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> Completion:
     """A whole answer. `received_at` (event-loop time) anchors the request's total deadline."""
-    use = cache_use(call, res.cache)
-    if use is not None and res.cache is not None:
-        hit = await lookup(res.cache, use, res.catalog)
-        if hit is not None:
-            answer, route = hit
-            notes: dict[str, str] = {}
-            account_hit(outcome, answer, notes)
-            outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
-            outcome.finish("ok", 200)
-            return Completion(answer.as_completion(), route, notes)
+    use, hit = await consult(call, res.cache, res.catalog, outcome)
+    if hit is not None:
+        answer, route, notes = hit
+        outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
+        outcome.finish("ok", 200)
+        return Completion(answer.as_completion(), route, notes)
     body, upstreams, drain = call.body, res.upstreams, res.drain
     headers_within_s = call.timeouts.first_token_s  # the request's own first-token limit, if it set one
 
@@ -165,14 +159,9 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
     failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`.
     `on_open` runs whenever an attempt's upstream has answered 200 and has yet to send content: the
     front end builds its answer's frame then, while the upstream thinks, not on the first token's way."""
-    use = cache_use(call, res.cache)
-    if use is not None and res.cache is not None:
-        hit = await lookup(res.cache, use, res.catalog)
-        if hit is not None:
-            answer, route = hit
-            notes: dict[str, str] = {}
-            account_hit(outcome, answer, notes)
-            return ReplayStream(answer, route, notes)
+    use, hit = await consult(call, res.cache, res.catalog, outcome)
+    if hit is not None:
+        return ReplayStream(*hit)
     body, upstreams, drain = call.body, res.upstreams, res.drain
 
     def send(route: Route, t: AttemptTimeouts, target: AdapterTarget | None) -> Awaitable[OpenedStream]:
