@@ -61,20 +61,16 @@ def cache_use(call: ChatCall, cache: AnswerCache | None) -> CacheUse | None:
 CacheHit = tuple[CachedAnswer, Route, dict[str, str]]  # the answer, its route, the answer's notes
 
 
-async def consult(call: ChatCall, cache: AnswerCache | None, catalog: Catalog,
-                  outcome: Outcome) -> tuple[CacheUse | None, CacheHit | None]:
-    """The request's use of the cache (None: not in play) and, on a hit, the stored answer with its route
-    and notes, already accounted on the outcome."""
-    use = cache_use(call, cache)
-    if use is None or cache is None:
-        return use, None
-    found = await lookup(cache, use, catalog)
+async def consult(use: CacheUse, cache: AnswerCache | None, catalog: Catalog, outcome: Outcome) -> CacheHit | None:
+    """On a hit, the stored answer with its route and notes, already accounted on the outcome. Awaited only
+    when the request uses the cache (`cache_use`), so a request without it pays no coroutine."""
+    found = await lookup(cache, use, catalog) if cache is not None else None
     if found is None:
-        return use, None
+        return None
     answer, route = found
     notes: dict[str, str] = {}
     account_hit(outcome, answer, notes)
-    return use, (answer, route, notes)
+    return answer, route, notes
 
 
 async def lookup(cache: AnswerCache, use: CacheUse, catalog: Catalog) -> tuple[CachedAnswer, Route] | None:

@@ -25,6 +25,7 @@ from proxy.pipeline.accounting import StreamTally, answer_text, finish_reason_of
 from proxy.pipeline.cached import (
     CacheUse,
     ReplayStream,
+    cache_use,
     consult,
     fill_completion,
     fill_stream,
@@ -106,7 +107,8 @@ def gateway_notes(route: Route, attempts: int, notes: dict[str, str]) -> dict[st
 
 async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float) -> Completion:
     """A whole answer. `received_at` (event-loop time) anchors the request's total deadline."""
-    use, hit = await consult(call, res.cache, res.catalog, outcome)
+    use = cache_use(call, res.cache)
+    hit = await consult(use, res.cache, res.catalog, outcome) if use is not None else None
     if hit is not None:
         answer, route, notes = hit
         outcome.ttft_ms = round(outcome.elapsed_ms(), 3)
@@ -159,7 +161,8 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
     failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`.
     `on_open` runs whenever an attempt's upstream has answered 200 and has yet to send content: the
     front end builds its answer's frame then, while the upstream thinks, not on the first token's way."""
-    use, hit = await consult(call, res.cache, res.catalog, outcome)
+    use = cache_use(call, res.cache)
+    hit = await consult(use, res.cache, res.catalog, outcome) if use is not None else None
     if hit is not None:
         return ReplayStream(*hit)
     body, upstreams, drain = call.body, res.upstreams, res.drain
