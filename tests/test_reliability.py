@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 from collections.abc import Iterator
 
 import openai
@@ -95,6 +96,40 @@ def test_every_candidate_failing_gives_one_clear_error(pair: GatewayHarness) -> 
     assert result.status == 502 and result.error_body["error"]["code"] == "all_providers_failed"
     assert_openai_error(result.error_body["error"])
     assert "p-bad" in result.error_body["error"]["message"] and "p-good" in result.error_body["error"]["message"]
+
+
+def test_an_opened_answer_that_never_streams_leaves_the_connection_clean(pair: GatewayHarness) -> None:
+    """A stream's answer is prepared as soon as an upstream answers 200, off the first token's way. When
+    that attempt then fails and another wins, the winner's headers go out; when every attempt fails, the
+    error that replaces the answer is framed by its own Content-Length, and the same keep-alive
+    connection serves the next request."""
+    from urllib.parse import urlsplit
+
+    where = urlsplit(pair.base)
+    conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=20)
+
+    def post() -> http.client.HTTPResponse:
+        conn.request("POST", "/v1/chat/completions", orjson.dumps({**BODY, "stream": True}),
+                     {"Content-Type": "application/json"})
+        return conn.getresponse()
+
+    try:
+        pair.set_knobs("p-bad", stream_error_after_chunks=0)
+        pair.set_knobs("p-good", stream_error_after_chunks=0)
+        failed = post()
+        body = failed.read()
+        assert failed.status == 502 and failed.getheader("Transfer-Encoding") is None
+        assert int(failed.getheader("Content-Length") or -1) == len(body)
+        assert orjson.loads(body)["error"]["code"] == "all_providers_failed"
+        assert failed.getheader("x-switchyard-provider") == "p-good" and failed.getheader("x-switchyard-attempts") == "2"
+        pair.set_knobs("p-good", stream_error_after_chunks=None)
+        served = post()  # the same connection: the failed answer left nothing half-written on it
+        text = served.read().decode()
+        assert served.status == 200 and served.getheader("Transfer-Encoding") == "chunked"
+        assert served.getheader("x-switchyard-provider") == "p-good" and served.getheader("x-switchyard-attempts") == "2"
+        assert "[alpha-good]" in text and "alpha-bad" not in text and text.rstrip().endswith("data: [DONE]")
+    finally:
+        conn.close()
 
 
 def test_usage_and_done_on_a_normal_stream(pair: GatewayHarness) -> None:

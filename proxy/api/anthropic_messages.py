@@ -71,9 +71,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(to_anthropic_message(done.data)), content_type="application/json",
                             headers={**done.notes, **limits, **answer_headers(request)})
-    frame = EventStreamFrame(lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
-    stream = await open_chat_stream(call, res, outcome, received_at, frame.build)
-    resp = frame.response(stream.notes)
+    frame = EventStreamFrame(request, lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
+    stream = await frame.opening(open_chat_stream(call, res, outcome, received_at, frame.open))
+    resp = await frame.response(stream.notes)
     renderer = EventRenderer(stream.route.model)
     await relay(stream, renderer, lambda: resp.prepare(request), resp.write, res, outcome)
     await end_stream(resp)

@@ -94,9 +94,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         done = await complete(call, res, outcome, received_at)
         return web.Response(body=orjson.dumps(done.data), content_type="application/json",
                             headers={**done.notes, **limits, **answer_headers(request)})
-    frame = EventStreamFrame(lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
-    stream = await open_chat_stream(call, res, outcome, received_at, frame.build)
-    resp = frame.response(stream.notes)
+    frame = EventStreamFrame(request, lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
+    stream = await frame.opening(open_chat_stream(call, res, outcome, received_at, frame.open))
+    resp = await frame.response(stream.notes)
     await relay(stream, ChunkRenderer(call.include_usage), lambda: resp.prepare(request), resp.write, res, outcome)
     await end_stream(resp)
     return resp

@@ -138,9 +138,9 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         return web.Response(body=orjson.dumps(data), content_type="application/json",
                             headers={**done.notes, **limits, **answer_headers(request)})
 
-    frame = EventStreamFrame(lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
-    stream = await open_chat_stream(call, res, outcome, received_at, frame.build)
-    resp = frame.response(stream.notes)
+    frame = EventStreamFrame(request, lambda: {**SSE_HEADERS, **limits, **answer_headers(request)})
+    stream = await frame.opening(open_chat_stream(call, res, outcome, received_at, frame.open))
+    resp = await frame.response(stream.notes)
     renderer = EventRenderer(ResponsesEventEncoder(response_id, stream.route.model, req.echo, created_at, store=kept,
                                                    previous_response_id=req.previous_response_id, include_packed=packed))
 

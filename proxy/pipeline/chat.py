@@ -47,6 +47,8 @@ __all__ = ["ChatResources", "ChatStream", "Completion", "OnFinish", "StreamRende
 log = logging.getLogger("switchyard")
 
 Write = Callable[[bytes], Awaitable[None]]
+# A front end's hook for an attempt whose upstream answered 200: the notes its answer would carry
+OnOpen = Callable[[dict[str, str]], Awaitable[None]]
 # Failures of the gateway itself, not of the provider that was streaming.
 GATEWAY_CODES = frozenset({"gateway_shutting_down", "internal_error"})
 
@@ -156,11 +158,12 @@ async def complete(call: ChatCall, res: ChatResources, outcome: Outcome, receive
 
 
 async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome, received_at: float,
-                           on_open: Callable[[], object] | None = None) -> ChatStream | ReplayStream:
+                           on_open: OnOpen | None = None) -> ChatStream | ReplayStream:
     """A stream whose first content has arrived (nothing is sent to the client before that, so a
     failure until then falls back invisibly), or a cached answer to replay. Hand it to `relay`.
-    `on_open` runs whenever an attempt's upstream has answered 200 and has yet to send content: the
-    front end builds its answer's frame then, while the upstream thinks, not on the first token's way."""
+    `on_open` is awaited whenever an attempt's upstream has answered 200 and has yet to send content,
+    with the notes that attempt's answer would carry: the front end prepares its answer then, while
+    the upstream thinks, not on the first token's way (the stream's `notes` say who won in the end)."""
     use = cache_use(call, res.cache)
     hit = await consult(use, res.cache, res.catalog, outcome) if use is not None else None
     if hit is not None:
@@ -168,7 +171,9 @@ async def open_chat_stream(call: ChatCall, res: ChatResources, outcome: Outcome,
     body, upstreams, drain = call.body, res.upstreams, res.drain
 
     def send(route: Route, t: AttemptTimeouts, target: AdapterTarget | None) -> Awaitable[OpenedStream]:
-        return open_stream(upstreams.session_for(route.base_url), route, body, t, drain, target, on_open)
+        opened = None if on_open is None else (
+            lambda: on_open(gateway_notes(route, len(outcome.attempts), dict(run.notes))))
+        return open_stream(upstreams.session_for(route.base_url), route, body, t, drain, target, opened)
 
     with FinishOnFailure(outcome):
         run = dispatch(call, res, outcome, received_at, send, use is not None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,12 +143,12 @@ class OpenedStream:
 
 async def open_stream(
     session: aiohttp.ClientSession, route: Route, body: dict[str, Any], t: AttemptTimeouts, drain: Drain | None = None,
-    target: AdapterTarget | None = None, on_open: Callable[[], object] | None = None,
+    target: AdapterTarget | None = None, on_open: Callable[[], Awaitable[None]] | None = None,
 ) -> OpenedStream:
     """One streaming attempt, up to its first content. Its one deadline is the first-token deadline
     (capped by the total), armed with `drain` like attempt_json's; aiohttp bounds connect and each
-    read (the idle gap). `on_open` runs when the upstream has answered 200, while it has yet to send
-    content: work the answer needs anyway is done then, off the first token's way."""
+    read (the idle gap). `on_open` is awaited when the upstream has answered 200, while it has yet to
+    send content: work the answer needs anyway is done then, off the first token's way."""
     request = route.adapter.build_request(body, target or route.target, stream=True)
     started = time.perf_counter()
     deadline = t.attempt_deadline()
@@ -164,7 +164,7 @@ async def open_stream(
             payload = await resp.read()
             raise route.adapter.parse_error(resp.status, payload, resp.headers)
         if on_open is not None:
-            on_open()
+            await on_open()
         parser = SSEParser()
         translator = route.adapter.stream_translator()
         reader = resp.content.iter_any().__aiter__()
