@@ -45,8 +45,13 @@ def spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
         return None
     # a body can arrive in pieces: the first token's way starts at the last piece before it went out
     up_before_out = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
+    up_headers = next((t for t, h, _ in request if h == "up_in"), up_content)
     return {"request": (up_out - last_in) / 1000, "first": (out_content - up_before_out) / 1000,
-            "last": (last_out - last_up) / 1000}
+            "last": (last_out - last_up) / 1000,
+            # the whole time to first token inside the proxy, and the upstream's part of it (sent to first
+            # bytes back, and first bytes back to the first content: the mock's own pace, if nothing else)
+            "ttft": (out_content - last_in) / 1000, "upstream_answer": (up_headers - up_out) / 1000,
+            "upstream_content": (up_before_out - up_headers) / 1000}
 
 
 def window_marks(request: list[tuple[int, str, bool]], start: int, end: int) -> dict[str, float]:
@@ -87,7 +92,7 @@ def summarise_hops(events: list[tuple[int, str, bool]]) -> dict[str, Any]:
         # marks seen in under half the requests come from another kind of request (the readiness probe)
         medians = {m: sorted(v)[len(v) // 2] for m, v in by_mark.items() if len(v) * 2 >= len(requests)}
         out[f"{span}_marks_us"] = dict(sorted(medians.items(), key=lambda kv: kv[1]))
-    for key in ("request", "first", "last"):
+    for key in ("request", "first", "last", "ttft", "upstream_answer", "upstream_content"):
         values = sorted(r[key] for r in rows)
         if values:
             out[f"{key}_us"] = {q: values[min(len(values) - 1, int(f * len(values)))]

@@ -117,7 +117,8 @@ def hops_load(h: Harness, name: str, args: argparse.Namespace) -> dict[str, Any]
 def print_hops(p: dict[str, Any]) -> None:
     hops = p["hops"]
     cells = " | ".join(f"{hops[k]['p50']:.0f} ({hops[k]['p25']:.0f}-{hops[k]['p75']:.0f})" if k in hops else "-"
-                       for k in ("request_us", "first_us", "last_us"))
+                       for k in ("request_us", "first_us", "last_us", "ttft_us", "upstream_answer_us",
+                                 "upstream_content_us"))
     print(f"| {p['contender']} | {hops['requests']} | {cells} | {p['cpu_us_per_request']:.0f} |")
 
 
@@ -176,15 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         h.close()  # a contender writes its hop summary as it exits
     if args.hops:
-        print("\n| contender | requests | request path us p50 (p25-p75) | first token's way | last bytes' way | cpu us/request |"
-              "\n|---|---|---|---|---|---|")
+        print("\n| contender | requests | request path us p50 (p25-p75) | first token's way | last bytes' way "
+              "| in to first content out | upstream: sent to first bytes | first bytes to content | cpu us/request |"
+              "\n|---|---|---|---|---|---|---|---|---|")
     for p in profiles:
         if args.hops:
             p["hops"] = json.loads((h.tmp / f"hops-{p['contender']}.json").read_text())
             print_hops(p)
             for span, column in (("request", 1), ("first", 2)):
                 for mark, offset in p["hops"].get(f"{span}_marks_us", {}).items():
-                    print(f"|   {mark} |{' |' * column} +{offset:.0f} us |{' |' * (4 - column)}")
+                    print(f"|   {mark} |{' |' * column} +{offset:.0f} us |{' |' * (7 - column)}")
         else:
             print_profile(p)
     path = out_dir / f"profile_c1{suffix(args)}.json"
