@@ -45,13 +45,26 @@ def spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
         return None
     # a body can arrive in pieces: the first token's way starts at the last piece before it went out
     up_before_out = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
-    up_headers = next((t for t, h, _ in request if h == "up_in"), up_content)
     return {"request": (up_out - last_in) / 1000, "first": (out_content - up_before_out) / 1000,
-            "last": (last_out - last_up) / 1000,
-            # the whole time to first token inside the proxy, and the upstream's part of it (sent to first
-            # bytes back, and first bytes back to the first content: the mock's own pace, if nothing else)
-            "ttft": (out_content - last_in) / 1000, "upstream_answer": (up_headers - up_out) / 1000,
-            "upstream_content": (up_before_out - up_headers) / 1000}
+            "last": (last_out - last_up) / 1000}
+
+
+def ttft_spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
+    """The whole time to first content inside the proxy (the request's last bytes in -> the first content
+    out) and the upstream's part of it: sent -> its first bytes back, and those -> the bytes that carried
+    the first content (the mock's own pace, if nothing else)."""
+    up_out = next((t for t, h, _ in request if h == "up_out"), None)
+    up_first = next((t for t, h, _ in request if h == "up_in"), None)
+    up_content = next((t for t, h, c in request if h == "up_in" and c), None)
+    if up_out is None or up_first is None or up_content is None:
+        return None
+    out_content = next((t for t, h, c in request if h == "out" and c and t >= up_content), None)
+    last_in = max((t for t, h, _ in request if h == "in" and t <= up_out), default=None)
+    if out_content is None or last_in is None:
+        return None
+    up_before_out = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
+    return {"ttft": (out_content - last_in) / 1000, "upstream_answer": (up_first - up_out) / 1000,
+            "upstream_content": (up_before_out - up_first) / 1000}
 
 
 def window_marks(request: list[tuple[int, str, bool]], start: int, end: int) -> dict[str, float]:
@@ -82,7 +95,7 @@ def summarise_hops(events: list[tuple[int, str, bool]]) -> dict[str, Any]:
     """Median and quartiles of each span over every complete request, in microseconds; the median
     offset of each mark inside the first token's way."""
     requests = split_requests(events)
-    rows = [s for s in (spans(r) for r in requests) if s is not None]
+    rows = [{**s, **(ttft_spans(r) or {})} for s, r in ((spans(r), r) for r in requests) if s is not None]
     out: dict[str, Any] = {"requests": len(rows)}
     for span in ("request", "first"):
         by_mark: dict[str, list[float]] = {}
@@ -93,7 +106,7 @@ def summarise_hops(events: list[tuple[int, str, bool]]) -> dict[str, Any]:
         medians = {m: sorted(v)[len(v) // 2] for m, v in by_mark.items() if len(v) * 2 >= len(requests)}
         out[f"{span}_marks_us"] = dict(sorted(medians.items(), key=lambda kv: kv[1]))
     for key in ("request", "first", "last", "ttft", "upstream_answer", "upstream_content"):
-        values = sorted(r[key] for r in rows)
+        values = sorted(r[key] for r in rows if key in r)
         if values:
             out[f"{key}_us"] = {q: values[min(len(values) - 1, int(f * len(values)))]
                                 for q, f in (("p25", 0.25), ("p50", 0.5), ("p75", 0.75))}

@@ -169,3 +169,16 @@ def test_hop_spans_start_from_the_last_bytes_the_proxy_waited_for() -> None:
     assert hop_report.spans(requests[1]) == {"request": 160.0, "first": 100.0, "last": 100.0}
     summary = hop_report.summarise_hops(stream + json_answer)
     assert summary["requests"] == 2 and summary["first_us"]["p50"] == 100.0
+
+
+def test_ttft_spans_split_the_proxy_from_the_upstream() -> None:
+    us = 1000  # events are in ns
+    stream = [(0, "in", False), (50 * us, "in", False), (80 * us, "up_out", False), (5000 * us, "up_in", False),
+              (5010 * us, "out", False), (10000 * us, "up_in", True), (10014 * us, "out", True),
+              (12000 * us, "up_in", False), (12052 * us, "out", False)]
+    # from the request's last bytes in to the first content out; the upstream's answer and its pace
+    assert hop_report.ttft_spans(stream) == {"ttft": 9964.0, "upstream_answer": 4920.0, "upstream_content": 5000.0}
+    never_answered = [(0, "in", False), (80 * us, "up_out", False)]
+    assert hop_report.ttft_spans(never_answered) is None
+    summary = hop_report.summarise_hops(stream)
+    assert summary["ttft_us"]["p50"] == 9964.0 and summary["request_us"]["p50"] == 30.0
