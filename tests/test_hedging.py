@@ -90,6 +90,18 @@ def test_a_hedged_stream_closes_the_losers_connection(hedged: tuple[GatewayHarne
     assert wait_for(lambda: h.counters("p-slow").in_flight == 0, timeout_s=0.5)
 
 
+def test_a_hedged_stream_is_headed_by_the_winner(hedged: tuple[GatewayHarness, list[Outcome]]) -> None:
+    """The slow provider answers 200 first (keep-alives, no content), so the answer is prepared with its
+    notes while it thinks; the hedge wins, and the headers that go out are the winner's."""
+    h, outcomes = hedged
+    raw = client(h, **{"x-switchyard-hedge": "100"}).chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": "ping"}], stream=True, extra_body=SLOW_FIRST)
+    assert raw.headers["x-switchyard-provider"] == "p-fast" and raw.headers["x-switchyard-attempts"] == "2"
+    assert raw.headers["x-switchyard-model"] == MODEL and raw.headers["x-request-id"]
+    text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+    assert text.startswith("[alpha-fast]") and outcomes[-1].hedge == "won"
+
+
 def test_a_fast_lead_wins_without_a_hedge_and_config_off_means_off(hedged: tuple[GatewayHarness, list[Outcome]]) -> None:
     h, outcomes = hedged
     h.set_knobs("p-slow", ttft_ms=20.0)
