@@ -280,3 +280,36 @@ async def test_a_read_only_database_degrades_then_recovers(tmp_path: Path) -> No
         assert await st.get_record(record(2).id) is not None
     finally:
         await st.close()
+
+
+async def test_feedback_right_after_an_answer_waits_for_the_batch_being_written(postgres: PostgresCluster) -> None:
+    """The writer has taken the record out of its queue and its insert has not committed yet: the
+    record is in neither place. Feedback on it must wait for that batch, not answer 'no such request'."""
+    import asyncpg
+
+    url = postgres.new_database()
+    st = Store.create(backend_for("", url), interval_s=0.02)
+    await st.start()
+    blocker = await asyncpg.connect(url)
+    try:
+        hold = blocker.transaction()
+        await hold.start()
+        await blocker.execute("LOCK TABLE requests IN SHARE MODE")  # the writer's INSERT waits behind it
+        rec = record(1)
+        assert st.log(rec)
+        deadline = time.monotonic() + 5
+        while st.writer.depth and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert st.writer.depth == 0 and st.writer.unwritten == 1 and st.writer.written == 0  # in flight
+
+        async def release() -> None:
+            await asyncio.sleep(0.3)
+            await hold.rollback()
+
+        releasing = asyncio.create_task(release())
+        assert await st.add_feedback(Feedback(rec.id, NOW_MS, None, "helpful", thumbs="up"))
+        await releasing
+        assert st.writer.unwritten == 0 and st.writer.written == 1
+    finally:
+        await blocker.close()
+        await st.close()

@@ -85,8 +85,9 @@ class Store:
         return found
 
     async def _flushed(self) -> bool:
-        """A record asked for right after its answer may still be queued: write the queue out first."""
-        if not self.writer.depth:
+        """A record asked for right after its answer may still be queued, or in the batch being written:
+        wait for both first (the queue alone can be empty while that batch is still on its way)."""
+        if not self.writer.unwritten:
             return False
         return await self.writer.flush(timeout=2.0)
 

@@ -84,6 +84,11 @@ class LogWriter:
         return len(self._queue)
 
     @property
+    def unwritten(self) -> int:
+        """Records accepted and not yet written (or dropped): the queue and the batch being written."""
+        return self._accepted - self._processed
+
+    @property
     def status(self) -> str:
         """"ok", or "degraded" while writes fail or soon after the queue overflowed."""
         recent_drop = time.monotonic() - self._last_drop < DEGRADED_AFTER_DROP_S
