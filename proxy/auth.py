@@ -187,10 +187,12 @@ class GatewayAccess:
         digest = self.checker.digest_of(secret)
         if digest is not None:
             return digest, None
-        identity = self.virtual.identity(secret) if self.virtual is not None else None
-        if identity is None or identity.key_id is None:
+        virtual = self.virtual
+        identity = virtual.identity(secret) if virtual is not None else None
+        if virtual is None or identity is None or identity.key_id is None:
             return None
-        return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest(), identity.key_id
+        stored = virtual.digest_of_id(identity.key_id)  # the registry's own digest of the key, not hashed again
+        return None if stored is None else (stored, identity.key_id)
 
     def session_identity(self, session: Session) -> Identity | None:
         """Who a verified session is, now: None once its key is gone (unconfigured, revoked, expired)."""

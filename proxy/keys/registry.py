@@ -55,7 +55,11 @@ class KeyRegistry:
 
     def identify(self, secret: str) -> KeyRecord | None:
         """The live key for a presented secret: None when unknown, revoked or expired."""
-        rec = self.by_digest.get(secret_digest(secret))
+        return self._live(secret_digest(secret))
+
+    def _live(self, hex_digest: str) -> KeyRecord | None:
+        """The key with this digest if it may be used now: None when unknown, revoked or expired."""
+        rec = self.by_digest.get(hex_digest)
         if rec is None or rec.revoked or (rec.expires_at is not None and rec.expires_at <= time.time() * 1000):
             return None
         return rec
@@ -71,10 +75,8 @@ class KeyRegistry:
 
     def identity_of_digest(self, digest: bytes) -> Identity | None:
         """The live key behind a console session's digest; None once it is revoked or expired."""
-        rec = self.by_digest.get(digest.hex())
-        if rec is None or rec.revoked or (rec.expires_at is not None and rec.expires_at <= time.time() * 1000):
-            return None
-        return Identity(rec.name, False, rec.id)
+        rec = self._live(digest.hex())
+        return None if rec is None else self.identities[rec.id]
 
     def apply(self, rec: KeyRecord) -> None:
         known = self.by_id.get(rec.id)
