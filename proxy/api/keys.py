@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from proxy.api.body import read_json_object
 from proxy.api.frontend import identity_of
 from proxy.appkeys import GATEWAY, KEYS
+from proxy.call import MAX_CACHE_TTL_S
 from proxy.errors import GatewayError
 from proxy.keys.allow import valid_pattern
 from proxy.keys.service import KeyService, key_json
@@ -24,7 +25,6 @@ from proxy.store import StoreUnavailable
 from proxy.store.keys import KeyCache
 
 MAX_TAGS = 32
-MAX_CACHE_TTL_S = 30 * 86400
 
 
 class CacheField(BaseModel):
