@@ -45,11 +45,8 @@ async def enter_key_limits(request: web.Request, arrival: ChatArrival, api: Lite
     """The rate-limit headers for the answer ({} for a caller without a virtual key). Raises the
     gate's 403/400/429/503, with the outcome finished."""
     call = arrival.call
-    key_cache: KeyCache | None = None
 
     def enter(gate: KeyGate, key: KeyRecord) -> Awaitable[KeyPass]:
-        nonlocal key_cache
-        key_cache = key.cache
         return gate.enter(key, model=call.model, auto_pool=call.auto.pool if call.auto is not None else None,
                           messages=call.messages, max_tokens=max_tokens_of(call.body), ticket=call.request_id, api=api)
 
@@ -58,8 +55,8 @@ async def enter_key_limits(request: web.Request, arrival: ChatArrival, api: Lite
         return {}
     if passed.auto_pool is not None and call.auto is not None:
         arrival.call = call._replace(auto=replace(call.auto, pool=passed.auto_pool))
-    if key_cache is not None and arrival.call.cache is None:  # the request's own cache ask wins over its key's
-        arrival.call = arrival.call._replace(cache=key_cache_ask(key_cache))
+    if passed.cache is not None and arrival.call.cache is None:  # the request's own cache ask wins over its key's
+        arrival.call = arrival.call._replace(cache=key_cache_ask(passed.cache))
     return passed.headers
 
 

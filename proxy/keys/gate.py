@@ -4,7 +4,8 @@
 the model as asked (a slug, a short name, an alias, `model:provider`, or `auto` with its pool) and the
 request's messages and max_tokens. It raises the gateway's plain errors (403 outside the allow-list,
 400 when `auto` has no allowed model left, 429/503 from the limits) and returns the pass: the
-admission to settle when the answer ends, the narrowed `auto` pool, and the rate-limit headers.
+admission to settle when the answer ends, the narrowed `auto` pool, the rate-limit headers and the
+key's cache setting.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from proxy.catalog import Catalog
 from proxy.errors import GatewayError
 from proxy.keys.allow import allowed_pool, check_model
 from proxy.keys.enforce import Admission, Enforcer, estimate_prompt_tokens, ratelimit_headers
-from proxy.store.keys import KeyRecord
+from proxy.store.keys import KeyCache, KeyRecord
 
 AUTO = "auto"
 
@@ -27,6 +28,7 @@ class KeyPass:
     admission: Admission | None  # None: the key has no limits (nothing to settle)
     auto_pool: tuple[str, ...] | None  # auto's pool narrowed to the allow-list (None: unchanged)
     headers: dict[str, str]
+    cache: KeyCache | None = None  # the key's default use of the answer cache (None: the config decides)
 
 
 def dearest_prices(catalog: Catalog, slugs: Iterable[str], pin: str | None = None) -> tuple[float, float]:
@@ -69,7 +71,8 @@ class KeyGate:
         adm = await self.enforcer.admit(
             key, prompt_tokens=estimate_prompt_tokens(messages), max_tokens=max_tokens,
             prices=dearest_prices(self.catalog, slugs, pin), ticket=ticket, api=api)
-        return KeyPass(adm, tuple(slugs) if narrowed else None, {} if adm is None else ratelimit_headers(adm, api))
+        return KeyPass(adm, tuple(slugs) if narrowed else None, {} if adm is None else ratelimit_headers(adm, api),
+                       key.cache)
 
     async def enter_embeddings(self, key: KeyRecord, *, model: str, prompt_tokens: int, ticket: str | None = None,
                                api: str = "openai") -> KeyPass:
