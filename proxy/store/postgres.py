@@ -38,11 +38,7 @@ _UPSERT_RESPONSE = ("INSERT INTO responses (id, key_name, created_ms, expires_ms
                     "expires_ms = excluded.expires_ms, doc = excluded.doc")
 _EXPIRE_RESPONSES = ("DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_ms <= $1 "
                      "ORDER BY expires_ms LIMIT $2 FOR UPDATE SKIP LOCKED)")
-_LEARN_FEEDBACK = ("SELECT f.ts, f.scope, f.score, f.thumbs, r.key_name, r.doc FROM feedback f "
-                   "JOIN requests r ON r.id = f.request_id WHERE f.ts >= $1 AND r.model_requested = 'auto' "
-                   "ORDER BY f.ts DESC, f.id DESC LIMIT $2")
-# reads the partial index requests_learning (migration 7): the filter must stay LEARNING_SIGNAL_WHERE
-_LEARN_IMPLICIT = f"SELECT ts, key_name, doc FROM requests WHERE ts >= $1 AND {schema.LEARNING_SIGNAL_WHERE} ORDER BY ts DESC LIMIT $2"
+_LEARN_FEEDBACK, _LEARN_IMPLICIT = schema.learning_sql("postgres")
 _MIGRATION_LOCK = 0x5357_4C4F47  # any constant: replicas starting together migrate one at a time
 # Short enough that an outage shows as a dropped batch within a second or two, not a stuck writer.
 CONNECT_TIMEOUT_S = 2.0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from proxy.store.keys import keys_cache_migration, keys_migration
+from proxy.store.keys import keys_cache_migration, keys_migration, marks
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -105,6 +105,19 @@ def _v5(dialect: Dialect) -> list[str]:
 # of migration 7. Changing it means a new migration with a new index.
 LEARNING_SIGNAL_WHERE = ("model_requested = 'auto' AND (status IN ('error', 'partial') OR "
                          "finish_reason IN ('length', 'content_filter', 'refusal'))")
+
+
+def learning_sql(dialect: Dialect) -> tuple[str, str]:
+    """LogBackend.learning_events' two queries, each bound to (since_ms, limit): rated `auto` requests,
+    newest feedback first, and the records that may carry an implicit signal (this filter is what lets
+    them read the partial index requests_learning of migration 7)."""
+    since, limit = marks(dialect, 2)
+    rated = ("SELECT f.ts, f.scope, f.score, f.thumbs, r.key_name, r.doc FROM feedback f "
+             f"JOIN requests r ON r.id = f.request_id WHERE f.ts >= {since} AND r.model_requested = 'auto' "
+             f"ORDER BY f.ts DESC, f.id DESC LIMIT {limit}")
+    implicit = (f"SELECT ts, key_name, doc FROM requests WHERE ts >= {since} AND {LEARNING_SIGNAL_WHERE} "
+                f"ORDER BY ts DESC LIMIT {limit}")
+    return rated, implicit
 
 
 def _v7(dialect: Dialect) -> list[str]:

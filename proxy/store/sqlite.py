@@ -97,11 +97,7 @@ _EXPIRE_RESPONSES = "DELETE FROM responses WHERE id IN (SELECT id FROM responses
 EXPIRED_PER_SAVE = 16
 
 
-_LEARN_FEEDBACK = ("SELECT f.ts, f.scope, f.score, f.thumbs, r.key_name, r.doc FROM feedback f "
-                   "JOIN requests r ON r.id = f.request_id WHERE f.ts >= ? AND r.model_requested = 'auto' "
-                   "ORDER BY f.ts DESC, f.id DESC LIMIT ?")
-# reads the partial index requests_learning (migration 7): the filter must stay LEARNING_SIGNAL_WHERE
-_LEARN_IMPLICIT = f"SELECT ts, key_name, doc FROM requests WHERE ts >= ? AND {schema.LEARNING_SIGNAL_WHERE} ORDER BY ts DESC LIMIT ?"
+_LEARN_FEEDBACK, _LEARN_IMPLICIT = schema.learning_sql("sqlite")
 
 
 class SQLiteBackend:
