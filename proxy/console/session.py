@@ -5,9 +5,10 @@ key's SHA-256 digest, so the cookie carries nothing a key can be recovered or gu
 with HMAC-SHA256 under a secret the browser never sees. The server maps the marker back to the
 configured key's digest. A virtual key (issued by the keys API, so not in a fixed list) adds its
 public id after the marker: the server finds that key's digest through the key registry and checks the
-marker against it, so a session never outlives its key (revoked or expired, the next call is a 401). Signed rather than held in a dict so every `--workers` process accepts a
-session another one issued: the secret is drawn when this module is first imported, which `serve`
-does before it forks (or set SWITCHYARD_CONSOLE_SECRET to share it across machines).
+marker against it, so a session never outlives its key (revoked or expired, the next call is a 401).
+Signed rather than held in a dict so every `--workers` process accepts a session another one issued:
+the secret is drawn when this module is first imported, which `serve` does before it forks (or set
+SWITCHYARD_CONSOLE_SECRET to share it across machines).
 
 Cross-site request forgery: the cookie is SameSite=Strict, and every state-changing call made with
 it must also carry `x-switchyard-csrf`, a synchronizer token derived from the session (HMAC of the
