@@ -10,7 +10,6 @@ own, so they are what this replica routes with (replicas converge at each rebuil
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,12 +20,9 @@ from proxy.appkeys import GATEWAY, LEARNING
 from proxy.errors import GatewayError
 from proxy.routing.feedback_learner import FeedbackLearner
 from proxy.routing.model_routing import DEPLOYMENT_SCOPE
+from proxy.store.records import iso_ms
 
 KEY_SCOPE_PREFIX = "key:"
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_scope(raw: str | None) -> str | None:
@@ -46,7 +42,7 @@ def correction_rows(learner: FeedbackLearner, scope: str | None, model: str | No
         updated = learner.updated.get((s, m))
         rows.append({
             "scope": s, "model": m, "delta_b": round(db, 6), "delta_a_norm": round(math.sqrt(sum(v * v for v in da)), 6),
-            "evidence": evidence, "updated_at": None if updated is None else iso(updated),
+            "evidence": evidence, "updated_at": None if updated is None else iso_ms(int(updated * 1000)),
         })
     return sorted(rows, key=lambda r: (r["scope"] != DEPLOYMENT_SCOPE, r["scope"], r["model"]))
 
