@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 
-from tests.gateway_harness import GatewayHarness, simple_model
+from tests.gateway_harness import GatewayHarness, bearer, simple_model
 
 FAST = {"ttft_ms": 1.0, "tokens_per_s": 20000.0, "chunks": 2}
 # steady is predicted better everywhere; feedback has to teach otherwise
@@ -20,10 +20,6 @@ MATHS = ["Solve for x: 3x + 7 = 22.", "What is the derivative of x^3 sin(x)?", "
          "Solve 2x^2 - 8 = 0.", "What is the sum of the first 20 odd numbers?", "Simplify (3x^2)(2x^3).",
          "What is the probability of two heads in three coin flips?", "Solve the system x + y = 5, x - y = 1.",
          "Compute the area of a circle of radius 3."]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def ask(gw: GatewayHarness, key: str, text: str, tradeoff: float) -> tuple[str, str]:

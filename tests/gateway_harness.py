@@ -196,3 +196,8 @@ def simple_model(providers: dict[str, str], **extra: Any) -> dict[str, Any]:
         },
         **extra,
     }
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The Authorization header for a gateway key."""
+    return {"Authorization": f"Bearer {key}"}

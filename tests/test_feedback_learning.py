@@ -16,8 +16,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.feedback_support import FAST, MATHS, MODELS, ask, bearer, rate
-from tests.gateway_harness import GatewayHarness
+from tests.feedback_support import FAST, MATHS, MODELS, ask, rate
+from tests.gateway_harness import GatewayHarness, bearer
 from tests.pg_cluster import PostgresCluster
 
 KEY_A, KEY_B, ADMIN = "sk-fb-key-a-0123456789", "sk-fb-key-b-0123456789", "sk-fb-admin-0123456789"

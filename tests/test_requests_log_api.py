@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from proxy.auth import key_name
 from proxy.observability import REQUEST_LOG
 from proxy.store import AttemptRecord, RequestRecord, RouteReceipt, Usage
-from tests.gateway_harness import GatewayHarness, simple_model
+from tests.gateway_harness import GatewayHarness, bearer, simple_model
 from tests.pg_cluster import free_port
 
 TEAM_A, TEAM_B, BARE, ADMIN = "sk-team-a-0123456789", "sk-team-b-0123456789", "sk-bare-0123456789", "sk-admin-0123456789"
@@ -65,10 +65,6 @@ def keyed_gateway() -> Iterator[GatewayHarness]:
                           "admin_keys": [{"name": "ops", "key": ADMIN}], "metrics_listen": f"127.0.0.1:{free_port()}"}})
     yield h
     h.stop()
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def test_open_gateway_shows_everything(open_gateway: GatewayHarness) -> None:

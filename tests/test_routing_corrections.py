@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.browser import css, no_script_ran, save_screenshot, wait_css, wait_until
-from tests.feedback_support import FAST, MATHS, MODELS, ask, bearer, rate
-from tests.gateway_harness import GatewayHarness
+from tests.feedback_support import FAST, MATHS, MODELS, ask, rate
+from tests.gateway_harness import GatewayHarness, bearer
 
 KEY_A, ADMIN = "sk-corr-key-a-0123456789", "sk-corr-admin-0123456789"
 
