@@ -10,7 +10,7 @@ import pytest
 
 from tests.browser import css, no_script_ran, save_screenshot, wait_css, wait_until
 from tests.console_gateway import XSS, console_gateway
-from tests.gateway_harness import GatewayHarness
+from tests.gateway_harness import GatewayHarness, bearer
 
 ADMIN_KEY = "gw-keys-admin-7d21c4"
 KEY = "gw-keys-plain-19ab0e"
@@ -91,8 +91,7 @@ def test_an_admin_issues_a_key_with_the_answer_cache_on(keyed: GatewayHarness, b
 
     # a key left on the configuration's cache setting, for the table to show beside the new one (the
     # test must not lean on keys other tests happened to make first)
-    status, _, _ = keyed.raw("POST", "/v1/keys", {"name": "plain-batch"}, {"Authorization": f"Bearer {ADMIN_KEY}"})
-    assert status == 201
+    keyed.issue_key(bearer(ADMIN_KEY), name="plain-batch")
     browser.delete_all_cookies()
     browser.get(keyed.base + "/console/keys")
     sign_in(browser, ADMIN_KEY)

@@ -35,8 +35,7 @@ def keyed() -> Iterator[GatewayHarness]:
 
 def issue(h: GatewayHarness, name: str) -> tuple[str, str]:
     """A new virtual key: (id, secret)."""
-    status, _, made = h.raw("POST", "/v1/keys", {"name": name}, ADMIN)
-    assert status == 201, made
+    made = h.issue_key(ADMIN, name=name)
     return made["id"], made["key"]
 
 

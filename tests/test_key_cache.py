@@ -40,9 +40,7 @@ def cache_on() -> Iterator[GatewayHarness]:
 
 
 def issue(h: GatewayHarness, name: str, cache: Any) -> tuple[str, openai.OpenAI]:
-    body = {"name": name} if cache is ... else {"name": name, "cache": cache}
-    status, _, made = h.raw("POST", "/v1/keys", body, ADMIN)
-    assert status == 201, made
+    made = h.issue_key(ADMIN, name=name) if cache is ... else h.issue_key(ADMIN, name=name, cache=cache)
     assert made["cache"] == (None if cache in (..., None) else {"ttl_s": None, **cache})
     return made["id"], openai.OpenAI(base_url=h.url, api_key=made["key"], max_retries=0, timeout=30)
 
