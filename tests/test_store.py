@@ -18,6 +18,7 @@ from proxy.store import (
     RequestRecord,
     RouteReceipt,
     Store,
+    StoreUnavailable,
     Usage,
     backend_for,
 )
@@ -313,3 +314,28 @@ async def test_feedback_right_after_an_answer_waits_for_the_batch_being_written(
     finally:
         await blocker.close()
         await st.close()
+
+
+@pytest.mark.parametrize("round_", range(5))
+async def test_closing_sqlite_while_reads_run_never_pulls_a_connection_from_under_them(tmp_path: Path, round_: int) -> None:
+    """Shutdown closes each connection on its own thread, after what that thread is running. Closing
+    the reader from the writer's thread while reads went on (a key sync, a console query) crashed the
+    process: a read could check its connection, then find it freed. Reads queued before the close all
+    answer; reads asked for once it has begun are told the store is closed."""
+    backend = backend_for(str(tmp_path), None)
+    await backend.open()
+
+    async def read(i: int) -> str:
+        try:
+            return "read" if await backend.get_key(f"key_{i}") is None else "found"
+        except StoreUnavailable:
+            return "closed"
+
+    before = [asyncio.ensure_future(read(i)) for i in range(300)]
+    await asyncio.sleep(0)  # each is on the reader's queue
+    closing = asyncio.ensure_future(backend.close())
+    await asyncio.sleep(0)  # the close has begun
+    after = [asyncio.ensure_future(read(i)) for i in range(300, 400)]
+    await closing
+    assert await asyncio.gather(*before) == ["read"] * 300
+    assert await asyncio.gather(*after) == ["closed"] * 100

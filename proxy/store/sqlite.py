@@ -110,8 +110,11 @@ class SQLiteBackend:
         self._reads = ThreadPoolExecutor(1, thread_name_prefix="switchyard-store-r")
         self._w: sqlite3.Connection | None = None
         self._r: sqlite3.Connection | None = None
+        self._closing = False  # once set, no new work is queued on the connections' threads
 
     async def _on(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+        if self._closing:
+            raise StoreUnavailable(f"sqlite {self.path}: closed")
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, fn)
         except sqlite3.Error as exc:
@@ -130,12 +133,15 @@ class SQLiteBackend:
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
     async def close(self) -> None:
-        def closed() -> None:
-            for conn in (self._w, self._r):
-                if conn is not None:
-                    conn.close()
-
-        await self._on(self._writes, closed)
+        """Refuse new work, then close each connection on its own thread, after whatever that thread is
+        running with it (closing the reader from the writer's thread while reads went on crashed the
+        process: a read could find its connection freed under it)."""
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        for pool, conn in ((self._reads, self._r), (self._writes, self._w)):
+            if conn is not None:
+                await loop.run_in_executor(pool, conn.close)
+        self._r = self._w = None
         self._writes.shutdown(wait=True)
         self._reads.shutdown(wait=True)
 
