@@ -10,6 +10,9 @@
                                        # + --variant before --variant-checkout before:/tmp/switchyard-main:
                                        # issue 10's ratios, main and this tree in one run, and what holding
                                        # a stream's headers to its first token costs by itself
+    python -m bench.compare --only overhead --skip litellm switchyard-2w --realtime --parsing-forwarder
+                                       # + the floor: a forwarder that parses and re-encodes the request and
+                                       # every answer (model name, usage cost), as any gateway must
 
 One mock upstream (bench/fast_mock.py) and every contender run at once; contenders are pinned to the same
 cpus (`--gateway-cpus`), the mock and the load (bench/loadgen.py, or wrk for the c=1 non-streaming rows)
@@ -62,11 +65,22 @@ def held_forwarder() -> str:
             "--hold-headers")
 
 
+PARSING_FORWARDER = "forwarder-parsing"
+
+
+def parsing_forwarder() -> str:
+    """--contender text for the forwarder that parses and re-encodes what it passes, as any gateway must."""
+    return (f"{PARSING_FORWARDER}={shlex.quote(sys.executable)} -m bench.forwarder --upstream {{upstream}} "
+            "--port {port} --parse")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = SMOKE if args.smoke else FULL
     names = [n for n in profile.contenders if n not in args.skip]
     if args.held_forwarder:
         args.contender = [*args.contender, held_forwarder()]
+    if args.parsing_forwarder:
+        args.contender = [*args.contender, parsing_forwarder()]
     specs = specs_from_args(names, args.variant, args.variant_env, args.variant_sidecar, args.contender, args.variant_checkout)
     wanted = scenarios.wanted_scenarios(args.only)
     h = Harness(args, rounds=args.rounds or profile.rounds, slice_s=args.slice_s or profile.slice_s)
@@ -129,6 +143,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--held-forwarder", action="store_true",
                    help=f"add {HELD_FORWARDER}: the forwarder holding a stream's headers until its first content, as "
                         "Switchyard does; its TTFT over the forwarder's is what that failover contract costs by itself")
+    p.add_argument("--parsing-forwarder", action="store_true",
+                   help=f"add {PARSING_FORWARDER}: the forwarder parsing and re-encoding the request and every answer "
+                        "(stream headers held to the first content), the least a gateway in this stack must do")
     p.add_argument("--rounds", type=int, default=0, help=f"interleaved rounds (default {FULL.rounds}; smoke {SMOKE.rounds})")
     p.add_argument("--slice-s", type=float, default=0.0, help=f"one contender's turn (default {FULL.slice_s} s)")
     p.add_argument("--realtime", action="store_true",
