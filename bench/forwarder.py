@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -20,7 +21,6 @@ PASSED_HEADERS = ("Content-Type", "Authorization")
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 UPSTREAM = web.AppKey("upstream", str)
 HOLD = web.AppKey("hold", bool)
-PARSE = web.AppKey("parse", bool)
 CONTENT, EMPTY = b'"content":"', b'"content":""'
 
 
@@ -32,7 +32,7 @@ PRICE_IN, PRICE_OUT = 0.1e-6, 0.2e-6  # the bench model's catalogue prices, per 
 UPSTREAM_MODEL = "mock-model"
 
 
-def priced(data: dict, model: str) -> dict:
+def priced(data: dict[str, Any], model: str) -> dict[str, Any]:
     """What every answer and event gets back: the client's model name, and its usage's cost."""
     data["model"] = model
     usage = data.get("usage")
@@ -41,7 +41,7 @@ def priced(data: dict, model: str) -> dict:
     return data
 
 
-def event_has_content(chunk: dict) -> bool:
+def event_has_content(chunk: dict[str, Any]) -> bool:
     for choice in chunk.get("choices") or ():
         delta = choice.get("delta") or {}
         if choice.get("finish_reason") or delta.get("content") or delta.get("tool_calls"):
@@ -51,7 +51,8 @@ def event_has_content(chunk: dict) -> bool:
 
 def reencode(piece: bytes, model: str) -> tuple[bytes, bool]:
     """A stream read's whole events, each parsed, priced and re-encoded; whether any carried content."""
-    out, content = [], False
+    out: list[bytes] = []
+    content = False
     for event in piece.split(b"\n\n"):
         if not event.startswith(b"data: "):
             continue
