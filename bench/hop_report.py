@@ -11,7 +11,7 @@ spans, each the proxy's own work on the critical path (the mock's and the client
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def split_requests(events: list[tuple[int, str, bool]]) -> list[list[tuple[int, str, bool]]]:
@@ -31,40 +31,56 @@ def split_requests(events: list[tuple[int, str, bool]]) -> list[list[tuple[int, 
     return requests
 
 
-def spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
-    """The three spans of one request, each from the last bytes the proxy had to wait for."""
+class Landmarks(NamedTuple):
+    """The instants (ns) one request's spans are measured between."""
+
+    last_in: int  # the request's last bytes in, before it went upstream
+    up_out: int  # the request sent upstream
+    up_first: int  # the upstream's first bytes back
+    up_before_out: int  # the last upstream bytes before the first content went out
+    out_content: int  # the first content out
+    last_up: int  # the upstream's last bytes
+    last_out: int  # the answer's last bytes out
+
+
+def landmarks(request: list[tuple[int, str, bool]]) -> Landmarks | None:
+    """One request's landmarks; None when it never reached the upstream or never got content back."""
     up_out = next((t for t, h, _ in request if h == "up_out"), None)
     up_content = next((t for t, h, c in request if h == "up_in" and c), None)
     if up_out is None or up_content is None:
         return None
     out_content = next((t for t, h, c in request if h == "out" and c and t >= up_content), None)
     last_in = max((t for t, h, _ in request if h == "in" and t <= up_out), default=None)
-    last_up = max((t for t, h, _ in request if h == "up_in"), default=None)
-    last_out = max((t for t, h, _ in request if h == "out"), default=None)
-    if out_content is None or last_in is None or last_up is None or last_out is None:
+    if out_content is None or last_in is None:
         return None
+    ups = [t for t, h, _ in request if h == "up_in"]
     # a body can arrive in pieces: the first token's way starts at the last piece before it went out
-    up_before_out = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
-    return {"request": (up_out - last_in) / 1000, "first": (out_content - up_before_out) / 1000,
-            "last": (last_out - last_up) / 1000}
+    return Landmarks(last_in, up_out, ups[0], max(t for t in ups if t <= out_content), out_content, max(ups),
+                     max(t for t, h, _ in request if h == "out"))
+
+
+def span_times(m: Landmarks) -> dict[str, float]:
+    return {"request": (m.up_out - m.last_in) / 1000, "first": (m.out_content - m.up_before_out) / 1000,
+            "last": (m.last_out - m.last_up) / 1000}
+
+
+def ttft_times(m: Landmarks) -> dict[str, float]:
+    return {"ttft": (m.out_content - m.last_in) / 1000, "upstream_answer": (m.up_first - m.up_out) / 1000,
+            "upstream_content": (m.up_before_out - m.up_first) / 1000}
+
+
+def spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
+    """The three spans of one request, each from the last bytes the proxy had to wait for."""
+    m = landmarks(request)
+    return None if m is None else span_times(m)
 
 
 def ttft_spans(request: list[tuple[int, str, bool]]) -> dict[str, float] | None:
     """The whole time to first content inside the proxy (the request's last bytes in -> the first content
     out) and the upstream's part of it: sent -> its first bytes back, and those -> the bytes that carried
     the first content (the mock's own pace, if nothing else)."""
-    up_out = next((t for t, h, _ in request if h == "up_out"), None)
-    up_first = next((t for t, h, _ in request if h == "up_in"), None)
-    up_content = next((t for t, h, c in request if h == "up_in" and c), None)
-    if up_out is None or up_first is None or up_content is None:
-        return None
-    out_content = next((t for t, h, c in request if h == "out" and c and t >= up_content), None)
-    last_in = max((t for t, h, _ in request if h == "in" and t <= up_out), default=None)
-    if out_content is None or last_in is None:
-        return None
-    up_before_out = max(t for t, h, _ in request if h == "up_in" and t <= out_content)
-    return {"ttft": (out_content - last_in) / 1000, "upstream_answer": (up_first - up_out) / 1000,
-            "upstream_content": (up_before_out - up_first) / 1000}
+    m = landmarks(request)
+    return None if m is None else ttft_times(m)
 
 
 def window_marks(request: list[tuple[int, str, bool]], start: int, end: int) -> dict[str, float]:
@@ -95,7 +111,7 @@ def summarise_hops(events: list[tuple[int, str, bool]]) -> dict[str, Any]:
     """Median and quartiles of each span over every complete request, in microseconds; the median
     offset of each mark inside the first token's way."""
     requests = split_requests(events)
-    rows = [{**s, **(ttft_spans(r) or {})} for s, r in ((spans(r), r) for r in requests) if s is not None]
+    rows = [{**span_times(m), **ttft_times(m)} for m in map(landmarks, requests) if m is not None]
     out: dict[str, Any] = {"requests": len(rows)}
     for span in ("request", "first"):
         by_mark: dict[str, list[float]] = {}
@@ -106,7 +122,7 @@ def summarise_hops(events: list[tuple[int, str, bool]]) -> dict[str, Any]:
         medians = {m: sorted(v)[len(v) // 2] for m, v in by_mark.items() if len(v) * 2 >= len(requests)}
         out[f"{span}_marks_us"] = dict(sorted(medians.items(), key=lambda kv: kv[1]))
     for key in ("request", "first", "last", "ttft", "upstream_answer", "upstream_content"):
-        values = sorted(r[key] for r in rows if key in r)
+        values = sorted(r[key] for r in rows)
         if values:
             out[f"{key}_us"] = {q: values[min(len(values) - 1, int(f * len(values)))]
                                 for q, f in (("p25", 0.25), ("p50", 0.5), ("p75", 0.75))}
