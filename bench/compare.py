@@ -57,30 +57,23 @@ def machine_load() -> dict[str, float]:
 
 
 HELD_FORWARDER = "forwarder-held"
-
-
-def held_forwarder() -> str:
-    """--contender text for the forwarder that holds a stream's headers to its first content (bench/forwarder.py)."""
-    return (f"{HELD_FORWARDER}={shlex.quote(sys.executable)} -m bench.forwarder --upstream {{upstream}} --port {{port}} "
-            "--hold-headers")
-
-
 PARSING_FORWARDER = "forwarder-parsing"
 
 
-def parsing_forwarder() -> str:
-    """--contender text for the forwarder that parses and re-encodes what it passes, as any gateway must."""
-    return (f"{PARSING_FORWARDER}={shlex.quote(sys.executable)} -m bench.forwarder --upstream {{upstream}} "
-            "--port {port} --parse")
+def forwarder_contender(name: str, flag: str) -> str:
+    """--contender text for bench/forwarder.py in one of its modes: `--hold-headers` (a stream's headers
+    held to its first content) or `--parse` (the request and every answer parsed and re-encoded)."""
+    return (f"{name}={shlex.quote(sys.executable)} -m bench.forwarder --upstream {{upstream}} --port {{port}} "
+            f"{flag}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = SMOKE if args.smoke else FULL
     names = [n for n in profile.contenders if n not in args.skip]
     if args.held_forwarder:
-        args.contender = [*args.contender, held_forwarder()]
+        args.contender = [*args.contender, forwarder_contender(HELD_FORWARDER, "--hold-headers")]
     if args.parsing_forwarder:
-        args.contender = [*args.contender, parsing_forwarder()]
+        args.contender = [*args.contender, forwarder_contender(PARSING_FORWARDER, "--parse")]
     specs = specs_from_args(names, args.variant, args.variant_env, args.variant_sidecar, args.contender, args.variant_checkout)
     wanted = scenarios.wanted_scenarios(args.only)
     h = Harness(args, rounds=args.rounds or profile.rounds, slice_s=args.slice_s or profile.slice_s)
